@@ -1,0 +1,61 @@
+import express, { type Express } from 'express';
+import cookieParser from 'cookie-parser';
+import type { Config } from './config.js';
+import { readySodium } from './crypto/index.js';
+import { ping, type Db } from './db/index.js';
+import type { Logger } from './logger.js';
+import { publicDir, viewsDir } from './paths.js';
+import { reporterRoutes } from './reporting/routes.js';
+import { installationLoader, type AppContext } from './web/context.js';
+import { createCsrf } from './web/csrf.js';
+import { errorHandler, notFoundHandler, requestLogger } from './web/error-handler.js';
+import { initI18n } from './web/i18n.js';
+import { languageFromHeader, redirectToLanguage } from './web/language.js';
+import { RateLimits } from './web/rate-limit.js';
+import { noStore, securityHeaders } from './web/security.js';
+
+export type AppDeps = { config: Config; db: Db; logger: Logger };
+
+/** Builds the Express app around the given database; no listening, no side effects. */
+export async function createApp({ config, db, logger }: AppDeps): Promise<{ app: Express; ctx: AppContext }> {
+  await readySodium();
+  await initI18n();
+  const ctx: AppContext = {
+    config,
+    db,
+    logger,
+    csrf: createCsrf(config),
+    rateLimits: new RateLimits(db, config),
+    installation: installationLoader(db),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // dynamic pages are no-store; static files keep their own ETags
+  app.set('trust proxy', config.trustProxy);
+  app.set('view engine', 'ejs');
+  app.set('views', viewsDir);
+  app.set('query parser', 'simple');
+  app.locals['assetVersion'] = '1';
+
+  app.use(requestLogger(logger));
+  app.use(securityHeaders({ https: config.secureCookies }));
+  app.use('/static', express.static(publicDir, { index: false, maxAge: '1d', fallthrough: false }));
+  app.use(noStore);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await ping(db);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unreachable' });
+  });
+
+  app.use(cookieParser());
+  app.get('/', redirectToLanguage);
+  app.use('/:lang', reporterRoutes(ctx));
+
+  app.use(languageFromHeader, notFoundHandler);
+  app.use(errorHandler(logger));
+  return { app, ctx };
+}

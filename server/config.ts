@@ -1,0 +1,118 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration is read once from the environment, validated and frozen.
+ * A bad or missing variable stops start-up with a message naming it.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: positiveInt(0, 65535).default(3000),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: positiveInt(1, 200).default(10),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+  TRUST_PROXY: positiveInt(0, 10).default(0),
+  MAX_FILE_MB: positiveInt(1, 2048).default(30),
+  MAX_REPORT_MB: positiveInt(1, 4096).default(100),
+  MAX_FILES_PER_UPLOAD: positiveInt(1, 50).default(10),
+  SUBMISSIONS_PER_HOUR_PER_IP: positiveInt(1, 100000).default(10),
+  SUBMISSIONS_PER_HOUR_TOTAL: positiveInt(1, 10000000).default(1000),
+  RECEIPT_ATTEMPTS_PER_HOUR_PER_IP: positiveInt(1, 100000).default(10),
+  RECEIPT_ATTEMPTS_PER_HOUR_TOTAL: positiveInt(1, 10000000).default(2000),
+  REPORTER_SESSION_MINUTES: positiveInt(5, 240).default(30),
+  REQUEST_TIMEOUT_SECONDS: positiveInt(10, 3600).default(900),
+  QUICK_EXIT_URL: z.url({ protocol: /^https?$/ }).default('https://www.bbc.co.uk/weather'),
+  RATE_LIMITS: bool.default(true),
+});
+
+export type Config = Readonly<{
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  publicUrl: URL;
+  /** Cookies get `Secure` and the `__Host-` prefix when served over HTTPS. */
+  secureCookies: boolean;
+  databaseUrl: string | null;
+  databasePoolSize: number;
+  dataDir: string;
+  logLevel: string;
+  trustProxy: number;
+  limits: Readonly<{
+    fileBytes: number;
+    reportBytes: number;
+    filesPerUpload: number;
+    fieldBytes: number;
+    formBytes: number;
+  }>;
+  rateLimits: Readonly<{
+    enabled: boolean;
+    submissionsPerIp: number;
+    submissionsTotal: number;
+    receiptAttemptsPerIp: number;
+    receiptAttemptsTotal: number;
+  }>;
+  reporterSessionMinutes: number;
+  requestTimeoutMs: number;
+  quickExitUrl: string;
+}>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most .env loaders.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.')}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const publicUrl = new URL(c.PUBLIC_URL);
+  const mb = 1024 * 1024;
+  return Object.freeze({
+    env: c.NODE_ENV,
+    host: c.HOST,
+    port: c.PORT,
+    publicUrl,
+    secureCookies: publicUrl.protocol === 'https:',
+    databaseUrl: c.DATABASE_URL ?? null,
+    databasePoolSize: c.DATABASE_POOL_SIZE,
+    dataDir: path.resolve(c.DATA_DIR),
+    logLevel: c.LOG_LEVEL,
+    trustProxy: c.TRUST_PROXY,
+    limits: Object.freeze({
+      fileBytes: c.MAX_FILE_MB * mb,
+      reportBytes: c.MAX_REPORT_MB * mb,
+      filesPerUpload: c.MAX_FILES_PER_UPLOAD,
+      fieldBytes: 64 * 1024,
+      formBytes: 256 * 1024,
+    }),
+    rateLimits: Object.freeze({
+      enabled: c.RATE_LIMITS,
+      submissionsPerIp: c.SUBMISSIONS_PER_HOUR_PER_IP,
+      submissionsTotal: c.SUBMISSIONS_PER_HOUR_TOTAL,
+      receiptAttemptsPerIp: c.RECEIPT_ATTEMPTS_PER_HOUR_PER_IP,
+      receiptAttemptsTotal: c.RECEIPT_ATTEMPTS_PER_HOUR_TOTAL,
+    }),
+    reporterSessionMinutes: c.REPORTER_SESSION_MINUTES,
+    requestTimeoutMs: c.REQUEST_TIMEOUT_SECONDS * 1000,
+    quickExitUrl: c.QUICK_EXIT_URL,
+  });
+}

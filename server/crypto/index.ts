@@ -1,0 +1,8 @@
+// The only module that imports libsodium and argon2 (conventions §8).
+export { readySodium, DecryptionError } from './sodium.js';
+export * from './keys.js';
+export * from './fields.js';
+export * from './receipts.js';
+export * from './stream.js';
+export * from './tokens.js';
+export * from './recovery.js';

@@ -1,0 +1,25 @@
+import type { Config } from './config.js';
+import type { Db } from './db/index.js';
+import type { Logger } from './logger.js';
+import { deleteAbandonedReports } from './reporting/queries.js';
+import { deleteExpiredRateLimits } from './web/rate-limit.js';
+import { deleteExpiredSessions } from './web/sessions.js';
+
+/**
+ * Periodic clean-up, safe to run in every instance at once (each statement
+ * is an idempotent DELETE): expired sessions, expired rate-limit rows and
+ * reports whose upload never finished.
+ */
+export async function runHousekeeping(db: Db, config: Config): Promise<void> {
+  await deleteExpiredSessions(db, config.reporterSessionMinutes);
+  await deleteExpiredRateLimits(db);
+  await deleteAbandonedReports(db, 60);
+}
+
+export function startHousekeeping(db: Db, config: Config, logger: Logger, everyMs = 5 * 60 * 1000): () => void {
+  const timer = setInterval(() => {
+    runHousekeeping(db, config).catch((err) => logger.warn({ err }, 'housekeeping failed'));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { fileTypeFromBuffer } from 'file-type';
+import sharp from 'sharp';
+import {
+  StreamDecryptor,
+  StreamEncryptor,
+  blocks,
+  decryptJson,
+  encryptJson,
+} from '../crypto/index.js';
+import type { Db } from '../db/index.js';
+import { HttpError } from '../errors.js';
+import * as q from './queries.js';
+
+/** What the evidence pipeline refuses, with the status and the message code shown to the reporter. */
+export class EvidenceError extends HttpError {}
+
+export type EvidenceMeta = {
+  name: string;
+  type: string;
+  size: number;
+  originalSize: number;
+  /** True when the file was re-encoded and its metadata (EXIF, GPS) removed. */
+  cleaned: boolean;
+};
+
+type Kind = { mime: string; ext: string; image?: keyof sharp.FormatEnum };
+
+// Images are re-encoded (which drops EXIF, GPS, XMP, ICC comments); other
+// kinds are kept as they are and the form warns that they keep their metadata.
+const IMAGE_OUT: Record<string, keyof sharp.FormatEnum> = {
+  jpg: 'jpeg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+  avif: 'avif',
+  tif: 'png',
+};
+const PASSTHROUGH = new Set([
+  'pdf', 'mp3', 'm4a', 'ogg', 'oga', 'opus', 'wav', 'amr', 'aac', 'flac', 'mp4', 'mov', 'webm', '3gp', 'm4v',
+]);
+const OUT_MIME: Record<string, string> = {
+  jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', avif: 'image/avif',
+};
+/** Decompression-bomb guard: refuse images above 40 megapixels before decoding them. */
+export const MAX_IMAGE_PIXELS = 40_000_000;
+const HEAD_BYTES = 4100;
+
+export function cleanFileName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const base = name.replace(/[\u0000-\u001f\u007f]/g, '').split(/[\\/]/).pop() ?? '';
+  return base.trim().slice(0, 200) || 'file';
+}
+
+async function detect(head: Uint8Array): Promise<Kind | null> {
+  const ft = await fileTypeFromBuffer(head);
+  if (ft) {
+    const image = IMAGE_OUT[ft.ext];
+    if (image) return { mime: OUT_MIME[image]!, ext: image === 'jpeg' ? 'jpg' : image, image };
+    if (PASSTHROUGH.has(ft.ext)) return { mime: ft.mime, ext: ft.ext };
+    return null;
+  }
+  // Plain text has no magic number: accept it only if it decodes as UTF-8 with no NUL.
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+    if (head.length > 0 && !text.includes('\u0000')) return { mime: 'text/plain', ext: 'txt' };
+  } catch {
+    /* not text */
+  }
+  return null;
+}
+
+/** Counts bytes as they arrive and stops the upload as soon as a limit is passed. */
+async function* limited(source: AsyncIterable<Uint8Array>, max: number, code: string, counter: { bytes: number }) {
+  for await (const chunk of source) {
+    counter.bytes += chunk.length;
+    if (counter.bytes > max) throw new EvidenceError(413, code);
+    yield chunk;
+  }
+}
+
+async function readHead(iter: AsyncIterator<Uint8Array>): Promise<{ head: Uint8Array; done: boolean }> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  while (size < HEAD_BYTES) {
+    const next = await iter.next();
+    if (next.done) return { head: Buffer.concat(parts), done: true };
+    parts.push(next.value);
+    size += next.value.length;
+  }
+  return { head: Buffer.concat(parts), done: false };
+}
+
+async function* rest(head: Uint8Array, iter: AsyncIterator<Uint8Array>, done: boolean) {
+  yield head;
+  if (done) return;
+  for (;;) {
+    const next = await iter.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+function reencode(input: AsyncIterable<Uint8Array>, format: keyof sharp.FormatEnum): AsyncIterable<Uint8Array> {
+  const pipeline = sharp({ limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', animated: format === 'gif' })
+    .rotate() // apply the EXIF orientation before the EXIF is dropped
+    .toFormat(format);
+  const src = Readable.from(input);
+  src.on('error', (err) => pipeline.destroy(err));
+  src.pipe(pipeline);
+  return pipeline;
+}
+
+function imageError(err: unknown): unknown {
+  if (err instanceof HttpError) return err;
+  const message = err instanceof Error ? err.message : '';
+  if (/pixel limit/i.test(message)) return new EvidenceError(413, 'evidence_image_too_big');
+  return new EvidenceError(422, 'evidence_image_unreadable');
+}
+
+export type StoreEvidenceOptions = {
+  reportId: string;
+  dataKey: Uint8Array;
+  addedBy: 'reporter' | 'staff';
+  filename: string;
+  source: AsyncIterable<Uint8Array>;
+  /** Bytes this file may have: the smaller of the per-file and the remaining per-report allowance. */
+  maxBytes: number;
+  limitCode: 'evidence_file_too_large' | 'evidence_report_too_large';
+};
+
+/**
+ * Streams one file into the database: type detected from its first bytes,
+ * images re-encoded without metadata, everything encrypted chunk by chunk
+ * (nothing in plaintext on disk, memory flat). On any failure the partial
+ * evidence row and its chunks are deleted.
+ */
+export async function storeEvidence(db: Db, o: StoreEvidenceOptions): Promise<{ id: string; meta: EvidenceMeta }> {
+  const counter = { bytes: 0 };
+  const iter = limited(o.source, o.maxBytes, o.limitCode, counter)[Symbol.asyncIterator]();
+  const { head, done } = await readHead(iter);
+  if (head.length === 0) throw new EvidenceError(422, 'evidence_empty');
+  const kind = await detect(head);
+  if (!kind) throw new EvidenceError(415, 'evidence_type');
+
+  const id = randomUUID();
+  const encryptor = new StreamEncryptor(o.dataKey, `evidence:${id}`);
+  await q.insertEvidence(db, { id, report_id: o.reportId, added_by: o.addedBy, stream_header: encryptor.header });
+  try {
+    const plain = kind.image ? reencode(rest(head, iter, done), kind.image) : rest(head, iter, done);
+    let seq = 0;
+    let size = 0;
+    try {
+      for await (const block of blocks(plain)) {
+        size += block.data.length;
+        await q.insertEvidenceChunk(db, id, seq++, encryptor.encrypt(block.data, block.last));
+      }
+    } catch (err) {
+      throw kind.image ? imageError(err) : err;
+    }
+    const meta: EvidenceMeta = {
+      name: cleanFileName(o.filename),
+      type: kind.mime,
+      size,
+      originalSize: counter.bytes,
+      cleaned: Boolean(kind.image),
+    };
+    await q.completeEvidence(db, id, encryptJson(o.dataKey, meta, { table: 'evidence', id, field: 'meta' }), seq);
+    return { id, meta };
+  } catch (err) {
+    await q.deleteEvidence(db, id);
+    throw err;
+  }
+}
+
+export function readEvidenceMeta(dataKey: Uint8Array, id: string, meta: Uint8Array): EvidenceMeta {
+  return decryptJson<EvidenceMeta>(dataKey, meta, { table: 'evidence', id, field: 'meta' });
+}
+
+/** Decrypts a stored file chunk by chunk; throws if any chunk fails or the stream was cut short. */
+export async function* decryptEvidence(
+  db: Db,
+  dataKey: Uint8Array,
+  row: { id: string; stream_header: Uint8Array; chunk_count: number },
+): AsyncGenerator<Uint8Array> {
+  const decryptor = new StreamDecryptor(dataKey, row.stream_header, `evidence:${row.id}`);
+  for await (const chunk of q.readEvidenceChunks(db, row.id, row.chunk_count)) {
+    yield decryptor.decrypt(chunk.data);
+  }
+  decryptor.assertFinished();
+}

@@ -1,0 +1,79 @@
+import type { TFunction } from 'i18next';
+import type { Db } from '../db/index.js';
+
+/**
+ * Configurable lists. Reports store the code; labels for the default codes
+ * come from the locale files (lists.<list>.<code>), labels an administrator
+ * adds are stored per language in list_items.labels. A retired value is no
+ * longer offered on the form but still labelled and counted.
+ */
+export const LIST_NAMES = ['region', 'community', 'state'] as const;
+export type ListName = (typeof LIST_NAMES)[number];
+
+export const DEFAULT_LISTS: Record<ListName, readonly string[]> = {
+  // UK ITL1 regions, then the two catch-alls.
+  region: [
+    'north_east',
+    'north_west',
+    'yorkshire_humber',
+    'east_midlands',
+    'west_midlands',
+    'east_of_england',
+    'london',
+    'south_east',
+    'south_west',
+    'wales',
+    'scotland',
+    'northern_ireland',
+    'outside_uk',
+    'prefer_not_say',
+  ],
+  community: [
+    'uyghur',
+    'tibetan',
+    'hong_konger',
+    'chinese_dissident',
+    'southern_mongolian',
+    'taiwanese',
+    'falun_gong',
+    'other',
+    'prefer_not_say',
+  ],
+  state: ['china', 'hong_kong_sar', 'russia', 'iran', 'other', 'not_sure'],
+};
+
+export type ListItem = { code: string; labels: Record<string, string>; retired: boolean };
+export type Lists = Record<ListName, ListItem[]>;
+
+export async function seedDefaultLists(db: Db): Promise<void> {
+  const rows = LIST_NAMES.flatMap((list) =>
+    DEFAULT_LISTS[list].map((code, position) => ({ list, code, position, labels: '{}' })),
+  );
+  await db.insertInto('list_items').values(rows).onConflict((oc) => oc.doNothing()).execute();
+}
+
+export async function loadLists(db: Db): Promise<Lists> {
+  const rows = await db
+    .selectFrom('list_items')
+    .select(['list', 'code', 'labels', 'retired_at'])
+    .orderBy('list')
+    .orderBy('position')
+    .execute();
+  const lists: Lists = { region: [], community: [], state: [] };
+  for (const r of rows) {
+    if ((LIST_NAMES as readonly string[]).includes(r.list)) {
+      lists[r.list as ListName].push({ code: r.code, labels: r.labels ?? {}, retired: r.retired_at !== null });
+    }
+  }
+  return lists;
+}
+
+export function listLabel(t: TFunction, lang: string, list: ListName, item: ListItem | string): string {
+  const code = typeof item === 'string' ? item : item.code;
+  const custom = typeof item === 'string' ? undefined : (item.labels[lang] ?? item.labels['en']);
+  return custom ?? t(`lists.${list}.${code}`, { defaultValue: code });
+}
+
+export function activeCodes(lists: Lists, list: ListName): string[] {
+  return lists[list].filter((i) => !i.retired).map((i) => i.code);
+}

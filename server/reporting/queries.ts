@@ -1,0 +1,156 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/index.js';
+import type { NewReport } from '../db/schema.js';
+
+export async function insertPendingReport(db: Db, row: Omit<NewReport, 'state'>): Promise<void> {
+  await db.insertInto('reports').values({ ...row, state: 'pending' }).execute();
+}
+
+/** Returns false if the receipt lookup collided (astronomically unlikely) or the report is gone. */
+export async function markSubmitted(
+  db: Db,
+  id: string,
+  receiptLookup: Uint8Array,
+  dataKeyWrapped: Uint8Array,
+): Promise<boolean> {
+  try {
+    const res = await db
+      .updateTable('reports')
+      .set({
+        state: 'submitted',
+        receipt_lookup: receiptLookup,
+        data_key_wrapped: dataKeyWrapped,
+        submitted_at: sql`now()`,
+      })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .executeTakeFirst();
+    return res.numUpdatedRows === 1n;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') return false;
+    throw err;
+  }
+}
+
+export async function deletePendingReport(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('reports').where('id', '=', id).where('state', '=', 'pending').execute();
+}
+
+/** Deletes reports whose submission never finished (crash mid-upload). */
+export async function deleteAbandonedReports(db: Db, olderThanMinutes: number): Promise<number> {
+  const res = await db
+    .deleteFrom('reports')
+    .where('state', '=', 'pending')
+    .where('created_at', '<', sql<Date>`now() - make_interval(mins => ${olderThanMinutes})`)
+    .executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
+export async function findByReceiptLookup(db: Db, lookup: Uint8Array) {
+  return db
+    .selectFrom('reports')
+    .select(['id', 'data_key_wrapped'])
+    .where('receipt_lookup', '=', lookup)
+    .where('state', '=', 'submitted')
+    .executeTakeFirst();
+}
+
+export async function getReport(db: Db, id: string) {
+  return db.selectFrom('reports').selectAll().where('id', '=', id).where('state', '=', 'submitted').executeTakeFirst();
+}
+
+export async function listMessages(db: Db, reportId: string) {
+  return db
+    .selectFrom('messages')
+    .select(['id', 'author', 'body', 'created_at'])
+    .where('report_id', '=', reportId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+export async function insertMessage(
+  db: Db,
+  row: { id: string; report_id: string; author: 'reporter' | 'staff'; body: Uint8Array },
+): Promise<void> {
+  await db.insertInto('messages').values(row).execute();
+}
+
+export async function touchReporterActivity(db: Db, reportId: string): Promise<void> {
+  await db.updateTable('reports').set({ reporter_updated_at: sql`now()` }).where('id', '=', reportId).execute();
+}
+
+export async function deleteReport(db: Db, id: string): Promise<boolean> {
+  const res = await db.deleteFrom('reports').where('id', '=', id).executeTakeFirst();
+  return res.numDeletedRows === 1n;
+}
+
+export async function listEvidence(db: Db, reportId: string) {
+  return db
+    .selectFrom('evidence')
+    .select(['id', 'meta', 'added_by', 'created_at', 'chunk_count'])
+    .where('report_id', '=', reportId)
+    .where('state', '=', 'complete')
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** Ciphertext bytes already stored for a report, for the per-report limit. */
+export async function evidenceBytes(db: Db, reportId: string): Promise<number> {
+  const row = await db
+    .selectFrom('evidence_chunks')
+    .innerJoin('evidence', 'evidence.id', 'evidence_chunks.evidence_id')
+    .select(sql<string>`coalesce(sum(octet_length(evidence_chunks.data)), 0)`.as('bytes'))
+    .where('evidence.report_id', '=', reportId)
+    .executeTakeFirstOrThrow();
+  return Number(row.bytes);
+}
+
+export async function insertEvidence(
+  db: Db,
+  row: { id: string; report_id: string; added_by: 'reporter' | 'staff'; stream_header: Uint8Array },
+): Promise<void> {
+  await db.insertInto('evidence').values({ ...row, state: 'uploading', meta: null }).execute();
+}
+
+export async function insertEvidenceChunk(db: Db, evidenceId: string, seq: number, data: Uint8Array): Promise<void> {
+  await db.insertInto('evidence_chunks').values({ evidence_id: evidenceId, seq, data }).execute();
+}
+
+export async function completeEvidence(db: Db, id: string, meta: Uint8Array, chunkCount: number): Promise<void> {
+  await db
+    .updateTable('evidence')
+    .set({ state: 'complete', meta, chunk_count: chunkCount })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function deleteEvidence(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('evidence').where('id', '=', id).execute();
+}
+
+export async function getEvidence(db: Db, reportId: string, evidenceId: string) {
+  return db
+    .selectFrom('evidence')
+    .select(['id', 'meta', 'stream_header', 'chunk_count'])
+    .where('id', '=', evidenceId)
+    .where('report_id', '=', reportId)
+    .where('state', '=', 'complete')
+    .executeTakeFirst();
+}
+
+/** Reads chunks in small batches so a 100 MB file never sits in memory. */
+export async function* readEvidenceChunks(db: Db, evidenceId: string, chunkCount: number, batch = 8) {
+  for (let from = 0; from < chunkCount; from += batch) {
+    const rows = await db
+      .selectFrom('evidence_chunks')
+      .select(['seq', 'data'])
+      .where('evidence_id', '=', evidenceId)
+      .where('seq', '>=', from)
+      .where('seq', '<', from + batch)
+      .orderBy('seq')
+      .execute();
+    for (const r of rows) yield r;
+  }
+}

@@ -1,0 +1,48 @@
+import express, { Router } from 'express';
+import type { AppContext } from '../web/context.js';
+import { languageFromPath } from '../web/language.js';
+import { confirmReceipt, showForm, showReceipt, submitReport } from './intake.js';
+import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, withdraw } from './status.js';
+
+/**
+ * Reporter pages under /{lang}/. Anonymous by design: no route needs an
+ * account; the receipt session (P5) guards /status/*. Every POST checks CSRF
+ * inside its handler (multipart forms check it on the first part).
+ */
+export function reporterRoutes(ctx: AppContext): Router {
+  const form = express.urlencoded({ extended: false, limit: ctx.config.limits.formBytes, parameterLimit: 50 });
+  const r = Router({ mergeParams: true });
+
+  r.use(languageFromPath);
+  r.use(async (req, res, next) => {
+    const inst = await ctx.installation();
+    res.locals['orgName'] = inst?.orgName ?? null;
+    res.locals['quickExitUrl'] = ctx.config.quickExitUrl;
+    if (inst) {
+      res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
+      res.locals['csrfToken'] = ctx.csrf.token(req, res);
+    }
+    next();
+  });
+
+  r.get('/', async (_req, res) => {
+    const inst = await ctx.installation();
+    res.status(inst ? 200 : 503).render('reporter/landing', { ready: Boolean(inst) });
+  });
+  r.get('/emergency', (_req, res) => res.render('reporter/emergency', {}));
+
+  r.get('/report', showForm(ctx));
+  r.post('/report', submitReport(ctx)); // multipart, streamed
+  r.get('/report/receipt', showReceipt(ctx));
+  r.post('/report/receipt', form, confirmReceipt(ctx));
+
+  r.get('/status', showStatus(ctx));
+  r.post('/status', form, signIn(ctx));
+  r.post('/status/messages', form, postMessage(ctx));
+  r.post('/status/evidence', postEvidence(ctx)); // multipart, streamed
+  r.get('/status/evidence/:id', downloadEvidence(ctx));
+  r.get('/status/withdraw', showWithdraw(ctx));
+  r.post('/status/withdraw', form, withdraw(ctx));
+  r.post('/status/leave', form, leave(ctx));
+  return r;
+}

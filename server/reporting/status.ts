@@ -1,0 +1,200 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { TFunction } from 'i18next';
+import { normalizeReceipt } from '../crypto/index.js';
+import { HttpError, notFound } from '../errors.js';
+import type { AppContext } from '../web/context.js';
+import { flatFields, parseMultipart } from '../web/multipart.js';
+import {
+  createReporterSession,
+  endReporterSession,
+  loadReporterSession,
+  type ReporterSession,
+} from '../web/sessions.js';
+import { decryptEvidence, readEvidenceMeta, storeEvidence } from './evidence.js';
+import { requireInstallation } from './intake.js';
+import { listLabel, loadLists, type ListName } from './lists.js';
+import * as q from './queries.js';
+import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport, type OpenReport } from './service.js';
+import { LIMITS, checkText, type FormFields } from './validation.js';
+
+const openOf = (s: ReporterSession): OpenReport => ({
+  reportId: s.payload.reportId,
+  dataKey: new Uint8Array(Buffer.from(s.payload.dataKey, 'base64')),
+});
+
+async function requireSession(ctx: AppContext, req: Request): Promise<ReporterSession> {
+  const session = await loadReporterSession(ctx.db, ctx.config, req);
+  if (!session) throw new HttpError(401, 'session_expired');
+  return session;
+}
+
+function renderSignIn(res: Response, status: number, error: string | null) {
+  res.status(status).render('reporter/status-sign-in', { error });
+}
+
+async function renderStatus(
+  ctx: AppContext,
+  res: Response,
+  session: ReporterSession,
+  status = 200,
+  extra: { messageError?: string | null; messageDraft?: string; evidenceError?: string | null; notice?: string | null } = {},
+) {
+  const view = await loadReport(ctx.db, openOf(session));
+  if (!view) {
+    // Withdrawn or deleted by retention while signed in.
+    await ctx.db.deleteFrom('sessions').where('id_hash', '=', session.token.idHash).execute();
+    return renderSignIn(res, 410, 'report_gone');
+  }
+  const lists = await loadLists(ctx.db);
+  const lang = res.locals['lang'] as string;
+  const t = res.locals['t'] as TFunction;
+  res.status(status).render('reporter/status', {
+    report: view,
+    labelFor: (list: ListName, code: string) =>
+      listLabel(t, lang, list, lists[list].find((i) => i.code === code) ?? code),
+    messageError: extra.messageError ?? null,
+    messageDraft: extra.messageDraft ?? '',
+    evidenceError: extra.evidenceError ?? null,
+    notice: extra.notice ?? null,
+    maxFileMb: Math.floor(ctx.config.limits.fileBytes / 1024 / 1024),
+    maxFiles: ctx.config.limits.filesPerUpload,
+  });
+}
+
+export function showStatus(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    await requireInstallation(ctx);
+    const session = await loadReporterSession(ctx.db, ctx.config, req);
+    if (!session || session.payload.receipt) return renderSignIn(res, 200, null);
+    await renderStatus(ctx, res, session, 200, { notice: req.query['confirmed'] === '1' ? 'receipt_confirmed' : null });
+  };
+}
+
+/** Receipt sign-in: rate-limited per IP hash and globally; a wrong receipt and a missing report look the same. */
+export function signIn(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const inst = await requireInstallation(ctx);
+    ctx.csrf.check(req);
+    try {
+      await ctx.rateLimits.consume('receipt', req);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      if (err.retryAfterSeconds) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      return renderSignIn(res, 429, 'too_many_requests');
+    }
+    const receipt = normalizeReceipt(String(req.body?.receipt ?? ''));
+    if (!receipt) return renderSignIn(res, 422, 'receipt_format');
+    const open = await openWithReceipt(ctx.db, inst, receipt);
+    if (!open) return renderSignIn(res, 422, 'receipt_unknown');
+    await endReporterSession(ctx.db, ctx.config, req, res);
+    await createReporterSession(ctx.db, ctx.config, res, {
+      reportId: open.reportId,
+      dataKey: Buffer.from(open.dataKey).toString('base64'),
+    });
+    res.redirect(303, `/${res.locals['lang']}/status`);
+  };
+}
+
+export function postMessage(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const session = await requireSession(ctx, req);
+    const body = String(req.body?.message ?? '').trim();
+    const problem = checkText(body, LIMITS.message, true);
+    if (problem) return renderStatus(ctx, res, session, 422, { messageError: problem.key, messageDraft: body });
+    await addMessage(ctx.db, openOf(session), 'reporter', body);
+    res.redirect(303, `/${res.locals['lang']}/status#messages`);
+  };
+}
+
+export function postEvidence(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const { limits } = ctx.config;
+    const session = await requireSession(ctx, req);
+    const open = openOf(session);
+    let remaining = await remainingEvidenceBytes(ctx.db, open.reportId, limits.reportBytes);
+    const fields: FormFields = {};
+    let csrfChecked = false;
+    const checkCsrf = () => {
+      if (csrfChecked) return;
+      req.body = flatFields(fields);
+      ctx.csrf.check(req);
+      csrfChecked = true;
+    };
+    try {
+      const { files } = await parseMultipart(
+        req,
+        { fieldBytes: 1024, fields: 5, files: limits.filesPerUpload, totalBytes: remaining + limits.formBytes },
+        fields,
+        async (stream, info) => {
+          checkCsrf();
+          const { meta } = await storeEvidence(ctx.db, {
+            reportId: open.reportId,
+            dataKey: open.dataKey,
+            addedBy: 'reporter',
+            filename: info.filename,
+            source: stream,
+            maxBytes: Math.min(limits.fileBytes, remaining),
+            limitCode: limits.fileBytes <= remaining ? 'evidence_file_too_large' : 'evidence_report_too_large',
+          });
+          remaining -= meta.originalSize;
+        },
+      );
+      checkCsrf();
+      if (files === 0) return renderStatus(ctx, res, session, 422, { evidenceError: 'evidence_none' });
+      await q.touchReporterActivity(ctx.db, open.reportId);
+      res.redirect(303, `/${res.locals['lang']}/status#evidence`);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      if (err.code === 'csrf') throw err;
+      // Files stored before the failing one are kept: each is complete on its own.
+      await renderStatus(ctx, res, session, err.status, { evidenceError: err.code });
+    }
+  };
+}
+
+/** Streams one of the reporter's own files, decrypting chunk by chunk. */
+export function downloadEvidence(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const session = await requireSession(ctx, req);
+    const open = openOf(session);
+    const id = String(req.params['id'] ?? '');
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound();
+    const row = await q.getEvidence(ctx.db, open.reportId, id);
+    if (!row?.meta) throw notFound();
+    const meta = readEvidenceMeta(open.dataKey, row.id, row.meta);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Length', String(meta.size));
+    res.setHeader('Content-Disposition', `attachment; filename="evidence.${meta.name.split('.').pop()?.replace(/[^A-Za-z0-9]/g, '') || 'bin'}"; filename*=UTF-8''${encodeURIComponent(meta.name)}`);
+    for await (const chunk of decryptEvidence(ctx.db, open.dataKey, row)) {
+      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    res.end();
+  };
+}
+
+export function showWithdraw(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    await requireSession(ctx, req);
+    res.render('reporter/withdraw', {});
+  };
+}
+
+export function withdraw(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const session = await requireSession(ctx, req);
+    if (req.body?.confirm !== 'yes') return res.status(422).render('reporter/withdraw', { error: 'withdraw_confirm' });
+    await withdrawReport(ctx.db, session.payload.reportId);
+    await endReporterSession(ctx.db, ctx.config, req, res);
+    res.render('reporter/withdrawn', {});
+  };
+}
+
+export function leave(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    await endReporterSession(ctx.db, ctx.config, req, res);
+    res.redirect(303, `/${res.locals['lang']}/`);
+  };
+}

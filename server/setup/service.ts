@@ -1,0 +1,97 @@
+import {
+  decodeRecoveryKey,
+  encodeRecoveryKey,
+  newKeyPair,
+  publicKeyOf,
+  randomBytes,
+  sealTo,
+  unsealWith,
+  type KeyPair,
+} from '../crypto/index.js';
+import type { Db } from '../db/index.js';
+import { seedDefaultLists } from '../reporting/lists.js';
+
+export type Installation = Readonly<{
+  orgName: string;
+  receiptSalt: Uint8Array;
+  csrfSecret: Uint8Array;
+  recoveryPublicKey: Uint8Array;
+}>;
+
+export type TeamPublicKey = { id: number; publicKey: Uint8Array };
+
+export class AlreadySetUpError extends Error {
+  constructor() {
+    super('Harbour is already set up for an organisation.');
+  }
+}
+
+export async function getInstallation(db: Db): Promise<Installation | null> {
+  const row = await db.selectFrom('installation').selectAll().where('id', '=', 1).executeTakeFirst();
+  if (!row) return null;
+  return Object.freeze({
+    orgName: row.org_name,
+    receiptSalt: row.receipt_salt,
+    csrfSecret: row.csrf_secret,
+    recoveryPublicKey: row.recovery_public_key,
+  });
+}
+
+export async function currentTeamKey(db: Db): Promise<TeamPublicKey> {
+  const row = await db
+    .selectFrom('team_keys')
+    .select(['id', 'public_key'])
+    .where('retired_at', 'is', null)
+    .orderBy('id', 'desc')
+    .executeTakeFirstOrThrow();
+  return { id: row.id, publicKey: row.public_key };
+}
+
+/**
+ * Creates the organisation: the team key pair (reports are sealed to its
+ * public half, P2) and the offline recovery key pair; the team private key
+ * is stored only sealed to the recovery key (P7). Returns the recovery key
+ * text, which exists nowhere else once the caller has shown it.
+ */
+export async function setupOrganisation(db: Db, opts: { orgName: string }): Promise<{ recoveryKey: string }> {
+  const orgName = opts.orgName.trim();
+  if (!orgName || orgName.length > 200) throw new Error('The organisation name must be 1 to 200 characters.');
+  const team = newKeyPair();
+  const recovery = newKeyPair();
+  await db.transaction().execute(async (trx) => {
+    const existing = await trx.selectFrom('installation').select('id').executeTakeFirst();
+    if (existing) throw new AlreadySetUpError();
+    await trx
+      .insertInto('installation')
+      .values({
+        id: 1,
+        org_name: orgName,
+        recovery_public_key: recovery.publicKey,
+        receipt_salt: randomBytes(16),
+        csrf_secret: randomBytes(32),
+      })
+      .execute();
+    await trx
+      .insertInto('team_keys')
+      .values({
+        public_key: team.publicKey,
+        secret_sealed_to_recovery: sealTo(team.privateKey, recovery.publicKey),
+        retired_at: null,
+      })
+      .execute();
+    await seedDefaultLists(trx);
+  });
+  return { recoveryKey: encodeRecoveryKey(recovery.privateKey) };
+}
+
+/** Opens a team key pair with the offline recovery key (P7). */
+export async function openTeamKeyWithRecovery(db: Db, recoveryKeyText: string, teamKeyId?: number): Promise<KeyPair> {
+  const privateKey = decodeRecoveryKey(recoveryKeyText);
+  if (!privateKey) throw new Error('That is not a valid recovery key (check for typing mistakes).');
+  const recovery = { privateKey, publicKey: publicKeyOf(privateKey) };
+  let q = db.selectFrom('team_keys').select(['public_key', 'secret_sealed_to_recovery']);
+  q = teamKeyId === undefined ? q.where('retired_at', 'is', null).orderBy('id', 'desc') : q.where('id', '=', teamKeyId);
+  const row = await q.executeTakeFirstOrThrow();
+  const teamPrivate = unsealWith(row.secret_sealed_to_recovery, recovery, 'team key (wrong recovery key?)');
+  return { publicKey: row.public_key, privateKey: teamPrivate };
+}

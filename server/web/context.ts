@@ -1,0 +1,26 @@
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../logger.js';
+import { getInstallation, type Installation } from '../setup/service.js';
+import type { Csrf } from './csrf.js';
+import type { RateLimits } from './rate-limit.js';
+
+/** What every route needs, built once by createApp. */
+export type AppContext = {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  csrf: Csrf;
+  rateLimits: RateLimits;
+  installation(): Promise<Installation | null>;
+};
+
+/**
+ * The installation row never changes once written, so it is cached after it
+ * is found; until then every request looks again (set-up may happen from the
+ * command line while the server runs).
+ */
+export function installationLoader(db: Db): () => Promise<Installation | null> {
+  let cached: Installation | null = null;
+  return async () => (cached ??= await getInstallation(db));
+}

@@ -1,0 +1,36 @@
+import type { Request, Response } from 'express';
+import { doubleCsrf } from 'csrf-csrf';
+import type { Config } from '../config.js';
+import { forbidden } from '../errors.js';
+import { reporterCookieName } from './sessions.js';
+
+/**
+ * CSRF protection for every state-changing form, anonymous ones included:
+ * csrf-csrf's signed double-submit token, bound to the session cookie when
+ * there is one. The HMAC secret is the installation's, shared by every
+ * instance through the database.
+ */
+export function createCsrf(config: Config) {
+  const { generateCsrfToken, validateRequest } = doubleCsrf({
+    getSecret: (req) => {
+      const secret = req?.res?.locals['csrfSecret'];
+      if (typeof secret !== 'string') throw new Error('CSRF secret not loaded');
+      return secret;
+    },
+    getSessionIdentifier: (req) => String(req.cookies?.[reporterCookieName(config)] ?? ''),
+    cookieName: config.secureCookies ? '__Host-harbour_csrf' : 'harbour_csrf',
+    cookieOptions: { sameSite: 'strict', secure: config.secureCookies, httpOnly: true, path: '/' },
+    size: 32,
+    getCsrfTokenFromRequest: (req) => (req.body as Record<string, unknown> | undefined)?.['_csrf'] as string | undefined,
+  });
+
+  return {
+    token: (req: Request, res: Response) => generateCsrfToken(req, res, { overwrite: false, validateOnReuse: false }),
+    /** Throws a 403 HttpError unless the request carries a valid token. */
+    check(req: Request): void {
+      if (!validateRequest(req)) throw forbidden('csrf');
+    },
+  };
+}
+
+export type Csrf = ReturnType<typeof createCsrf>;

@@ -1,0 +1,67 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { HttpError, notFound } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { DEFAULT_LANG, isLang, pickLanguage } from './i18n.js';
+import { setLanguage } from './language.js';
+
+/** Errors raised by Express's body parsers, mapped to our codes. */
+function fromBodyParser(err: { type?: string; status?: number }): HttpError | null {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new HttpError(413, 'too_large');
+    case 'entity.parse.failed':
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+    case 'request.size.invalid':
+    case 'parameters.too.many':
+      return new HttpError(400, 'bad_form');
+    case 'request.aborted':
+      return new HttpError(400, 'aborted');
+    default:
+      return null;
+  }
+}
+
+export const notFoundHandler: RequestHandler = (_req, _res, next) => next(notFound());
+
+/**
+ * The one exit for errors: a page in the visitor's language with a status
+ * and a plain message; never a stack, SQL or secret. Unexpected errors are
+ * logged by type and stack frames only (no message: it can quote input).
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = err instanceof HttpError ? err : fromBodyParser(err as { type?: string });
+    const httpError = known ?? new HttpError(500, 'server_error');
+    if (!known) logger.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    if (!res.locals['lang']) {
+      const first = req.path.split('/')[1] ?? '';
+      setLanguage(res, isLang(first) ? first : pickLanguage(req.headers['accept-language']) ?? DEFAULT_LANG, req.originalUrl);
+    }
+    if (httpError.retryAfterSeconds) res.setHeader('Retry-After', String(httpError.retryAfterSeconds));
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(httpError.status).render('errors/error', {
+      code: httpError.code,
+      status: httpError.status,
+      retryMinutes: httpError.retryAfterSeconds ? Math.ceil(httpError.retryAfterSeconds / 60) : null,
+      csrfToken: null,
+    });
+  };
+}
+
+/** One line per request: method, matched route, status, duration. No URL query, IP, agent or body. */
+export function requestLogger(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : undefined;
+      logger.info({ method: req.method, route, status: res.statusCode, ms: Math.round(ms) }, 'request');
+    });
+    next();
+  };
+}

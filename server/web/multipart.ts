@@ -1,0 +1,114 @@
+import type { Request } from 'express';
+import busboy from 'busboy';
+import type { Readable } from 'node:stream';
+import { HttpError, badRequest, payloadTooLarge } from '../errors.js';
+import type { FormFields } from '../reporting/validation.js';
+
+export type FileInfo = { filename: string; mimeType: string };
+export type FileHandler = (file: Readable, info: FileInfo, fields: FormFields) => Promise<void>;
+
+export type MultipartLimits = {
+  fieldBytes: number;
+  fields: number;
+  files: number;
+  /** Whole request body, files included. */
+  totalBytes: number;
+};
+
+/**
+ * Streams a multipart form into `fields` (owned by the caller, so it can
+ * re-show what the reporter typed even when the upload fails) through busboy. Fields are collected (browsers
+ * send them in document order, so the forms put file inputs last and every
+ * field is known before the first file arrives); each file is handed to
+ * `onFile` in turn as a stream. After the first error the rest of the body
+ * is read and discarded, so the browser receives the error page instead of a
+ * reset connection; a body past `totalBytes` is cut off.
+ */
+export function parseMultipart(
+  req: Request,
+  limits: MultipartLimits,
+  fields: FormFields,
+  onFile: FileHandler,
+): Promise<{ fields: FormFields; files: number }> {
+  return new Promise((resolve, reject) => {
+    const type = req.headers['content-type'] ?? '';
+    if (!type.toLowerCase().startsWith('multipart/form-data')) return reject(badRequest('bad_form'));
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limits.totalBytes) return reject(payloadTooLarge('upload_too_large'));
+
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({
+        headers: req.headers,
+        defParamCharset: 'utf8',
+        limits: { fieldSize: limits.fieldBytes, fields: limits.fields, files: limits.files, parts: limits.fields + limits.files },
+      });
+    } catch {
+      return reject(badRequest('bad_form'));
+    }
+
+    let files = 0;
+    let failure: unknown = null;
+    let queue: Promise<void> = Promise.resolve();
+    const fail = (err: unknown) => {
+      failure ??= err;
+    };
+
+    bb.on('field', (name, value, info) => {
+      if (info.valueTruncated) return fail(new HttpError(413, 'field_too_long'));
+      if (info.nameTruncated) return fail(badRequest('bad_form'));
+      (fields[name] ??= []).push(value);
+    });
+    bb.on('file', (_name, stream, info) => {
+      // A file input left empty still sends a part with no file name.
+      if (!info.filename || failure) {
+        stream.resume();
+        return;
+      }
+      files++;
+      const current = { filename: info.filename, mimeType: info.mimeType };
+      queue = queue.then(async () => {
+        if (failure) {
+          stream.resume();
+          return;
+        }
+        try {
+          await onFile(stream, current, fields);
+        } catch (err) {
+          fail(err);
+        }
+        stream.resume(); // drain whatever the handler did not read
+      });
+    });
+    bb.on('filesLimit', () => fail(payloadTooLarge('too_many_files')));
+    bb.on('fieldsLimit', () => fail(payloadTooLarge('too_many_fields')));
+    bb.on('partsLimit', () => fail(payloadTooLarge('too_many_fields')));
+    bb.on('error', () => {
+      fail(badRequest('bad_form'));
+      req.unpipe(bb);
+      req.resume();
+      queue.then(() => reject(failure));
+    });
+    bb.on('close', () => {
+      queue.then(() => (failure ? reject(failure) : resolve({ fields, files })));
+    });
+
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limits.totalBytes) {
+        fail(payloadTooLarge('upload_too_large'));
+        req.unpipe(bb);
+        req.pause();
+        queue.then(() => reject(failure));
+      }
+    });
+    req.on('aborted', () => fail(badRequest('aborted')));
+    req.pipe(bb);
+  });
+}
+
+/** First value of each field, for code that wants a flat body (the CSRF check). */
+export function flatFields(fields: FormFields): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v[0] ?? '']));
+}
