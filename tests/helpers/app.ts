@@ -1,0 +1,52 @@
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import { createApp } from '../../server/app.js';
+import { loadConfig, type Config } from '../../server/config.js';
+import { readySodium } from '../../server/crypto/index.js';
+import { createLogger } from '../../server/logger.js';
+import { setupOrganisation } from '../../server/setup/service.js';
+import type { AppContext } from '../../server/web/context.js';
+import { createTestDb, type TestDb } from './db.js';
+
+export type TestApp = {
+  app: Express;
+  ctx: AppContext;
+  config: Config;
+  testDb: TestDb;
+  /** Every log line the app wrote, as raw JSON text. */
+  logs: string[];
+  recoveryKey: string | null;
+  close(): Promise<void>;
+};
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'debug', RATE_LIMITS: 'false', ...env });
+}
+
+/** Builds the app on a fresh database; set up for an organisation unless `setup: false`. */
+export async function createTestApp(
+  opts: { env?: Record<string, string>; setup?: boolean; onDisk?: boolean; testDb?: TestDb } = {},
+): Promise<TestApp> {
+  await readySodium();
+  const testDb = opts.testDb ?? (await createTestDb({ onDisk: opts.onDisk ?? false }));
+  const config = testConfig(opts.env);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(chunk.toString());
+      cb();
+    },
+  });
+  const logger = createLogger(config.logLevel, sink);
+  const recoveryKey = opts.setup === false ? null : (await setupOrganisation(testDb.db, { orgName: 'Test Community Aid' })).recoveryKey;
+  const { app, ctx } = await createApp({ config, db: testDb.db, logger });
+  return {
+    app,
+    ctx,
+    config,
+    testDb,
+    logs,
+    recoveryKey,
+    close: () => (opts.testDb ? Promise.resolve() : testDb.close()),
+  };
+}
