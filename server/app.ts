@@ -37,6 +37,8 @@ export async function createApp({ config, db, logger }: AppDeps): Promise<{ app:
   app.set('views', viewsDir);
   app.set('query parser', 'simple');
   app.locals['assetVersion'] = '1';
+  app.locals['quickExitUrl'] = config.quickExitUrl;
+  app.locals['orgName'] = null;
 
   app.use(requestLogger(logger));
   app.use(securityHeaders({ https: config.secureCookies }));

@@ -21,8 +21,3 @@ export const rootDir = findRoot();
 export const viewsDir = path.join(rootDir, 'views');
 export const localesDir = path.join(rootDir, 'locales');
 export const publicDir = path.join(rootDir, 'public');
-/** Migrations sit beside the compiled or source server folder. */
-export const migrationsDir = path.join(
-  path.dirname(path.dirname(fileURLToPath(import.meta.url))),
-  'migrations',
-);

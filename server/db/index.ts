@@ -1,12 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { FileMigrationProvider, Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { migrationsDir } from '../paths.js';
+import { migrations } from '../../migrations/index.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -14,6 +13,9 @@ export type Db = Kysely<Database>;
 // bigint (int8) columns such as rate_limits.expire come back as strings by
 // default; counts and millisecond timestamps fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+// Dates (incident months) stay 'YYYY-MM-DD' strings: no time zone to shift them.
+pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
+const PGLITE_PARSERS = { [pg.types.builtins.DATE]: (v: string) => v, [pg.types.builtins.INT8]: (v: string) => Number(v) };
 
 export type DbTarget =
   | { kind: 'postgres'; url: string; poolSize?: number; schema?: string }
@@ -41,9 +43,9 @@ export async function createDb(target: DbTarget): Promise<Db> {
   let client: PGlite;
   if (target.dataDir) {
     mkdirSync(target.dataDir, { recursive: true, mode: 0o700 });
-    client = await PGlite.create(path.join(target.dataDir, 'pgdata'));
+    client = await PGlite.create(path.join(target.dataDir, 'pgdata'), { parsers: PGLITE_PARSERS });
   } else {
-    client = await PGlite.create();
+    client = await PGlite.create({ parsers: PGLITE_PARSERS });
   }
   return new Kysely<Database>({ dialect: new PGliteDialect(client) });
 }
@@ -51,7 +53,7 @@ export async function createDb(target: DbTarget): Promise<Db> {
 export function createMigrator(db: Kysely<any>): Migrator {
   return new Migrator({
     db,
-    provider: new FileMigrationProvider({ fs, path, migrationFolder: migrationsDir }),
+    provider: { getMigrations: async () => migrations },
   });
 }
 

@@ -44,11 +44,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (httpError.retryAfterSeconds) res.setHeader('Retry-After', String(httpError.retryAfterSeconds));
     res.setHeader('Cache-Control', 'no-store');
-    res.status(httpError.status).render('errors/error', {
+    const locals = {
       code: httpError.code,
       status: httpError.status,
       retryMinutes: httpError.retryAfterSeconds ? Math.ceil(httpError.retryAfterSeconds / 60) : null,
       csrfToken: null,
+    };
+    res.status(httpError.status).render('errors/error', locals, (renderErr: Error | null, html?: string) => {
+      if (!renderErr) return void res.send(html);
+      // Never let a failing template fall through to Express's own page (it shows the stack).
+      logger.error({ err: renderErr }, 'error page failed to render');
+      res.type('text/plain').send(`Error ${httpError.status}`);
     });
   };
 }

@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import * as foundation from './2026_11_23_120000_foundation.js';
+
+/**
+ * Every migration, by name, in order. Listed explicitly (rather than read
+ * from the folder at run time) so the same code runs compiled and under the
+ * test runner; a new migration is one new file and one line here.
+ */
+export const migrations: Record<string, Migration> = {
+  '2026_11_23_120000_foundation': foundation,
+};
