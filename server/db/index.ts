@@ -50,15 +50,21 @@ export async function createDb(target: DbTarget): Promise<Db> {
   return new Kysely<Database>({ dialect: new PGliteDialect(client) });
 }
 
-export function createMigrator(db: Kysely<any>): Migrator {
+/**
+ * `schema` is for tests that isolate themselves in a schema of a shared
+ * database: Kysely otherwise finds another schema's migration table and
+ * skips creating its own.
+ */
+export function createMigrator(db: Kysely<any>, schema?: string): Migrator {
   return new Migrator({
     db,
+    ...(schema ? { migrationTableSchema: schema } : {}),
     provider: { getMigrations: async () => migrations },
   });
 }
 
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const { error, results } = await createMigrator(db).migrateToLatest();
+export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<string[]> {
+  const { error, results } = await createMigrator(db, schema).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -162,7 +162,7 @@ export async function walkReporterPages(
   await go('/report');
   await visit('report form');
   await clickAndLoad(page, submit('/report'));
-  await expect.poll(() => errorSummary.count(), 'report form shows its errors').toBe(1);
+  expect(await errorSummary.count(), 'report form shows its errors').toBe(1);
   await visit('report form with errors');
 
   await fillReport(page, { ...E2E_REPORT, files: [evidenceFile] });
@@ -236,12 +236,12 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
       const r = el.getBoundingClientRect();
       if (r.width === 0 || (r.right <= width + 0.5 && r.left >= -0.5)) continue;
       // Report the outermost offender only.
-      if (el.parentElement && culprits.some((c) => c === describe(el.parentElement!))) continue;
-      culprits.push(describe(el));
+      if (el.parentElement && culprits.some((c) => c === label(el.parentElement!))) continue;
+      culprits.push(label(el));
     }
     return { scrollWidth: document.documentElement.scrollWidth, culprits: culprits.slice(0, 10) };
 
-    function describe(el: Element): string {
+    function label(el: Element): string {
       const id = el.id ? `#${el.id}` : '';
       const cls = typeof el.className === 'string' && el.className ? `.${el.className.trim().split(/\s+/).join('.')}` : '';
       const r = el.getBoundingClientRect();

@@ -30,7 +30,7 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean }
     await admin.query(`create schema ${schema}`);
     await admin.end();
     const db = await createDb({ kind: 'postgres', url, poolSize: 5, schema });
-    if (opts.migrate !== false) await migrateToLatest(db);
+    if (opts.migrate !== false) await migrateToLatest(db, schema);
     return {
       db,
       kind: 'postgres',
