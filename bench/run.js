@@ -12,6 +12,8 @@
 //   BENCH_DATABASE_URL   use this database instead of creating (and dropping) one
 //   BENCH_PG_ADMIN_URL   where to create the throw-away database
 //                        (default postgres://postgres@127.0.0.1:5432/postgres)
+//   BENCH_SERVER_NODE_ARGS extra node flags for the server, space-separated
+//                        (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it)
 import { spawn } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
@@ -184,7 +186,8 @@ function pipeServerOutput(stream) {
 }
 
 async function startServer(env, base) {
-  const child = spawn(process.execPath, ['dist/server/index.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/server/index.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let exited = null;
   const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
   pipeServerOutput(child.stdout);
