@@ -230,6 +230,18 @@ function rssMb(pid, field = 'VmRSS') {
   }
 }
 
+/** User + system CPU seconds the process has used so far (all its threads), or null. */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
 /** Samples VmRSS every `ms` until stopped; returns the samples (MB). */
 function rssSampler(pid, ms) {
   const samples = [];
@@ -451,6 +463,8 @@ async function loadPhase(base, port, pid) {
   };
 
   const rss = rssSampler(pid, 100);
+  const serverCpu0 = cpuSeconds(pid);
+  const clientCpu0 = process.cpuUsage();
   const started = performance.now();
   const progress = setInterval(() => log(`  … ${successes} submissions, ${errors} errors`), 10_000);
   const [probe] = await Promise.all([
@@ -458,6 +472,8 @@ async function loadPhase(base, port, pid) {
     Promise.all(Array.from({ length: SUBMITTERS }, submitter)),
   ]);
   const elapsed = (performance.now() - started) / 1000;
+  const serverCpu = cpuSeconds(pid) - serverCpu0;
+  const clientCpu = process.cpuUsage(clientCpu0);
   clearInterval(progress);
   const rssSamples = rss.stop();
   if (sampleError) log(`first error: ${sampleError}`);
@@ -478,6 +494,9 @@ async function loadPhase(base, port, pid) {
       form_get_p50_ms: round(percentile(formGet, 50)),
       form_get_p99_ms: round(percentile(formGet, 99)),
       server_peak_rss_mb_during_load: round(Math.max(...rssSamples), 1),
+      server_cpu_seconds: round(serverCpu),
+      server_cpu_ms_per_submission: round((serverCpu * 1000) / Math.max(1, successes + errors), 1),
+      bench_client_cpu_seconds: round((clientCpu.user + clientCpu.system) / 1e6),
       first_error: sampleError,
     },
     get_root_under_load: probeStats(probe, LOAD_SECONDS),
@@ -519,6 +538,7 @@ async function uploadPhase(base, port, pid, dbUrl) {
   }
 
   const sampler = rssSampler(pid, RSS_SAMPLE_MS);
+  const serverCpu0 = cpuSeconds(pid);
   const started = performance.now();
   const response = await new Promise((resolve, reject) => {
     const req = http.request(
@@ -557,6 +577,7 @@ async function uploadPhase(base, port, pid, dbUrl) {
     })().catch((err) => req.destroy(err));
   });
   const seconds = (performance.now() - started) / 1000;
+  const serverCpu = cpuSeconds(pid) - serverCpu0;
   const samples = sampler.stop();
   const hwm = hwmReset ? rssMb(pid, 'VmHWM') : null;
   jar.storeFrom(response.headers);
@@ -584,6 +605,7 @@ async function uploadPhase(base, port, pid, dbUrl) {
     ok,
     upload_seconds: round(seconds),
     throughput_mb_per_second: round(UPLOAD_BYTES / MB / seconds),
+    server_cpu_seconds: round(serverCpu),
     baseline_rss_mb: round(baseline, 1),
     peak_rss_mb: round(Math.max(...samples), 1),
     peak_rss_kernel_hwm_mb: round(hwm, 1),
@@ -612,6 +634,9 @@ async function main() {
       total_memory_mb: Math.round(os.totalmem() / MB),
       node_version: process.version,
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      // Other work on the machine skews every figure: compare with cpus.
+      loadavg_1m_at_start: round(os.loadavg()[0]),
+      loadavg_1m_at_end: null,
     },
     config: {
       submitters: SUBMITTERS,
@@ -659,7 +684,8 @@ async function main() {
   log(`starting the server on ${base}`);
   const server = await startServer(env, base);
   const pid = server.child.pid;
-  log(`server ready (pid ${pid}, RSS ${round(rssMb(pid), 1)} MB)`);
+  result.server_rss_mb_after_start = round(rssMb(pid), 1);
+  log(`server ready (pid ${pid}, RSS ${result.server_rss_mb_after_start} MB)`);
 
   log('warm-up: 3 submissions');
   await warmUp(base);
@@ -692,6 +718,7 @@ async function main() {
   };
 
   await cleanup();
+  result.machine.loadavg_1m_at_end = round(os.loadavg()[0]);
   result.server_log = { lines: serverLog.lines, warnings: serverLog.warnings, errors: serverLog.errors, last_lines: serverLog.last };
   result.bench_seconds_total = round((performance.now() - t0) / 1000, 1);
   return result;

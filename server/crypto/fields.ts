@@ -11,7 +11,8 @@ const VERSION = 1;
 export type FieldContext = { table: string; id: string; field: string };
 
 function associatedData(ctx: FieldContext): Uint8Array {
-  return sodium().from_string(`harbour:v${VERSION}:${ctx.table}:${ctx.id}:${ctx.field}`);
+  // JSON keeps the three parts unambiguous whatever characters they contain.
+  return sodium().from_string(JSON.stringify(['harbour', VERSION, ctx.table, ctx.id, ctx.field]));
 }
 
 export function encryptField(key: Uint8Array, plaintext: Uint8Array | string, ctx: FieldContext): Uint8Array {

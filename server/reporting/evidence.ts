@@ -48,9 +48,10 @@ export const MAX_IMAGE_PIXELS = 40_000_000;
 const HEAD_BYTES = 4100;
 
 export function cleanFileName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const base = name.replace(/[\u0000-\u001f\u007f]/g, '').split(/[\\/]/).pop() ?? '';
-  return base.trim().slice(0, 200) || 'file';
+  // Control and format characters go (a U+202E override can make "exe.jpg"
+  // look like "gpj.exe"); the length cap counts code points, never splitting one.
+  const base = name.replace(/[\p{Cc}\p{Cf}]/gu, '').split(/[\\/]/).pop() ?? '';
+  return Array.from(base.trim()).slice(0, 200).join('').trim() || 'file';
 }
 
 async function detect(head: Uint8Array): Promise<Kind | null> {
@@ -108,6 +109,7 @@ function reencode(input: AsyncIterable<Uint8Array>, format: keyof sharp.FormatEn
     .toFormat(format);
   const src = Readable.from(input);
   src.on('error', (err) => pipeline.destroy(err));
+  pipeline.on('error', () => src.destroy()); // stop pulling input once sharp has refused it
   src.pipe(pipeline);
   return pipeline;
 }

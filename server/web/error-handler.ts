@@ -18,6 +18,10 @@ function fromBodyParser(err: { type?: string; status?: number }): HttpError | nu
     case 'request.aborted':
       return new HttpError(400, 'aborted');
     default:
+      // Other library errors that carry a client status (serve-static's 404, 416…).
+      if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+        return new HttpError(err.status, err.status === 404 ? 'not_found' : 'bad_request');
+      }
       return null;
   }
 }
@@ -31,7 +35,7 @@ export const notFoundHandler: RequestHandler = (_req, _res, next) => next(notFou
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known = err instanceof HttpError ? err : fromBodyParser(err as { type?: string });
+    const known = err instanceof HttpError ? err : fromBodyParser(err as { type?: string; status?: number });
     const httpError = known ?? new HttpError(500, 'server_error');
     if (!known) logger.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
     if (res.headersSent) {

@@ -56,7 +56,7 @@ export function pickLanguage(header: string | undefined): Lang {
     .map((part) => {
       const [tag = '', ...params] = part.trim().toLowerCase().split(';');
       const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-      return { tag, q: q ? Number(q.slice(2)) || 0 : 1 };
+      return { tag: tag.trim(), q: q ? Number(q.slice(2)) || 0 : 1 };
     })
     .filter((w) => w.tag && w.q > 0)
     .sort((a, b) => b.q - a.q);
@@ -69,7 +69,8 @@ export function pickLanguage(header: string | undefined): Lang {
 
 function matchTag(tag: string): Lang | null {
   if (isLang(tag)) return tag;
-  if (tag.startsWith('zh')) {
+  if (tag === 'zh' || tag.startsWith('zh-')) {
+    if (/-hans\b/.test(tag)) return 'zh-hans';
     if (/-(hant|tw|hk|mo)\b/.test(tag)) return 'zh-hant';
     return 'zh-hans';
   }

@@ -5,7 +5,7 @@ import { HttpError, badRequest, payloadTooLarge } from '../errors.js';
 import type { FormFields } from '../reporting/validation.js';
 
 export type FileInfo = { filename: string; mimeType: string };
-export type FileHandler = (file: Readable, info: FileInfo, fields: FormFields) => Promise<void>;
+export type FileHandler = (file: AsyncIterable<Uint8Array>, info: FileInfo, fields: FormFields) => Promise<void>;
 
 export type MultipartLimits = {
   fieldBytes: number;
@@ -73,7 +73,10 @@ export function parseMultipart(
           return;
         }
         try {
-          await onFile(stream, current, fields);
+          // A handler that stops early (a limit, a bad type) must not destroy
+          // busboy's stream, or busboy would wait for it forever: the rest is
+          // drained below instead.
+          await onFile(stream.iterator({ destroyOnReturn: false }), current, fields);
         } catch (err) {
           fail(err);
         }
