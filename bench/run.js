@@ -78,6 +78,7 @@ function latencyStats(values) {
 
 const cleanups = [];
 let cleaning = null;
+let interrupted = false;
 function cleanup() {
   cleaning ??= (async () => {
     while (cleanups.length) {
@@ -93,6 +94,7 @@ function cleanup() {
 }
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
+    interrupted = true;
     log(`${signal}: cleaning up`);
     cleanup().finally(() => process.exit(130));
   });
@@ -204,7 +206,7 @@ async function startServer(env, base) {
     log(`server stopped (${exited.signal ?? `exit ${exited.code}`})`);
   });
 
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited) throw new Error(`server exited during start-up (${exited.signal ?? `code ${exited.code}`})`);
     try {
@@ -214,7 +216,7 @@ async function startServer(env, base) {
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error('server not ready after 30 s');
+    if (Date.now() > deadline) throw new Error('server not ready after 60 s');
     await sleep(100);
   }
   return { child, isRunning: () => !exited };
@@ -734,6 +736,7 @@ main().then(
     process.exit(0);
   },
   async (err) => {
+    if (interrupted) return; // the signal handler cleans up and exits
     log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     if (serverLog.last.length) log(`last server output:\n${serverLog.last.join('\n')}`);
     await cleanup();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  DecryptionError,
   decryptField,
   decryptJson,
   decryptText,
@@ -87,8 +88,14 @@ export async function openWithReceipt(db: Db, inst: Installation, receipt: strin
   const keys = await deriveReceiptKeys(receipt, inst.receiptSalt);
   const row = await q.findByReceiptLookup(db, keys.lookup);
   if (!row?.data_key_wrapped) return null;
-  const dataKey = decryptField(keys.wrapKey, row.data_key_wrapped, field(row.id, 'data_key_wrapped'));
-  return { reportId: row.id, dataKey };
+  try {
+    const dataKey = decryptField(keys.wrapKey, row.data_key_wrapped, field(row.id, 'data_key_wrapped'));
+    return { reportId: row.id, dataKey };
+  } catch (err) {
+    // A wrapped key that does not open under this receipt for this row (tampering, P8): no access.
+    if (err instanceof DecryptionError) return null;
+    throw err;
+  }
 }
 
 export type ReporterView = {
