@@ -1,0 +1,51 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { csrfFrom, fileReport } from '../helpers/reporter.js';
+
+/**
+ * Scale-out: two app instances over one database share everything a
+ * reporter needs (sessions, CSRF secret, rate limits); nothing lives only in
+ * one process's memory.
+ */
+let shared: TestDb;
+let one: TestApp;
+let two: TestApp;
+beforeAll(async () => {
+  shared = await createTestDb();
+  const env = { RATE_LIMITS: 'true', RECEIPT_ATTEMPTS_PER_HOUR_PER_IP: '4' };
+  one = await createTestApp({ testDb: shared, env });
+  two = await createTestApp({ testDb: shared, env, setup: false });
+});
+afterAll(async () => {
+  await shared.close();
+});
+
+describe('two instances on one database', () => {
+  it('a report filed on one is read on the other with the same session cookie', async () => {
+    const { agent, receipt } = await fileReport(one.app);
+    const cookies = (await agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false })) as { name: string; value: string }[];
+    const header = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+    expect(header).toContain('harbour_r=');
+    const receiptPage = await request(two.app).get('/en/report/receipt').set('Cookie', header);
+    expect(receiptPage.status).toBe(200);
+    expect(receiptPage.text.replace(/ /g, '')).toContain(receipt);
+    // A form rendered by one instance is accepted by the other (shared CSRF secret).
+    const token = /name="_csrf" value="([^"]+)"/.exec(receiptPage.text)![1]!;
+    const confirm = await request(one.app).post('/en/report/receipt').set('Cookie', header).type('form').send({ _csrf: token, receipt });
+    expect(confirm.status).toBe(303);
+    const status = await request(two.app).get('/en/status').set('Cookie', header);
+    expect(status.text).toContain('phoned my mother');
+  });
+
+  it('receipt attempts counted on one instance hold on the other', async () => {
+    const attempt = async (app: TestApp) => {
+      const agent = request.agent(app.app);
+      const token = await csrfFrom(agent, '/en/status');
+      return (await agent.post('/en/status').type('form').send({ _csrf: token, receipt: '99998888777766665555' })).status;
+    };
+    const statuses = [await attempt(one), await attempt(two), await attempt(one), await attempt(two), await attempt(one), await attempt(two)];
+    expect(statuses).toEqual([422, 422, 422, 422, 429, 429]);
+  });
+});
