@@ -99,6 +99,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     cleanup().finally(() => process.exit(130));
   });
 }
+process.on('uncaughtException', (err) => {
+  log(`uncaught: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  cleanup().finally(() => process.exit(1));
+});
 
 // ---------------------------------------------------------------- database
 

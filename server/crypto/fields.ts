@@ -1,3 +1,4 @@
+import { randomBytes } from './keys.js';
 import { DecryptionError, sodium } from './sodium.js';
 
 /**
@@ -17,7 +18,7 @@ function associatedData(ctx: FieldContext): Uint8Array {
 
 export function encryptField(key: Uint8Array, plaintext: Uint8Array | string, ctx: FieldContext): Uint8Array {
   const s = sodium();
-  const nonce = s.randombytes_buf(s.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  const nonce = randomBytes(s.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   const message = typeof plaintext === 'string' ? s.from_string(plaintext) : plaintext;
   const ct = s.crypto_aead_xchacha20poly1305_ietf_encrypt(message, associatedData(ctx), null, nonce, key);
   const out = new Uint8Array(1 + nonce.length + ct.length);

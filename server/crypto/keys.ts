@@ -1,14 +1,20 @@
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { DecryptionError, sodium } from './sodium.js';
 
 export type KeyPair = { publicKey: Uint8Array; privateKey: Uint8Array };
 
+/**
+ * Random bytes from the operating system's CSPRNG through node:crypto, which
+ * is what libsodium's randombytes uses too, without libsodium-wrappers'
+ * per-call copies through WebAssembly memory (measurable on uploads).
+ */
 export function randomBytes(n: number): Uint8Array {
-  return sodium().randombytes_buf(n);
+  return new Uint8Array(nodeRandomBytes(n));
 }
 
 /** A fresh 256-bit symmetric key (report data keys, stream keys). */
 export function newDataKey(): Uint8Array {
-  return sodium().crypto_aead_xchacha20poly1305_ietf_keygen();
+  return randomBytes(32);
 }
 
 export function newKeyPair(): KeyPair {

@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import { randomBytes } from './keys.js';
 import { sodium } from './sodium.js';
 
 /**
@@ -28,12 +30,11 @@ const GROUP = 4;
 
 /** Uniform 20-digit receipt by rejection sampling over 72 random bits. */
 export function generateReceipt(): string {
-  const s = sodium();
   const space = 10n ** BigInt(RECEIPT_DIGITS);
   const max72 = 1n << 72n;
   const limit = max72 - (max72 % space);
   for (;;) {
-    const bytes = s.randombytes_buf(9);
+    const bytes = randomBytes(9);
     let n = 0n;
     for (const b of bytes) n = (n << 8n) | BigInt(b);
     if (n < limit) return (n % space).toString().padStart(RECEIPT_DIGITS, '0');
@@ -60,9 +61,31 @@ export function normalizeReceipt(input: string): string | null {
 
 export type ReceiptKeys = { lookup: Uint8Array; wrapKey: Uint8Array };
 
+/**
+ * At most (cores − 1) derivations run at once in this process. Each is ~100 ms
+ * of CPU and 32 MiB: unbounded, a burst of submissions would take every core
+ * from the thread that serves pages and multiply the memory. A local limit on
+ * CPU work, not shared state: each instance limits its own.
+ */
+const MAX_CONCURRENT = Math.max(1, availableParallelism() - 1);
+let running = 0;
+const queue: (() => void)[] = [];
+
+async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => queue.push(resolve));
+  else running++;
+  try {
+    return await fn();
+  } finally {
+    const next = queue.shift();
+    if (next) next(); // hand the slot straight to the next caller
+    else running--;
+  }
+}
+
 export async function deriveReceiptKeys(receipt: string, salt: Uint8Array): Promise<ReceiptKeys> {
   const master = new Uint8Array(
-    await argon2.hash(receipt, { ...RECEIPT_ARGON2, raw: true, salt: Buffer.from(salt) }),
+    await withSlot(() => argon2.hash(receipt, { ...RECEIPT_ARGON2, raw: true, salt: Buffer.from(salt) })),
   );
   const s = sodium();
   const keys = {

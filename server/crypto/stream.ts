@@ -69,13 +69,18 @@ export class StreamDecryptor {
 /**
  * Re-chunks a byte stream into blocks of exactly `size` bytes (the last may
  * be shorter, or empty for an empty input) and marks the last one, which the
- * encryptor needs to set TAG_FINAL.
+ * encryptor needs to set TAG_FINAL. Two buffers alternate (one waiting to be
+ * yielded, one filling), so a block is valid only until the consumer asks
+ * for the next one: the encryptor copies it at once. This keeps an upload
+ * from allocating a fresh buffer per chunk.
  */
 export async function* blocks(
   source: AsyncIterable<Uint8Array>,
   size = CHUNK_BYTES,
 ): AsyncGenerator<{ data: Uint8Array; last: boolean }> {
-  let buf = new Uint8Array(size);
+  const buffers = [new Uint8Array(size), new Uint8Array(size)];
+  let current = 0;
+  let buf = buffers[current]!;
   let filled = 0;
   let pending: Uint8Array | null = null;
   for await (const piece of source) {
@@ -88,7 +93,8 @@ export async function* blocks(
       if (filled === size) {
         if (pending) yield { data: pending, last: false };
         pending = buf;
-        buf = new Uint8Array(size);
+        current ^= 1;
+        buf = buffers[current]!;
         filled = 0;
       }
     }

@@ -1,3 +1,4 @@
+import { randomBytes } from './keys.js';
 import { sodium } from './sodium.js';
 
 /**
@@ -9,7 +10,7 @@ import { sodium } from './sodium.js';
 export type SessionToken = { cookieValue: string; idHash: Uint8Array; key: Uint8Array };
 
 export function newSessionToken(): SessionToken {
-  const token = sodium().randombytes_buf(32);
+  const token = randomBytes(32);
   return fromToken(token);
 }
 

@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { migrations } from '../../migrations/index.js';
@@ -40,7 +38,10 @@ export async function createDb(target: DbTarget): Promise<Db> {
     pool.on('error', () => undefined);
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
-  let client: PGlite;
+  // Loaded only for the embedded database, so a PostgreSQL deployment never pays for it.
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGliteDialect } = await import('kysely-pglite-dialect');
+  let client: InstanceType<typeof PGlite>;
   if (target.dataDir) {
     mkdirSync(target.dataDir, { recursive: true, mode: 0o700 });
     client = await PGlite.create(path.join(target.dataDir, 'pgdata'), { parsers: PGLITE_PARSERS });

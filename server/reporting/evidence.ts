@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
-import sharp from 'sharp';
+import type sharp from 'sharp';
 import {
   StreamDecryptor,
   StreamEncryptor,
@@ -46,6 +46,7 @@ const OUT_MIME: Record<string, string> = {
 /** Decompression-bomb guard: refuse images above 40 megapixels before decoding them. */
 export const MAX_IMAGE_PIXELS = 40_000_000;
 const HEAD_BYTES = 4100;
+const CHUNKS_PER_INSERT = 4;
 
 export function cleanFileName(name: string): string {
   // Control and format characters go (a U+202E override can make "exe.jpg"
@@ -103,8 +104,13 @@ async function* rest(head: Uint8Array, iter: AsyncIterator<Uint8Array>, done: bo
   }
 }
 
-function reencode(input: AsyncIterable<Uint8Array>, format: keyof sharp.FormatEnum): AsyncIterable<Uint8Array> {
-  const pipeline = sharp({ limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', animated: format === 'gif' })
+// sharp (libvips) is loaded on the first image only: it adds ~10 MB to every process.
+let sharpModule: Promise<typeof sharp> | null = null;
+const loadSharp = () => (sharpModule ??= import('sharp').then((m) => m.default));
+
+async function reencode(input: AsyncIterable<Uint8Array>, format: keyof sharp.FormatEnum): Promise<AsyncIterable<Uint8Array>> {
+  const sharpFn = await loadSharp();
+  const pipeline = sharpFn({ limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', animated: format === 'gif' })
     .rotate() // apply the EXIF orientation before the EXIF is dropped
     .toFormat(format);
   const src = Readable.from(input);
@@ -150,13 +156,20 @@ export async function storeEvidence(db: Db, o: StoreEvidenceOptions): Promise<{ 
   const encryptor = new StreamEncryptor(o.dataKey, `evidence:${id}`);
   await q.insertEvidence(db, { id, report_id: o.reportId, added_by: o.addedBy, stream_header: encryptor.header });
   try {
-    const plain = kind.image ? reencode(rest(head, iter, done), kind.image) : rest(head, iter, done);
     let seq = 0;
     let size = 0;
     try {
+      const plain = kind.image ? await reencode(rest(head, iter, done), kind.image) : rest(head, iter, done);
+      // A few chunks per INSERT: fewer round trips, still bounded memory.
+      let batch: Uint8Array[] = [];
       for await (const block of blocks(plain)) {
         size += block.data.length;
-        await q.insertEvidenceChunk(db, id, seq++, encryptor.encrypt(block.data, block.last));
+        batch.push(encryptor.encrypt(block.data, block.last));
+        if (batch.length === CHUNKS_PER_INSERT || block.last) {
+          await q.insertEvidenceChunks(db, id, seq, batch);
+          seq += batch.length;
+          batch = [];
+        }
       }
     } catch (err) {
       throw kind.image ? imageError(err) : err;

@@ -114,8 +114,11 @@ export async function insertEvidence(
   await db.insertInto('evidence').values({ ...row, state: 'uploading', meta: null }).execute();
 }
 
-export async function insertEvidenceChunk(db: Db, evidenceId: string, seq: number, data: Uint8Array): Promise<void> {
-  await db.insertInto('evidence_chunks').values({ evidence_id: evidenceId, seq, data }).execute();
+export async function insertEvidenceChunks(db: Db, evidenceId: string, firstSeq: number, chunks: Uint8Array[]): Promise<void> {
+  await db
+    .insertInto('evidence_chunks')
+    .values(chunks.map((data, i) => ({ evidence_id: evidenceId, seq: firstSeq + i, data })))
+    .execute();
 }
 
 export async function completeEvidence(db: Db, id: string, meta: Uint8Array, chunkCount: number): Promise<void> {

@@ -23,7 +23,12 @@ let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [browser, served, jpeg] = await Promise.all([launchBrowser(), serveApp(), canaryJpeg()]);
+  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
+  await Promise.all([
+    launchBrowser().then((b) => (browser = b)),
+    serveApp().then((s) => (served = s)),
+    canaryJpeg().then((j) => (jpeg = j)),
+  ]);
 });
 afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()));

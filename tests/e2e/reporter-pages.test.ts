@@ -21,7 +21,12 @@ let served: ServedApp;
 let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
 
 beforeAll(async () => {
-  [browser, served, jpeg] = await Promise.all([launchBrowser(), serveApp(), canaryJpeg()]);
+  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
+  await Promise.all([
+    launchBrowser().then((b) => (browser = b)),
+    serveApp().then((s) => (served = s)),
+    canaryJpeg().then((j) => (jpeg = j)),
+  ]);
 });
 afterAll(async () => {
   await browser?.close();

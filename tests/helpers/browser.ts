@@ -207,6 +207,7 @@ export async function walkReporterPages(
   await visit('withdraw confirmation');
   await clickAndLoad(page, submit('/status/withdraw'));
   expect(await errorSummary.count(), 'withdraw without the checkbox').toBe(1);
+  expect(await page.locator('#confirm').getAttribute('aria-describedby'), 'error tied to the checkbox').toBe('confirm-error');
   await visit('withdraw confirmation with error');
   await page.locator('#confirm').check();
   await clickAndLoad(page, submit('/status/withdraw'));
@@ -219,6 +220,7 @@ export async function walkReporterPages(
   await page.locator('#receipt').fill(WRONG_RECEIPT);
   await clickAndLoad(page, submit('/status'));
   expect(await errorSummary.count(), 'wrong receipt error').toBe(1);
+  expect(await page.locator('#receipt').getAttribute('aria-describedby'), 'error tied to the field').toBe('receipt-hint receipt-error');
   await visit('status sign-in with wrong receipt');
 
   await go('/no-such-page', 404);

@@ -51,7 +51,7 @@ describe('harbour CLI', () => {
     }
 
     await expect(runCli(['setup', '--org', 'Again'])).rejects.toThrow(/already set up/);
-  });
+  }, 180_000); // three cold starts of an on-disk PGlite
 
   it('a bad variable stops the command with a message naming it', async () => {
     process.env['PORT'] = 'not-a-port';

@@ -25,8 +25,7 @@ afterAll(async () => {
 describe('two instances on one database', () => {
   it('a report filed on one is read on the other with the same session cookie', async () => {
     const { agent, receipt } = await fileReport(one.app);
-    const cookies = (await agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false })) as { name: string; value: string }[];
-    const header = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+    const header = agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString();
     expect(header).toContain('harbour_r=');
     const receiptPage = await request(two.app).get('/en/report/receipt').set('Cookie', header);
     expect(receiptPage.status).toBe(200);
