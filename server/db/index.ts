@@ -17,7 +17,7 @@ const PGLITE_PARSERS = { [pg.types.builtins.DATE]: (v: string) => v, [pg.types.b
 
 export type DbTarget =
   | { kind: 'postgres'; url: string; poolSize?: number; schema?: string }
-  | { kind: 'pglite'; dataDir: string | null };
+  | { kind: 'pglite'; dataDir: string | null; loadDataDir?: Blob };
 
 export function dbTargetFromConfig(config: Config): DbTarget {
   return config.databaseUrl
@@ -44,9 +44,9 @@ export async function createDb(target: DbTarget): Promise<Db> {
   let client: InstanceType<typeof PGlite>;
   if (target.dataDir) {
     mkdirSync(target.dataDir, { recursive: true, mode: 0o700 });
-    client = await PGlite.create(path.join(target.dataDir, 'pgdata'), { parsers: PGLITE_PARSERS });
+    client = await PGlite.create(path.join(target.dataDir, 'pgdata'), { parsers: PGLITE_PARSERS, loadDataDir: target.loadDataDir });
   } else {
-    client = await PGlite.create({ parsers: PGLITE_PARSERS });
+    client = await PGlite.create({ parsers: PGLITE_PARSERS, loadDataDir: target.loadDataDir });
   }
   return new Kysely<Database>({ dialect: new PGliteDialect(client) });
 }

@@ -1,9 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Kysely } from 'kysely';
 import pg from 'pg';
 import { createDb, migrateToLatest, type Db } from '../../server/db/index.js';
+import { migrations } from '../../migrations/index.js';
 
 export type TestDb = {
   db: Db;
@@ -46,8 +48,9 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean }
     };
   }
   const dataDir = opts.onDisk ? mkdtempSync(path.join(os.tmpdir(), 'harbour-test-')) : null;
-  const db = await createDb({ kind: 'pglite', dataDir });
-  if (opts.migrate !== false) await migrateToLatest(db);
+  const loadDataDir = opts.migrate === false ? undefined : await migratedTemplate();
+  const db = await createDb({ kind: 'pglite', dataDir, loadDataDir });
+  if (opts.migrate !== false) await migrateToLatest(db); // a no-op on the template, kept as a check
   return {
     db,
     kind: 'pglite',
@@ -58,4 +61,32 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean }
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A PGlite cold start runs initdb (~4 s, much more on a busy 2-core machine);
+ * loading a dump of an already migrated instance takes under a second. The
+ * dump is cached in the temp folder, keyed by the list of migrations and the
+ * test helper's own source, so a new migration makes a new template.
+ */
+async function migratedTemplate(): Promise<Blob> {
+  const key = createHash('sha256')
+    .update(Object.keys(migrations).join(','))
+    .update(readFileSync(new URL(import.meta.url)))
+    .digest('hex')
+    .slice(0, 16);
+  const file = path.join(os.tmpdir(), `harbour-pglite-template-${key}.tar`);
+  if (!existsSync(file)) {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { PGliteDialect } = await import('kysely-pglite-dialect');
+    const client = await PGlite.create();
+    const db = new Kysely<unknown>({ dialect: new PGliteDialect(client) });
+    await migrateToLatest(db);
+    const dump = await client.dumpDataDir('none');
+    await db.destroy();
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
+    renameSync(tmp, file); // atomic: parallel workers never read a half-written template
+  }
+  return new Blob([readFileSync(file)]);
 }
