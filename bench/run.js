@@ -223,7 +223,15 @@ async function startServer(env, base) {
     if (Date.now() > deadline) throw new Error('server not ready after 60 s');
     await sleep(100);
   }
-  return { child, isRunning: () => !exited };
+  return {
+    child,
+    isRunning: () => !exited,
+    /** Graceful stop (SIGTERM), as an operator would; resolves with how it exited. */
+    async stop() {
+      if (!exited) child.kill('SIGTERM');
+      return exit;
+    },
+  };
 }
 
 function rssMb(pid, field = 'VmRSS') {
@@ -709,8 +717,15 @@ async function main() {
   );
   if (!server.isRunning()) throw new Error('server died during the load phase');
 
+  // The upload runs on a freshly started server, so its peak RSS measures the
+  // upload and not garbage left by the load phase.
+  const stopped = await server.stop();
+  result.graceful_shutdown = { signal: 'SIGTERM', exit_code: stopped.code, exit_signal: stopped.signal };
+  log(`server stopped on SIGTERM (exit ${stopped.code}); restarting for the upload`);
+  const uploadServer = await startServer(env, base);
+  const uploadPid = uploadServer.child.pid;
   log(`upload: one ${UPLOAD_BYTES / MB} MiB file`);
-  result.upload = await uploadPhase(base, port, pid, db.url);
+  result.upload = await uploadPhase(base, port, uploadPid, db.url);
   log(
     `upload: status ${result.upload.http_status} in ${result.upload.upload_seconds} s, RSS ${result.upload.baseline_rss_mb} → ` +
       `peak ${result.upload.peak_rss_mb} MB (kernel HWM ${result.upload.peak_rss_kernel_hwm_mb} MB)`,
