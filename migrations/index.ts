@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as foundation from './2026_11_23_120000_foundation.js';
+import * as staffAndCases from './2026_11_24_090000_staff_and_cases.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -8,4 +9,5 @@ import * as foundation from './2026_11_23_120000_foundation.js';
  */
 export const migrations: Record<string, Migration> = {
   '2026_11_23_120000_foundation': foundation,
+  '2026_11_24_090000_staff_and_cases': staffAndCases,
 };

@@ -6,3 +6,5 @@ export * from './receipts.js';
 export * from './stream.js';
 export * from './tokens.js';
 export * from './recovery.js';
+export * from './passwords.js';
+export * from './totp.js';

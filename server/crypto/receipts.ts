@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import { withArgon2Slot } from './argon.js';
 import { randomBytes } from './keys.js';
 import { sodium } from './sodium.js';
 
@@ -61,31 +61,9 @@ export function normalizeReceipt(input: string): string | null {
 
 export type ReceiptKeys = { lookup: Uint8Array; wrapKey: Uint8Array };
 
-/**
- * At most (cores − 1) derivations run at once in this process. Each is ~100 ms
- * of CPU and 32 MiB: unbounded, a burst of submissions would take every core
- * from the thread that serves pages and multiply the memory. A local limit on
- * CPU work, not shared state: each instance limits its own.
- */
-const MAX_CONCURRENT = Math.max(1, availableParallelism() - 1);
-let running = 0;
-const queue: (() => void)[] = [];
-
-async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => queue.push(resolve));
-  else running++;
-  try {
-    return await fn();
-  } finally {
-    const next = queue.shift();
-    if (next) next(); // hand the slot straight to the next caller
-    else running--;
-  }
-}
-
 export async function deriveReceiptKeys(receipt: string, salt: Uint8Array): Promise<ReceiptKeys> {
   const master = new Uint8Array(
-    await withSlot(() => argon2.hash(receipt, { ...RECEIPT_ARGON2, raw: true, salt: Buffer.from(salt) })),
+    await withArgon2Slot(() => argon2.hash(receipt, { ...RECEIPT_ARGON2, raw: true, salt: Buffer.from(salt) })),
   );
   const s = sodium();
   const keys = {

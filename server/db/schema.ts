@@ -49,12 +49,22 @@ export interface ReportsTable {
   created_at: Generated<Date>;
   submitted_at: Timestamp | null;
   reporter_updated_at: Timestamp | null;
+  assignee_id: string | null;
+  labels: Generated<string[]>;
+  closing_outcome: string | null;
+  restricted: Generated<boolean>;
+  triaged_at: Timestamp | null;
+  closed_at: Timestamp | null;
+  first_response_at: Timestamp | null;
+  last_staff_message_at: Timestamp | null;
+  staff_seen_at: Timestamp | null;
 }
 
 export interface MessagesTable {
   id: string;
   report_id: string;
   author: 'reporter' | 'staff';
+  author_id: string | null;
   body: Bytes;
   created_at: Generated<Date>;
 }
@@ -80,6 +90,7 @@ export interface SessionsTable {
   id_hash: Bytes;
   kind: 'reporter' | 'staff';
   report_id: string | null;
+  user_id: string | null;
   payload: Bytes;
   created_at: Generated<Date>;
   last_seen_at: Timestamp;
@@ -97,7 +108,102 @@ export interface IpHashKeysTable {
   key: Bytes;
 }
 
+export type Role = 'caseworker' | 'admin';
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  display_name: string;
+  roles: Role[];
+  status: 'active' | 'deactivated';
+  password_salt: Bytes;
+  password_verifier: Bytes;
+  public_key: Bytes;
+  private_key_wrapped: Bytes;
+  totp_secret_wrapped: Bytes | null;
+  totp_last_step: number | null;
+  created_at: Generated<Date>;
+  password_changed_at: Generated<Date>;
+  deactivated_at: Timestamp | null;
+}
+
+export interface KeyGrantsTable {
+  user_id: string;
+  team_key_id: number;
+  sealed_secret: Bytes | null;
+  approved_by: string | null;
+  approved_at: Generated<Date>;
+  sealed_at: Timestamp | null;
+}
+
+export interface InvitationsTable {
+  id: string;
+  token_hash: Bytes;
+  email: string;
+  roles: Role[];
+  invited_by: string | null;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface CaseNotesTable {
+  id: string;
+  report_id: string;
+  author_id: string | null;
+  body: Bytes;
+  created_at: Generated<Date>;
+}
+
+export interface CaseLinksTable {
+  report_id: string;
+  linked_id: string;
+  created_by: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface ReferralsTable {
+  id: string;
+  report_id: string;
+  destination: string;
+  referred_on: ColumnType<string, string, string>;
+  consent_override: boolean;
+  details: Bytes;
+  created_by: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface AuditLogTable {
+  seq: number;
+  at: Timestamp;
+  actor_id: string | null;
+  action: string;
+  case_id: string | null;
+  subject_user_id: string | null;
+  details: ColumnType<Record<string, unknown>, string, string>;
+  prev_hash: Bytes;
+  hash: Bytes;
+}
+
+export interface JobsTable {
+  id: string;
+  kind: string;
+  state: 'running' | 'done' | 'failed';
+  started_by: string | null;
+  progress: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
 export interface Database {
+  users: UsersTable;
+  key_grants: KeyGrantsTable;
+  invitations: InvitationsTable;
+  case_notes: CaseNotesTable;
+  case_links: CaseLinksTable;
+  referrals: ReferralsTable;
+  audit_log: AuditLogTable;
+  jobs: JobsTable;
   installation: InstallationTable;
   team_keys: TeamKeysTable;
   list_items: ListItemsTable;

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from '../db/index.js';
+
+/**
+ * The audit log: append-only, each entry hashed together with the previous
+ * entry's hash (a chain), so `harbour audit verify` detects an edited,
+ * inserted or deleted entry. Entries never hold content: ids, action names
+ * and small plaintext facts (a status code, a destination), nothing a
+ * reporter wrote.
+ */
+export type AuditAction =
+  | 'staff.sign_in'
+  | 'staff.sign_in_failed'
+  | 'staff.sign_out'
+  | 'staff.sign_out_everywhere'
+  | 'staff.totp_enrolled'
+  | 'staff.password_changed'
+  | 'staff.invited'
+  | 'staff.invitation_accepted'
+  | 'staff.created'
+  | 'staff.deactivated'
+  | 'staff.reactivated'
+  | 'staff.totp_reset'
+  | 'staff.access_approved'
+  | 'staff.access_sealed'
+  | 'keys.rotation_started'
+  | 'keys.rotation_finished'
+  | 'keys.recovered'
+  | 'case.viewed'
+  | 'case.evidence_downloaded'
+  | 'case.status_changed'
+  | 'case.reopened'
+  | 'case.urgency_changed'
+  | 'case.assigned'
+  | 'case.labels_changed'
+  | 'case.linked'
+  | 'case.unlinked'
+  | 'case.note_added'
+  | 'case.message_sent'
+  | 'case.referred'
+  | 'case.referral_pack_viewed'
+  | 'case.referral_bundle_downloaded'
+  | 'stats.viewed'
+  | 'stats.exported'
+  | 'settings.changed';
+
+export type AuditEntry = {
+  action: AuditAction;
+  actorId?: string | null;
+  caseId?: string | null;
+  subjectUserId?: string | null;
+  details?: Record<string, string | number | boolean | null>;
+};
+
+export const GENESIS_HASH = new Uint8Array(32);
+
+/** The exact bytes hashed for an entry: a fixed-order JSON array (no ambiguity, no key-order drift). */
+export function entryHash(
+  prevHash: Uint8Array,
+  e: { seq: number; at: string; actorId: string | null; action: string; caseId: string | null; subjectUserId: string | null; details: Record<string, unknown> },
+): Uint8Array {
+  const details = Object.fromEntries(Object.entries(e.details).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const canonical = JSON.stringify([e.seq, e.at, e.actorId, e.action, e.caseId, e.subjectUserId, details]);
+  return new Uint8Array(createHash('sha256').update(prevHash).update(canonical).digest());
+}
+
+/**
+ * Appends one entry. Appends from every instance are serialised by a
+ * transaction-scoped advisory lock, so the chain never forks. Pass the
+ * caller's transaction to make the entry part of the change it records.
+ */
+export async function audit(db: Db, entry: AuditEntry): Promise<void> {
+  const run = async (trx: Db) => {
+    await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
+    const last = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const seq = (last ? Number(last.seq) : 0) + 1;
+    // Microsecond precision survives the round trip through timestamptz unchanged.
+    const at = new Date().toISOString();
+    const row = {
+      seq,
+      at,
+      actorId: entry.actorId ?? null,
+      action: entry.action,
+      caseId: entry.caseId ?? null,
+      subjectUserId: entry.subjectUserId ?? null,
+      details: entry.details ?? {},
+    };
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    await trx
+      .insertInto('audit_log')
+      .values({
+        seq,
+        at,
+        actor_id: row.actorId,
+        action: row.action,
+        case_id: row.caseId,
+        subject_user_id: row.subjectUserId,
+        details: JSON.stringify(row.details),
+        prev_hash: prevHash,
+        hash: entryHash(prevHash, row),
+      })
+      .execute();
+  };
+  if (db.isTransaction) await run(db);
+  else await db.transaction().execute(run);
+}
+
+/** Arbitrary constant identifying the audit chain's advisory lock. */
+const AUDIT_LOCK = 7_406_921_113;
