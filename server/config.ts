@@ -36,6 +36,14 @@ const schema = z.object({
   REQUEST_TIMEOUT_SECONDS: positiveInt(10, 3600).default(900),
   QUICK_EXIT_URL: z.url({ protocol: /^https?$/ }).default('https://www.bbc.co.uk/weather'),
   RATE_LIMITS: bool.default(true),
+  TRIAGE_TARGET_HOURS: positiveInt(1, 24 * 60).default(48),
+  URGENT_TRIAGE_TARGET_HOURS: positiveInt(1, 48).default(12),
+  REPLY_TARGET_DAYS: positiveInt(1, 90).default(7),
+  STAFF_IDLE_MINUTES: positiveInt(5, 240).default(30),
+  STAFF_SESSION_HOURS: positiveInt(1, 24).default(12),
+  SIGN_IN_FAILURES_PER_ACCOUNT: positiveInt(1, 1000).default(5),
+  SIGN_IN_FAILURES_PER_IP: positiveInt(1, 10000).default(20),
+  INVITATION_DAYS: positiveInt(1, 30).default(7),
 });
 
 export type Config = Readonly<{
@@ -65,6 +73,15 @@ export type Config = Readonly<{
     receiptAttemptsTotal: number;
   }>;
   reporterSessionMinutes: number;
+  /** Overdue thresholds for the queue: untriaged past these, or the reporter waiting past the reply target. */
+  targets: Readonly<{ triageHours: number; urgentTriageHours: number; replyDays: number }>;
+  staff: Readonly<{
+    idleMinutes: number;
+    sessionHours: number;
+    failuresPerAccount: number;
+    failuresPerIp: number;
+    invitationDays: number;
+  }>;
   requestTimeoutMs: number;
   quickExitUrl: string;
 }>;
@@ -112,6 +129,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       receiptAttemptsTotal: c.RECEIPT_ATTEMPTS_PER_HOUR_TOTAL,
     }),
     reporterSessionMinutes: c.REPORTER_SESSION_MINUTES,
+    targets: Object.freeze({
+      triageHours: c.TRIAGE_TARGET_HOURS,
+      urgentTriageHours: c.URGENT_TRIAGE_TARGET_HOURS,
+      replyDays: c.REPLY_TARGET_DAYS,
+    }),
+    staff: Object.freeze({
+      idleMinutes: c.STAFF_IDLE_MINUTES,
+      sessionHours: c.STAFF_SESSION_HOURS,
+      failuresPerAccount: c.SIGN_IN_FAILURES_PER_ACCOUNT,
+      failuresPerIp: c.SIGN_IN_FAILURES_PER_IP,
+      invitationDays: c.INVITATION_DAYS,
+    }),
     requestTimeoutMs: c.REQUEST_TIMEOUT_SECONDS * 1000,
     quickExitUrl: c.QUICK_EXIT_URL,
   });
