@@ -6,6 +6,7 @@ import { ping, type Db } from './db/index.js';
 import type { Logger } from './logger.js';
 import { publicDir, viewsDir } from './paths.js';
 import { reporterRoutes } from './reporting/routes.js';
+import { staffRoutes } from './staff/routes.js';
 import { installationLoader, type AppContext } from './web/context.js';
 import { createCsrf } from './web/csrf.js';
 import { errorHandler, notFoundHandler, requestLogger } from './web/error-handler.js';
@@ -55,6 +56,7 @@ export async function createApp({ config, db, logger }: AppDeps): Promise<{ app:
 
   app.use(cookieParser());
   app.get('/', redirectToLanguage);
+  app.use(staffRoutes(ctx)); // /staff/… and /admin/…, before the /{lang}/ catch-all
   app.use('/:lang', reporterRoutes(ctx));
 
   app.use(languageFromHeader, notFoundHandler);

@@ -1,15 +1,34 @@
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
 import { readySodium } from './crypto/index.js';
 import { createDb, createMigrator, dbTargetFromConfig, migrateToLatest, type Db } from './db/index.js';
 import { runHousekeeping } from './housekeeping.js';
 import { setupOrganisation } from './setup/service.js';
+import { audit } from './audit/log.js';
+import { runAuditVerify } from './audit/cli.js';
+import type { Role } from './db/schema.js';
+import { createFirstStaff } from './staff/first-admin.js';
+import { grantWithRecovery } from './staff/keys.js';
+import { PASSWORD_MESSAGES, passwordProblem } from './staff/passwords.js';
+import { findUserByEmail } from './staff/queries.js';
+import { createUser, resetPasswordWithNewKeys } from './staff/users.js';
 
 const USAGE = `Usage: harbour <command> [options]
 
 Commands:
-  setup --org "NAME"     create the organisation keys and print the offline recovery key (once)
+  setup --org "NAME" [--admin-email E --admin-name N --password-file F] [--admin-only]
+                         create the organisation keys, print the offline recovery key (once)
+                         and create the first administrator (also a caseworker unless --admin-only)
+  user add --email E --name N --roles caseworker,admin --password-file F
+                         create a staff account (a caseworker still needs a colleague's approval)
+  recover --email E [--password-file F] [--recovery-key-file K]
+                         with the offline recovery key (asked for, or read from K), give this
+                         caseworker access to every case; with F, also set a new password
+                         (new keys; they set up a new second factor at sign-in)
+  audit verify           check the audit log's hash chain; exit 1 if anything was changed
   migrate [--down]       apply every pending migration (or undo the last one)
   housekeeping           delete expired sessions, rate-limit rows and abandoned uploads
 
@@ -18,21 +37,75 @@ a PostgreSQL server, otherwise the embedded database in DATA_DIR (./data).`;
 
 const out = (s: string) => process.stdout.write(s + '\n');
 
-async function ask(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw new Error(`${question.trim()} is required (pass it as an option).`);
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
+async function ask(question: string, opts: { hidden?: boolean } = {}): Promise<string> {
+  if (!process.stdin.isTTY) throw new Error(`${question.replace(/:\s*$/, '')} is required (pass it as an option).`);
+  const muted = new Writable({
+    write(chunk, _enc, cb) {
+      // Echo the prompt, not what is typed.
+      if (!opts.hidden || String(chunk).includes(question)) process.stdout.write(chunk);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output: opts.hidden ? muted : process.stdout, terminal: true });
   try {
-    return (await rl.question(question)).trim();
+    const answer = (await rl.question(question)).trim();
+    if (opts.hidden) process.stdout.write('\n');
+    return answer;
   } finally {
     rl.close();
   }
 }
 
+/** A password from a file (first line) or, on a terminal, typed twice without echo. */
+async function readPassword(file: string | undefined, email: string): Promise<string> {
+  let password: string;
+  if (file) {
+    password = readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '';
+  } else {
+    password = await ask('Password (not shown): ', { hidden: true });
+    if ((await ask('Password again: ', { hidden: true })) !== password) throw new Error('The passwords do not match.');
+  }
+  const problem = passwordProblem(password, email);
+  if (problem) throw new Error(PASSWORD_MESSAGES[problem]);
+  return password;
+}
+
+function parseRoles(value: string | undefined): Role[] {
+  const roles = (value ?? 'caseworker').split(',').map((r) => r.trim());
+  const bad = roles.filter((r) => r !== 'caseworker' && r !== 'admin');
+  if (bad.length || roles.length === 0) throw new Error(`Unknown role "${bad.join(', ')}": use caseworker, admin or both.`);
+  return roles as Role[];
+}
+
 async function setup(db: Db, args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { org: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: {
+      org: { type: 'string' },
+      'admin-email': { type: 'string' },
+      'admin-name': { type: 'string' },
+      'password-file': { type: 'string' },
+      'admin-only': { type: 'boolean' },
+      'no-admin': { type: 'boolean' },
+    },
+    strict: true,
+  });
   const org = values.org ?? (await ask('Organisation name: '));
+  // Ask everything before anything is written, so a typo leaves no half set-up.
+  let admin: { email: string; name: string; password: string } | null = null;
+  if (!values['no-admin']) {
+    const email = values['admin-email'] ?? (await ask('First administrator email: '));
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new Error('The administrator email address is not valid.');
+    const name = values['admin-name'] ?? (values['admin-email'] ? email.split('@')[0]! : await ask('Their name: '));
+    admin = { email, name, password: await readPassword(values['password-file'], email) };
+  }
   await migrateToLatest(db);
-  const { recoveryKey } = await setupOrganisation(db, { orgName: org });
+  const { recoveryKey, team, teamKeyId } = await setupOrganisation(db, { orgName: org });
+  if (admin) {
+    const roles: Role[] = values['admin-only'] ? ['admin'] : ['admin', 'caseworker'];
+    await createFirstStaff(db, { email: admin.email, displayName: admin.name, password: admin.password, roles, team, teamKeyId });
+    out(`Created ${admin.email} (${roles.join(' and ')}). They set up their second factor at first sign-in: ${new URL('/staff/sign-in', loadConfig().publicUrl)}`);
+  }
   out(`Harbour is set up for "${org}".
 
 RECOVERY KEY — shown this once, stored nowhere:
@@ -60,6 +133,42 @@ async function migrate(db: Db, args: string[]): Promise<number> {
   return 0;
 }
 
+async function userAdd(db: Db, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, name: { type: 'string' }, roles: { type: 'string' }, 'password-file': { type: 'string' } },
+    strict: true,
+  });
+  const email = values.email ?? (await ask('Email: '));
+  const name = values.name ?? (await ask('Name: '));
+  const roles = parseRoles(values.roles);
+  const password = await readPassword(values['password-file'], email);
+  await migrateToLatest(db);
+  const { id } = await createUser(db, { email, displayName: name, roles, password });
+  await audit(db, { action: 'staff.created', subjectUserId: id, details: { roles: roles.join(','), via: 'cli' } });
+  out(`Created ${email} (${roles.join(', ')}).${roles.includes('caseworker') ? ' A signed-in caseworker or administrator must approve their access to cases (or use `harbour recover`).' : ''}`);
+  return 0;
+}
+
+async function recover(db: Db, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, 'password-file': { type: 'string' }, 'recovery-key-file': { type: 'string' } },
+    strict: true,
+  });
+  const email = values.email ?? (await ask('Caseworker email: '));
+  const user = await findUserByEmail(db, email);
+  if (!user) throw new Error(`No staff account for ${email}.`);
+  const password = values['password-file'] ? await readPassword(values['password-file'], email) : null;
+  const recoveryKey = values['recovery-key-file']
+    ? readFileSync(values['recovery-key-file'], 'utf8').trim()
+    : await ask('Recovery key (not shown): ', { hidden: true });
+  if (password) await resetPasswordWithNewKeys(db, user.id, password);
+  const granted = await grantWithRecovery(db, recoveryKey, user.id);
+  out(`${email} can open every case again (${granted} team key${granted === 1 ? '' : 's'}).${password ? ' Their password is new; they set up a new second factor at sign-in.' : ''}`);
+  return 0;
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -75,6 +184,14 @@ export async function runCli(argv: string[]): Promise<number> {
         return await setup(db, rest);
       case 'migrate':
         return await migrate(db, rest);
+      case 'user':
+        if (rest[0] !== 'add') throw new Error('Usage: harbour user add --email E --name N --roles R --password-file F');
+        return await userAdd(db, rest.slice(1));
+      case 'recover':
+        return await recover(db, rest);
+      case 'audit':
+        if (rest[0] !== 'verify') throw new Error('Usage: harbour audit verify');
+        return await runAuditVerify(db, out);
       case 'housekeeping':
         await migrateToLatest(db);
         await runHousekeeping(db, config);

@@ -3,7 +3,7 @@ import type { Db } from './db/index.js';
 import type { Logger } from './logger.js';
 import { deleteAbandonedReports } from './reporting/queries.js';
 import { deleteExpiredRateLimits } from './web/rate-limit.js';
-import { deleteExpiredSessions } from './web/sessions.js';
+import { deleteExpiredSessions } from './web/session-store.js';
 
 /**
  * Periodic clean-up, safe to run in every instance at once (each statement
@@ -11,7 +11,7 @@ import { deleteExpiredSessions } from './web/sessions.js';
  * reports whose upload never finished.
  */
 export async function runHousekeeping(db: Db, config: Config): Promise<void> {
-  await deleteExpiredSessions(db, config.reporterSessionMinutes);
+  await deleteExpiredSessions(db, config);
   await deleteExpiredRateLimits(db);
   await deleteAbandonedReports(db, 60);
 }

@@ -53,11 +53,12 @@ export async function currentTeamKey(db: Db): Promise<TeamPublicKey> {
  * is stored only sealed to the recovery key (P7). Returns the recovery key
  * text, which exists nowhere else once the caller has shown it.
  */
-export async function setupOrganisation(db: Db, opts: { orgName: string }): Promise<{ recoveryKey: string }> {
+export async function setupOrganisation(db: Db, opts: { orgName: string }): Promise<{ recoveryKey: string; team: KeyPair; teamKeyId: number }> {
   const orgName = opts.orgName.trim();
   if (!orgName || orgName.length > 200) throw new Error('The organisation name must be 1 to 200 characters.');
   const team = newKeyPair();
   const recovery = newKeyPair();
+  let teamKeyId = 0;
   await db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom('installation').select('id').executeTakeFirst();
     if (existing) throw new AlreadySetUpError();
@@ -71,17 +72,21 @@ export async function setupOrganisation(db: Db, opts: { orgName: string }): Prom
         csrf_secret: randomBytes(32),
       })
       .execute();
-    await trx
+    const row = await trx
       .insertInto('team_keys')
       .values({
         public_key: team.publicKey,
         secret_sealed_to_recovery: sealTo(team.privateKey, recovery.publicKey),
         retired_at: null,
       })
-      .execute();
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    teamKeyId = row.id;
     await seedDefaultLists(trx);
   });
-  return { recoveryKey: encodeRecoveryKey(recovery.privateKey) };
+  // The team key pair is returned in memory only, so set-up can grant it to
+  // the first caseworker; it is never written anywhere unsealed.
+  return { recoveryKey: encodeRecoveryKey(recovery.privateKey), team, teamKeyId };
 }
 
 /** Opens a team key pair with the offline recovery key (P7). */

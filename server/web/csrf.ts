@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import type { Config } from '../config.js';
 import { forbidden } from '../errors.js';
-import { reporterCookieName } from './sessions.js';
+import { cookieName } from './session-store.js';
 
 /**
  * CSRF protection for every state-changing form, anonymous ones included:
@@ -17,7 +17,9 @@ export function createCsrf(config: Config) {
       if (typeof secret !== 'string') throw new Error('CSRF secret not loaded');
       return secret;
     },
-    getSessionIdentifier: (req) => String(req.cookies?.[reporterCookieName(config)] ?? ''),
+    // Bound to whichever session cookies the browser holds (reporter, staff).
+    getSessionIdentifier: (req) =>
+      `${req.cookies?.[cookieName(config, 'reporter')] ?? ''}|${req.cookies?.[cookieName(config, 'staff')] ?? ''}`,
     cookieName: config.secureCookies ? '__Host-harbour_csrf' : 'harbour_csrf',
     cookieOptions: { sameSite: 'strict', secure: config.secureCookies, httpOnly: true, path: '/' },
     size: 32,

@@ -25,16 +25,18 @@ function kyselyStoreClient(db: Db) {
 }
 
 export type LimitName = 'submit' | 'receipt';
+export type FailureLimitName = 'signin';
 
 export class RateLimits {
   private readonly limiters: Record<LimitName, { perIp: RateLimiterPostgres; total: RateLimiterPostgres }>;
+  private readonly failures: Record<FailureLimitName, { perAccount: RateLimiterPostgres; perIp: RateLimiterPostgres }>;
   private dayKey: { day: string; key: Uint8Array } | null = null;
 
   constructor(
     private readonly db: Db,
     private readonly config: Config,
   ) {
-    const make = (keyPrefix: string, points: number) =>
+    const make = (keyPrefix: string, points: number, duration = 3600) =>
       new RateLimiterPostgres({
         storeClient: kyselyStoreClient(db),
         storeType: 'pool',
@@ -43,12 +45,19 @@ export class RateLimits {
         clearExpiredByTimeout: false, // the housekeeping job clears it
         keyPrefix,
         points,
-        duration: 3600,
+        duration,
       });
     const r = config.rateLimits;
     this.limiters = {
       submit: { perIp: make('submit:ip', r.submissionsPerIp), total: make('submit:all', r.submissionsTotal) },
       receipt: { perIp: make('receipt:ip', r.receiptAttemptsPerIp), total: make('receipt:all', r.receiptAttemptsTotal) },
+    };
+    // Failed staff sign-ins: per account over 15 minutes, per client address over an hour.
+    this.failures = {
+      signin: {
+        perAccount: make('signin:acct', config.staff.failuresPerAccount, 900),
+        perIp: make('signin:ip', config.staff.failuresPerIp, 3600),
+      },
     };
   }
 
@@ -66,6 +75,33 @@ export class RateLimits {
       this.dayKey = { day, key: row.key };
     }
     return keyedHash(this.dayKey.key, req.ip ?? 'unknown');
+  }
+
+  private accountKey(account: string): string {
+    return keyedHash(new Uint8Array(32), account.trim().toLowerCase());
+  }
+
+  /**
+   * Sign-in failures (wrong password or code) are checked before an attempt
+   * and counted only when it fails; they apply even when RATE_LIMITS is off
+   * for the reporter side. Throws a 429 HttpError when either limit is reached.
+   */
+  async checkFailures(name: FailureLimitName, req: Request, account: string): Promise<void> {
+    const { perAccount, perIp } = this.failures[name];
+    const [a, i] = await Promise.all([perAccount.get(this.accountKey(account)), perIp.get(await this.ipHash(req))]);
+    for (const [res, limit] of [[a, perAccount.points], [i, perIp.points]] as const) {
+      if (res && res.consumedPoints >= limit) throw tooManyRequests(Math.ceil(res.msBeforeNext / 1000));
+    }
+  }
+
+  /** Records one failure against the account and the client. */
+  async recordFailure(name: FailureLimitName, req: Request, account: string): Promise<void> {
+    const { perAccount, perIp } = this.failures[name];
+    const swallow = (err: unknown) => {
+      if (!(err instanceof RateLimiterRes)) throw err;
+    };
+    await perAccount.consume(this.accountKey(account)).catch(swallow);
+    await perIp.consume(await this.ipHash(req)).catch(swallow);
   }
 
   /** Counts one attempt; throws a 429 HttpError when the per-IP or global limit is reached. */

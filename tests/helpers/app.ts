@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import { createApp } from '../../server/app.js';
 import { loadConfig, type Config } from '../../server/config.js';
-import { readySodium } from '../../server/crypto/index.js';
+import { readySodium, type KeyPair } from '../../server/crypto/index.js';
 import { createLogger } from '../../server/logger.js';
 import { setupOrganisation } from '../../server/setup/service.js';
 import type { AppContext } from '../../server/web/context.js';
@@ -16,6 +16,8 @@ export type TestApp = {
   /** Every log line the app wrote, as raw JSON text. */
   logs: string[];
   recoveryKey: string | null;
+  /** The team key pair from set-up (in memory only, as `harbour setup` has it), for granting test caseworkers. */
+  team: { keyPair: KeyPair; id: number } | null;
   close(): Promise<void>;
 };
 
@@ -38,7 +40,7 @@ export async function createTestApp(
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const recoveryKey = opts.setup === false ? null : (await setupOrganisation(testDb.db, { orgName: 'Test Community Aid' })).recoveryKey;
+  const setup = opts.setup === false ? null : await setupOrganisation(testDb.db, { orgName: 'Test Community Aid' });
   const { app, ctx } = await createApp({ config, db: testDb.db, logger });
   return {
     app,
@@ -46,7 +48,8 @@ export async function createTestApp(
     config,
     testDb,
     logs,
-    recoveryKey,
+    recoveryKey: setup?.recoveryKey ?? null,
+    team: setup ? { keyPair: setup.team, id: setup.teamKeyId } : null,
     close: () => (opts.testDb ? Promise.resolve() : testDb.close()),
   };
 }

@@ -1,0 +1,116 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { audit } from '../audit/log.js';
+import type { Role } from '../db/schema.js';
+import { badRequest, notFound } from '../errors.js';
+import type { AppContext } from '../web/context.js';
+import { staffOf } from '../staff/context.js';
+import { createInvitation } from '../staff/invitations.js';
+import { approveAccess } from '../staff/keys.js';
+import * as q from '../staff/queries.js';
+
+const ROLES: Role[] = ['caseworker', 'admin'];
+
+async function renderStaffList(ctx: AppContext, res: Response, status = 200, extra: Record<string, unknown> = {}) {
+  const users = await q.listUsers(ctx.db);
+  res.status(status).render('admin/staff', {
+    title: 'Staff',
+    users: users.map((u) => ({
+      id: u.id,
+      email: u.email,
+      name: u.display_name,
+      roles: u.roles,
+      status: u.status,
+      twoFactor: u.totp_secret_wrapped !== null,
+      access: !u.roles.includes('caseworker') ? 'n/a' : u.sealed_at ? 'granted' : u.approved_at ? 'approved, waiting for a caseworker to sign in' : 'not approved',
+      canApprove: u.status === 'active' && u.roles.includes('caseworker') && !u.approved_at,
+    })),
+    error: null,
+    invitation: null,
+    notice: null,
+    ...extra,
+  });
+}
+
+export function staffList(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const notices: Record<string, string> = {
+      deactivated: 'The account is deactivated and signed out everywhere.',
+      reset: 'Their second factor is removed; they set up a new one at their next sign-in.',
+      approved: 'Access approved.',
+      approved_pending: 'Access approved. It takes effect the next time any caseworker with access signs in.',
+    };
+    await renderStaffList(ctx, res, 200, { notice: notices[String(req.query['notice'] ?? '')] ?? null });
+  };
+}
+
+export function invite(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const { user } = staffOf(res);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const email = String(body['email'] ?? '').trim();
+    const roles = [body['roles'] ?? []].flat().map(String).filter((r): r is Role => (ROLES as string[]).includes(r));
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 320) {
+      return renderStaffList(ctx, res, 422, { error: 'Enter a valid email address.' });
+    }
+    if (roles.length === 0) return renderStaffList(ctx, res, 422, { error: 'Choose at least one role.' });
+    if (await q.findUserByEmail(ctx.db, email)) return renderStaffList(ctx, res, 422, { error: 'That person already has an account.' });
+    const { id, token } = await createInvitation(ctx.db, { email, roles, invitedBy: user.id, days: ctx.config.staff.invitationDays });
+    await audit(ctx.db, { action: 'staff.invited', actorId: user.id, details: { invitation: id, roles: roles.join(',') } });
+    const link = new URL(`/staff/invitations/${token}`, ctx.config.publicUrl).toString();
+    await renderStaffList(ctx, res, 201, { invitation: { email, link, days: ctx.config.staff.invitationDays } });
+  };
+}
+
+async function targetUser(ctx: AppContext, req: Request) {
+  const id = String(req.params['id'] ?? '');
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound();
+  const user = await q.findUser(ctx.db, id);
+  if (!user) throw notFound();
+  return user;
+}
+
+export function deactivate(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const actor = staffOf(res).user;
+    const target = await targetUser(ctx, req);
+    if (target.status === 'deactivated') return res.redirect(303, '/admin/staff?notice=deactivated');
+    if (target.roles.includes('admin') && (await q.countActiveAdmins(ctx.db)) <= 1) {
+      return renderStaffList(ctx, res, 409, { error: 'This is the last active administrator: invite another first.' });
+    }
+    await ctx.db.transaction().execute(async (trx) => {
+      await q.updateUser(trx, target.id, { status: 'deactivated', deactivated_at: new Date() });
+      // Locked out at once: sessions gone, and the team key copies sealed to them deleted.
+      await q.deleteUserSessions(trx, target.id);
+      await trx.deleteFrom('key_grants').where('user_id', '=', target.id).execute();
+      await audit(trx, { action: 'staff.deactivated', actorId: actor.id, subjectUserId: target.id });
+    });
+    res.redirect(303, '/admin/staff?notice=deactivated');
+  };
+}
+
+export function resetTwoFactor(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const actor = staffOf(res).user;
+    const target = await targetUser(ctx, req);
+    await ctx.db.transaction().execute(async (trx) => {
+      await q.updateUser(trx, target.id, { totp_secret_wrapped: null, totp_last_step: null });
+      await q.deleteUserSessions(trx, target.id);
+      await audit(trx, { action: 'staff.totp_reset', actorId: actor.id, subjectUserId: target.id });
+    });
+    res.redirect(303, '/admin/staff?notice=reset');
+  };
+}
+
+export function approve(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const staff = staffOf(res);
+    const target = await targetUser(ctx, req);
+    if (target.status !== 'active' || !target.roles.includes('caseworker')) throw badRequest('not_caseworker');
+    const { sealed } = await approveAccess(ctx.db, { id: staff.user.id, teamKeys: await staff.teamKeys() }, target.id);
+    res.redirect(303, `/admin/staff?notice=${sealed ? 'approved' : 'approved_pending'}`);
+  };
+}

@@ -1,0 +1,147 @@
+import type { Request, RequestHandler } from 'express';
+import { badRequest } from '../errors.js';
+import type { AppContext } from '../web/context.js';
+import type { AuditAction } from './log.js';
+import { listAuditActors, listAuditEntries, type AuditFilter, type AuditListRow } from './queries.js';
+
+export const AUDIT_PAGE_SIZE = 50;
+
+/** Every AuditAction, for the filter; the check below fails to compile when log.ts gains one not listed here. */
+export const AUDIT_ACTIONS = [
+  'staff.sign_in',
+  'staff.sign_in_failed',
+  'staff.sign_out',
+  'staff.sign_out_everywhere',
+  'staff.totp_enrolled',
+  'staff.password_changed',
+  'staff.invited',
+  'staff.invitation_accepted',
+  'staff.created',
+  'staff.deactivated',
+  'staff.reactivated',
+  'staff.totp_reset',
+  'staff.access_approved',
+  'staff.access_sealed',
+  'keys.rotation_started',
+  'keys.rotation_finished',
+  'keys.recovered',
+  'case.viewed',
+  'case.evidence_downloaded',
+  'case.status_changed',
+  'case.reopened',
+  'case.urgency_changed',
+  'case.assigned',
+  'case.labels_changed',
+  'case.linked',
+  'case.unlinked',
+  'case.note_added',
+  'case.message_sent',
+  'case.referred',
+  'case.referral_pack_viewed',
+  'case.referral_bundle_downloaded',
+  'stats.viewed',
+  'stats.exported',
+  'settings.changed',
+] as const satisfies readonly AuditAction[];
+const allActionsListed: [Exclude<AuditAction, (typeof AUDIT_ACTIONS)[number]>] extends [never] ? true : false = true;
+void allActionsListed;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACTIONS: ReadonlySet<string> = new Set(AUDIT_ACTIONS);
+
+/** One query parameter: absent or empty → null; repeated (?a=1&a=2) → 400. */
+function param(req: Request, name: string): string | null {
+  const v: unknown = req.query[name];
+  if (v === undefined) return null;
+  if (typeof v !== 'string') throw badRequest();
+  const s = v.trim();
+  return s === '' ? null : s;
+}
+
+/**
+ * Parameters only a crafted URL can get wrong (selects, the pager link) are
+ * a 400; the case id is typed by hand, so a bad one is shown as a field error.
+ */
+function parseFilter(req: Request): { filter: AuditFilter; caseInput: string; caseError: string | null } {
+  const actor = param(req, 'actor');
+  if (actor !== null && !UUID.test(actor)) throw badRequest();
+  const action = param(req, 'action');
+  if (action !== null && !ACTIONS.has(action)) throw badRequest();
+  const before = param(req, 'before');
+  if (before !== null && !/^[1-9]\d{0,14}$/.test(before)) throw badRequest();
+  const caseInput = param(req, 'case') ?? '';
+  const caseError = caseInput && !UUID.test(caseInput) ? 'Enter a case ID in the form 3f2504e0-4f89-11d3-9a0c-0305e82c3301' : null;
+  return {
+    filter: {
+      actorId: actor?.toLowerCase() ?? null,
+      caseId: caseInput && !caseError ? caseInput.toLowerCase() : null,
+      action,
+      before: before === null ? null : Number(before),
+    },
+    caseInput,
+    caseError,
+  };
+}
+
+const NO_FILTER: AuditFilter = { actorId: null, caseId: null, action: null, before: null };
+
+function auditUrl(filter: AuditFilter, before: number | null): string {
+  const q = new URLSearchParams();
+  if (filter.actorId) q.set('actor', filter.actorId);
+  if (filter.caseId) q.set('case', filter.caseId);
+  if (filter.action) q.set('action', filter.action);
+  if (before !== null) q.set('before', String(before));
+  const s = q.toString();
+  return s ? `/admin/audit?${s}` : '/admin/audit';
+}
+
+const userLabel = (id: string, name: string | null, email: string | null) => (name !== null ? `${name} (${email})` : `Unknown user ${id}`);
+
+function entryView(row: AuditListRow) {
+  const details = row.details && typeof row.details === 'object' && !Array.isArray(row.details) ? Object.entries(row.details) : [];
+  return {
+    seq: row.seq,
+    at: row.at.toISOString(),
+    atText: row.at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
+    action: row.action,
+    actor: row.actor_id ? { label: userLabel(row.actor_id, row.actor_name, row.actor_email), url: auditUrl({ ...NO_FILTER, actorId: row.actor_id }, null) } : null,
+    case: row.case_id ? { id: row.case_id, url: auditUrl({ ...NO_FILTER, caseId: row.case_id }, null) } : null,
+    subject: row.subject_user_id ? userLabel(row.subject_user_id, row.subject_name, row.subject_email) : null,
+    details: details.map(([k, v]) => ({ key: k, value: typeof v === 'string' ? v : JSON.stringify(v) })),
+  };
+}
+
+/**
+ * GET /admin/audit: the log, newest first, 50 a page, filtered by actor,
+ * case and action. Mounted behind the administrator guard. Viewing it is not
+ * itself audited (reading the log would otherwise grow it on every page).
+ */
+export function auditPage(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const { filter, caseInput, caseError } = parseFilter(req);
+    const actors = await listAuditActors(ctx.db);
+    const rows = caseError ? [] : await listAuditEntries(ctx.db, filter, AUDIT_PAGE_SIZE);
+    const page = rows.slice(0, AUDIT_PAGE_SIZE);
+    const actorOptions = actors.map((u) => ({
+      id: u.id,
+      label: `${u.display_name} (${u.email})${u.status === 'deactivated' ? ' – deactivated' : ''}`,
+    }));
+    if (filter.actorId && !actors.some((u) => u.id === filter.actorId)) {
+      actorOptions.push({ id: filter.actorId, label: `Unknown user ${filter.actorId}` });
+    }
+    res.status(caseError ? 400 : 200).render('admin/audit', {
+      title: caseError ? 'Error: Audit log' : 'Audit log',
+      filter: { actor: filter.actorId ?? '', case: caseInput, action: filter.action ?? '' },
+      filtered: Boolean(filter.actorId || filter.caseId || filter.action),
+      caseError,
+      actorOptions,
+      actionGroups: ['staff', 'keys', 'case', 'stats', 'settings'].map((group) => ({
+        group,
+        actions: AUDIT_ACTIONS.filter((a) => a.startsWith(`${group}.`)),
+      })),
+      entries: page.map(entryView),
+      newerUrl: filter.before !== null ? auditUrl(filter, null) : null,
+      olderUrl: rows.length > AUDIT_PAGE_SIZE ? auditUrl(filter, page[page.length - 1]!.seq) : null,
+    });
+  };
+}

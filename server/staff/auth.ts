@@ -1,0 +1,208 @@
+import type { Request, RequestHandler, Response } from 'express';
+import QRCode from 'qrcode';
+import { audit } from '../audit/log.js';
+import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
+import { HttpError, notFound } from '../errors.js';
+import type { AppContext } from '../web/context.js';
+import { endSession } from '../web/session-store.js';
+import { staffOf } from './context.js';
+import { PASSWORD_MESSAGES, passwordProblem } from './passwords.js';
+import * as q from './queries.js';
+import { fromB64, loadStaffSession, staffPayload, startStaffSession, type StaffSession } from './session.js';
+import { changePassword, createUser, unlockWithPassword, unwrapTotpSecret, wrapTotpSecret } from './users.js';
+import { hashToken } from './invitations.js';
+
+const field = (req: Request, name: string) => String((req.body as Record<string, unknown> | undefined)?.[name] ?? '');
+
+function landingFor(roles: readonly string[]): string {
+  return roles.includes('caseworker') ? '/staff/cases' : '/admin/staff';
+}
+
+function renderSignIn(res: Response, status: number, locals: { error?: string | null; email?: string; notice?: string | null }) {
+  res.status(status).render('staff/sign-in', { title: 'Sign in', error: null, email: '', notice: null, ...locals });
+}
+
+export const showSignIn: RequestHandler = (req, res) => {
+  const notices: Record<string, string> = {
+    password_changed: 'Your password is changed. Sign in again on every device.',
+    signed_out: 'You are signed out.',
+    everywhere: 'You are signed out on every device.',
+    invitation: 'Your account is ready. Sign in to set up your second factor.',
+  };
+  renderSignIn(res, 200, { notice: notices[String(req.query['notice'] ?? '')] ?? null });
+};
+
+/** Throttling answers as a page, not an error screen, so the form stays usable. */
+async function throttled(ctx: AppContext, req: Request, res: Response, account: string, render: (status: number, error: string) => void) {
+  try {
+    await ctx.rateLimits.checkFailures('signin', req, account);
+    return false;
+  } catch (err) {
+    if (!(err instanceof HttpError) || err.status !== 429) throw err;
+    res.setHeader('Retry-After', String(err.retryAfterSeconds ?? 900));
+    render(429, 'Too many failed attempts. Wait 15 minutes and try again.');
+    return true;
+  }
+}
+
+export function signIn(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const email = field(req, 'email').trim().slice(0, 320);
+    const password = field(req, 'password').slice(0, 1024);
+    if (await throttled(ctx, req, res, email, (s, e) => renderSignIn(res, s, { error: e, email }))) return;
+    const unlocked = email && password ? await unlockWithPassword(ctx.db, email, password) : null;
+    if (!unlocked || unlocked.user.status !== 'active') {
+      await ctx.rateLimits.recordFailure('signin', req, email);
+      const known = unlocked?.user ?? (email ? await q.findUserByEmail(ctx.db, email) : undefined);
+      await audit(ctx.db, { action: 'staff.sign_in_failed', subjectUserId: known?.id ?? null, details: { step: 'password' } });
+      return renderSignIn(res, 401, { error: 'That email address and password do not match an active account.', email });
+    }
+    const { user, keyPair, wrapKey } = unlocked;
+    const enrol = !user.totp_secret_wrapped;
+    await startStaffSession(
+      ctx,
+      req,
+      res,
+      staffPayload(enrol ? 'enrol' : 'password', user.id, keyPair, { wrapKey, ...(enrol ? { pendingTotp: newTotpSecret() } : {}) }),
+    );
+    res.redirect(303, '/staff/two-factor');
+  };
+}
+
+async function pendingSession(ctx: AppContext, req: Request): Promise<StaffSession | null> {
+  const s = await loadStaffSession(ctx, req);
+  return s && s.payload.stage !== 'full' && s.payload.wrapKey ? s : null;
+}
+
+async function renderTwoFactor(ctx: AppContext, res: Response, s: StaffSession, status: number, error: string | null) {
+  if (s.payload.stage === 'enrol') {
+    const user = await q.findUser(ctx.db, s.payload.userId);
+    const uri = totpUri(s.payload.pendingTotp!, user?.email ?? 'staff', 'Harbour');
+    // Rendered on the server as inline SVG: no third-party QR service, no script.
+    const qr = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    return res.status(status).render('staff/enrol', { title: 'Set up your second factor', qr, secret: s.payload.pendingTotp, error });
+  }
+  res.status(status).render('staff/two-factor', { title: 'Enter your code', error });
+}
+
+export function showTwoFactor(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const s = await pendingSession(ctx, req);
+    if (!s) return res.redirect(302, '/staff/sign-in');
+    await renderTwoFactor(ctx, res, s, 200, null);
+  };
+}
+
+export function verifyTwoFactor(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const s = await pendingSession(ctx, req);
+    if (!s) return res.redirect(303, '/staff/sign-in');
+    const user = await q.findUser(ctx.db, s.payload.userId);
+    if (!user || user.status !== 'active') {
+      await endSession(ctx.db, ctx.config, req, res, 'staff');
+      return res.redirect(303, '/staff/sign-in');
+    }
+    if (await throttled(ctx, req, res, user.email, (status, e) => void renderTwoFactor(ctx, res, s, status, e))) return;
+    const wrapKey = fromB64(s.payload.wrapKey!);
+    const code = field(req, 'code');
+    const enrolling = s.payload.stage === 'enrol';
+    const secret = enrolling ? s.payload.pendingTotp! : unwrapTotpSecret(wrapKey, user);
+    const step = secret ? checkTotp(code, secret, enrolling ? null : user.totp_last_step) : null;
+    // The step is stored atomically: the same code cannot be used twice, even in a race.
+    const accepted = step !== null && (enrolling ? true : await q.setTotpStep(ctx.db, user.id, step));
+    if (!accepted) {
+      await ctx.rateLimits.recordFailure('signin', req, user.email);
+      await audit(ctx.db, { action: 'staff.sign_in_failed', subjectUserId: user.id, details: { step: enrolling ? 'enrol' : 'totp' } });
+      return renderTwoFactor(ctx, res, s, 401, 'That code is not right, or it was already used. Enter the current 6-digit code.');
+    }
+    if (enrolling) {
+      await q.updateUser(ctx.db, user.id, { totp_secret_wrapped: wrapTotpSecret(wrapKey, user.id, secret!), totp_last_step: step });
+      await audit(ctx.db, { action: 'staff.totp_enrolled', actorId: user.id, subjectUserId: user.id });
+    }
+    const privateKey = fromB64(s.payload.privateKey);
+    await startStaffSession(ctx, req, res, staffPayload('full', user.id, { privateKey, publicKey: publicKeyOf(privateKey) }));
+    await audit(ctx.db, { action: 'staff.sign_in', actorId: user.id, subjectUserId: user.id });
+    res.redirect(303, landingFor(user.roles));
+  };
+}
+
+export function signOut(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const s = await loadStaffSession(ctx, req);
+    await endSession(ctx.db, ctx.config, req, res, 'staff');
+    if (s) await audit(ctx.db, { action: 'staff.sign_out', actorId: s.payload.userId, subjectUserId: s.payload.userId });
+    res.redirect(303, '/staff/sign-in?notice=signed_out');
+  };
+}
+
+export function signOutEverywhere(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const { user } = staffOf(res);
+    await q.deleteUserSessions(ctx.db, user.id);
+    await endSession(ctx.db, ctx.config, req, res, 'staff');
+    await audit(ctx.db, { action: 'staff.sign_out_everywhere', actorId: user.id, subjectUserId: user.id });
+    res.redirect(303, '/staff/sign-in?notice=everywhere');
+  };
+}
+
+export const showAccount: RequestHandler = (_req, res) => {
+  res.render('staff/account', { title: 'Your account', error: null });
+};
+
+export function updatePassword(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const { user } = staffOf(res);
+    const current = field(req, 'current_password');
+    const next = field(req, 'new_password');
+    const problem = passwordProblem(next, user.email, field(req, 'confirm_password'));
+    if (problem) return res.status(422).render('staff/account', { title: 'Your account', error: PASSWORD_MESSAGES[problem] });
+    if (await throttled(ctx, req, res, user.email, (s, e) => res.status(s).render('staff/account', { title: 'Your account', error: e }))) return;
+    const unlocked = await unlockWithPassword(ctx.db, user.email, current);
+    if (!unlocked) {
+      await ctx.rateLimits.recordFailure('signin', req, user.email);
+      return res.status(401).render('staff/account', { title: 'Your account', error: 'Your current password is not right.' });
+    }
+    await changePassword(ctx.db, unlocked, next);
+    await endSession(ctx.db, ctx.config, req, res, 'staff');
+    await audit(ctx.db, { action: 'staff.password_changed', actorId: user.id, subjectUserId: user.id });
+    res.redirect(303, '/staff/sign-in?notice=password_changed');
+  };
+}
+
+async function liveInvitation(ctx: AppContext, req: Request) {
+  const token = String(req.params['token'] ?? '');
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw notFound('invitation');
+  const inv = await q.findLiveInvitation(ctx.db, hashToken(token));
+  if (!inv) throw notFound('invitation');
+  return inv;
+}
+
+export function showInvitation(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const inv = await liveInvitation(ctx, req);
+    res.render('staff/invitation', { title: 'Create your account', email: inv.email, name: '', error: null });
+  };
+}
+
+export function acceptInvitation(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const inv = await liveInvitation(ctx, req);
+    const name = field(req, 'display_name').trim();
+    const password = field(req, 'password');
+    const render = (error: string) => res.status(422).render('staff/invitation', { title: 'Create your account', email: inv.email, name, error });
+    if (!name || name.length > 100) return render('Enter your name (up to 100 characters).');
+    const problem = passwordProblem(password, inv.email, field(req, 'confirm_password'));
+    if (problem) return render(PASSWORD_MESSAGES[problem]);
+    if (await q.findUserByEmail(ctx.db, inv.email)) return render('An account with this email address already exists.');
+    if (!(await q.markInvitationUsed(ctx.db, inv.id))) throw notFound('invitation');
+    const { id } = await createUser(ctx.db, { email: inv.email, displayName: name, roles: inv.roles, password });
+    await audit(ctx.db, { action: 'staff.invitation_accepted', actorId: id, subjectUserId: id, details: { roles: inv.roles.join(',') } });
+    res.redirect(303, '/staff/sign-in?notice=invitation');
+  };
+}

@@ -1,0 +1,63 @@
+import express, { Router } from 'express';
+import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
+import type { AppContext } from '../web/context.js';
+import {
+  acceptInvitation,
+  showAccount,
+  showInvitation,
+  showSignIn,
+  showTwoFactor,
+  signIn,
+  signOut,
+  signOutEverywhere,
+  updatePassword,
+  verifyTwoFactor,
+} from './auth.js';
+import { loadStaff, requireRole, requireSignedIn } from './session.js';
+
+/**
+ * Staff (/staff) and administrator (/admin) routes. Read each line as a
+ * permission: the guard on the line is the whole rule, and every case route
+ * also checks the case inside its handler (P11). CSRF is checked in every
+ * POST handler.
+ */
+export function staffRoutes(ctx: AppContext): Router {
+  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 });
+  const r = Router();
+  const area = ['/staff', '/admin'];
+  r.use(area, async (req, res, next) => {
+    const inst = await ctx.installation();
+    if (inst) {
+      res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
+      res.locals['csrfToken'] = ctx.csrf.token(req, res);
+    }
+    next();
+  });
+  r.use(area, loadStaff(ctx));
+
+  // Signing in and out (no role needed to reach these).
+  r.get('/staff/sign-in', showSignIn);
+  r.post('/staff/sign-in', form, signIn(ctx));
+  r.get('/staff/two-factor', showTwoFactor(ctx));
+  r.post('/staff/two-factor', form, verifyTwoFactor(ctx));
+  r.post('/staff/sign-out', form, signOut(ctx));
+  r.get('/staff/invitations/:token', showInvitation(ctx));
+  r.post('/staff/invitations/:token', form, acceptInvitation(ctx));
+
+  // Any signed-in staff member.
+  r.get('/staff', requireSignedIn, (_req, res) => res.redirect(302, '/staff/cases'));
+  r.get('/staff/account', requireSignedIn, showAccount);
+  r.post('/staff/account/password', requireSignedIn, form, updatePassword(ctx));
+  r.post('/staff/sign-out-everywhere', requireSignedIn, form, signOutEverywhere(ctx));
+
+  // Administrators.
+  r.get('/admin', requireRole('admin'), (_req, res) => res.redirect(302, '/admin/staff'));
+  r.get('/admin/staff', requireRole('admin'), staffList(ctx));
+  r.post('/admin/staff/invitations', requireRole('admin'), form, invite(ctx));
+  r.post('/admin/staff/:id/deactivate', requireRole('admin'), form, deactivate(ctx));
+  r.post('/admin/staff/:id/reset-2fa', requireRole('admin'), form, resetTwoFactor(ctx));
+  // P3: an administrator or a caseworker approves a new caseworker's access in one action.
+  r.post('/admin/staff/:id/approve', requireRole('admin', 'caseworker'), form, approve(ctx));
+
+  return r;
+}

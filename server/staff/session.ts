@@ -1,0 +1,105 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { publicKeyOf, type KeyPair } from '../crypto/index.js';
+import type { Role } from '../db/schema.js';
+import { HttpError, forbidden } from '../errors.js';
+import type { AppContext } from '../web/context.js';
+import { createSession, endSession, loadSession, type Session } from '../web/session-store.js';
+import type { StaffLocals } from './context.js';
+import { sealPendingGrants, teamKeysFor } from './keys.js';
+import * as q from './queries.js';
+
+/**
+ * Staff sessions (P9). Stages: 'password' (password checked, code pending),
+ * 'enrol' (first sign-in: TOTP being set up), 'full'. The payload holds the
+ * user's unlocked private key — and, before 'full', the password-derived key
+ * needed to read or store the TOTP secret — encrypted under the cookie's
+ * secret. A new session (new cookie) is created at each stage, so a cookie
+ * planted before sign-in is never promoted (no session fixation).
+ */
+export type StaffPayload = {
+  stage: 'password' | 'enrol' | 'full';
+  userId: string;
+  privateKey: string;
+  wrapKey?: string;
+  pendingTotp?: string;
+};
+export type StaffSession = Session<StaffPayload>;
+
+const PENDING_MS = 10 * 60 * 1000;
+const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
+export const fromB64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
+
+export async function startStaffSession(ctx: AppContext, req: Request, res: Response, payload: StaffPayload): Promise<StaffSession> {
+  await endSession(ctx.db, ctx.config, req, res, 'staff');
+  const lifetimeMs = payload.stage === 'full' ? ctx.config.staff.sessionHours * 3600 * 1000 : PENDING_MS;
+  return createSession(ctx.db, ctx.config, res, { kind: 'staff', payload, lifetimeMs, userId: payload.userId });
+}
+
+export function staffPayload(
+  stage: StaffPayload['stage'],
+  userId: string,
+  keyPair: KeyPair,
+  extra: { wrapKey?: Uint8Array; pendingTotp?: string } = {},
+): StaffPayload {
+  return {
+    stage,
+    userId,
+    privateKey: b64(keyPair.privateKey),
+    ...(extra.wrapKey ? { wrapKey: b64(extra.wrapKey) } : {}),
+    ...(extra.pendingTotp ? { pendingTotp: extra.pendingTotp } : {}),
+  };
+}
+
+export function loadStaffSession(ctx: AppContext, req: Request): Promise<StaffSession | null> {
+  return loadSession<StaffPayload>(ctx.db, ctx.config, req, 'staff', ctx.config.staff.idleMinutes);
+}
+
+/**
+ * Loads the signed-in staff member into res.locals.staff. A deactivated
+ * account, or a password changed since the session began, ends the session
+ * on the spot (locked out at once).
+ */
+export function loadStaff(ctx: AppContext): RequestHandler {
+  return async (req, res, next) => {
+    const session = await loadStaffSession(ctx, req);
+    if (!session || session.payload.stage !== 'full') return next();
+    const user = await q.findUser(ctx.db, session.payload.userId);
+    if (!user || user.status !== 'active' || user.password_changed_at > session.createdAt) {
+      await endSession(ctx.db, ctx.config, req, res, 'staff');
+      return next();
+    }
+    const privateKey = fromB64(session.payload.privateKey);
+    const keyPair = { privateKey, publicKey: publicKeyOf(privateKey) };
+    let teamKeys: Promise<Map<number, KeyPair>> | null = null;
+    const isCaseworker = user.roles.includes('caseworker');
+    const locals: StaffLocals = {
+      user: { id: user.id, email: user.email, displayName: user.display_name, roles: user.roles },
+      privateKey,
+      // P6: only the caseworker role ever unseals a team key.
+      teamKeys: () => (teamKeys ??= isCaseworker ? teamKeysFor(ctx.db, user.id, keyPair) : Promise.resolve(new Map())),
+    };
+    res.locals['staff'] = locals;
+    res.locals['staffSession'] = session;
+    if (isCaseworker) await sealPendingGrants(ctx.db, user.id, await locals.teamKeys());
+    next();
+  };
+}
+
+/**
+ * Route guard: a signed-in staff member holding one of the roles. Signed-out
+ * GETs go to the sign-in page; other signed-out requests get 401; a missing
+ * role is 403.
+ */
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const staff = res.locals['staff'] as StaffLocals | undefined;
+    if (!staff) {
+      if (req.method === 'GET' || req.method === 'HEAD') return res.redirect(302, '/staff/sign-in');
+      return next(new HttpError(401, 'staff_signed_out'));
+    }
+    if (roles.length && !roles.some((r) => staff.user.roles.includes(r))) return next(forbidden('role'));
+    next();
+  };
+}
+
+export const requireSignedIn = requireRole();
