@@ -14,8 +14,14 @@ afterAll(async () => {
   await t.close();
 });
 
+/** The value a response sets for a cookie (the last non-empty Set-Cookie: an earlier one may clear it). */
 const cookieOf = (res: request.Response, name: string) =>
-  [res.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith(`${name}=`))?.split(';')[0]?.split('=')[1];
+  [res.headers['set-cookie'] ?? []]
+    .flat()
+    .filter((c) => c.startsWith(`${name}=`))
+    .map((c) => c.split(';')[0]!.slice(name.length + 1))
+    .filter(Boolean)
+    .pop();
 
 async function passwordStep(agent: ReturnType<typeof request.agent>, email: string, password: string) {
   const token = await staffCsrf(agent, '/staff/sign-in');
