@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
 import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
+import { caseRoutes } from '../cases/routes.js';
 import type { AppContext } from '../web/context.js';
 import {
   acceptInvitation,
@@ -13,6 +14,7 @@ import {
   updatePassword,
   verifyTwoFactor,
 } from './auth.js';
+import { keysPage, rotate } from './keys-page.js';
 import { loadStaff, requireRole, requireSignedIn } from './session.js';
 
 /**
@@ -58,6 +60,13 @@ export function staffRoutes(ctx: AppContext): Router {
   r.post('/admin/staff/:id/reset-2fa', requireRole('admin'), form, resetTwoFactor(ctx));
   // P3: an administrator or a caseworker approves a new caseworker's access in one action.
   r.post('/admin/staff/:id/approve', requireRole('admin', 'caseworker'), form, approve(ctx));
+
+  // Caseworkers: team-key rotation (P4).
+  r.get('/staff/keys', requireRole('caseworker'), keysPage(ctx));
+  r.post('/staff/keys/rotate', requireRole('caseworker'), form, rotate(ctx));
+
+  // Caseworkers: the case page and its actions (each line guarded in caseRoutes).
+  r.use(caseRoutes(ctx));
 
   return r;
 }

@@ -1,0 +1,42 @@
+import type { RequestHandler } from 'express';
+import type { AppContext } from '../web/context.js';
+import { staffOf } from './context.js';
+import { RotationError, resumeRotation, runningRotation, startRotation } from './rotation.js';
+
+async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], status: number, error: string | null, notice: string | null) {
+  const keys = await ctx.db.selectFrom('team_keys').select(['id', 'created_at', 'retired_at']).orderBy('id', 'desc').limit(10).execute();
+  const job = await runningRotation(ctx.db);
+  const pending = await ctx.db
+    .selectFrom('key_grants')
+    .innerJoin('users', 'users.id', 'key_grants.user_id')
+    .select(['users.display_name'])
+    .where('key_grants.sealed_secret', 'is', null)
+    .where('users.status', '=', 'active')
+    .execute();
+  res.status(status).render('staff/keys', { title: 'Team key', keys, job, pending: pending.map((p) => p.display_name), error, notice });
+}
+
+export function keysPage(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    await render(ctx, res, 200, null, req.query['notice'] === 'started' ? 'Rotation started. Reports are re-sealed in the background.' : null);
+  };
+}
+
+/** Starts (or resumes a stalled) team-key rotation in the background; the page shows progress. */
+export function rotate(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const staff = staffOf(res);
+    const actor = { id: staff.user.id, teamKeys: await staff.teamKeys() };
+    try {
+      const existing = await runningRotation(ctx.db);
+      const job = existing ? await resumeRotation(ctx.db, ctx.logger, actor) : await startRotation(ctx.db, ctx.logger, actor);
+      // The job outlives the request; its failure is logged and recorded on the job row.
+      job?.promise.catch(() => undefined);
+    } catch (err) {
+      if (err instanceof RotationError) return render(ctx, res, 409, err.message, null);
+      throw err;
+    }
+    res.redirect(303, '/staff/keys?notice=started');
+  };
+}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { audit } from '../audit/log.js';
+import { newKeyPair, sealTo, unsealWith, type KeyPair } from '../crypto/index.js';
+import type { Db } from '../db/index.js';
+import type { Logger } from '../logger.js';
+import { getInstallation } from '../setup/service.js';
+
+/**
+ * Team-key rotation (P4). A signed-in caseworker starts it: a new team key
+ * pair is made and sealed to the recovery key and to every caseworker who
+ * currently has access; new reports are sealed to it at once (it is the
+ * newest key). A background job then re-seals every report's data key from
+ * the old team keys to the new one, in batches, and finally retires the old
+ * keys and deletes every grant of them. A caseworker removed before the
+ * rotation — even one who kept a copy of the old team private key — opens
+ * nothing submitted or re-sealed afterwards.
+ *
+ * The job needs the old private keys, which exist only in a caseworker's
+ * session; it holds them in memory while it runs. If the process stops, the
+ * job's lease (updated_at) goes stale and any caseworker can resume it.
+ */
+const BATCH = 500;
+const LEASE_MS = 2 * 60 * 1000;
+
+export type RotationJob = { id: string; promise: Promise<void> };
+
+export class RotationError extends Error {}
+
+export async function runningRotation(db: Db) {
+  return db.selectFrom('jobs').selectAll().where('kind', '=', 'team_key_rotation').where('state', '=', 'running').executeTakeFirst();
+}
+
+/** Starts a rotation with the caller's team keys; returns the job and its completion promise. */
+export async function startRotation(db: Db, logger: Logger, actor: { id: string; teamKeys: Map<number, KeyPair> }): Promise<RotationJob> {
+  const inst = await getInstallation(db);
+  if (!inst) throw new RotationError('not set up');
+  const active = await db.selectFrom('team_keys').select('id').where('retired_at', 'is', null).execute();
+  if (active.some((k) => !actor.teamKeys.has(k.id))) throw new RotationError('You do not hold every current team key.');
+  if (await runningRotation(db)) throw new RotationError('A rotation is already running.');
+
+  const next = newKeyPair();
+  const jobId = randomUUID();
+  let newKeyId = 0;
+  await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('team_keys')
+      .values({ public_key: next.publicKey, secret_sealed_to_recovery: sealTo(next.privateKey, inst.recoveryPublicKey), retired_at: null })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    newKeyId = row.id;
+    // Everyone with access now (and every approval still waiting for its seal) gets the new key.
+    const holders = await trx
+      .selectFrom('key_grants')
+      .innerJoin('users', 'users.id', 'key_grants.user_id')
+      .select(['users.id', 'users.public_key', 'key_grants.sealed_secret'])
+      .distinctOn('users.id')
+      .where('users.status', '=', 'active')
+      .where(sql<boolean>`users.roles @> array['caseworker']::text[]`)
+      .where('key_grants.team_key_id', 'in', active.map((k) => k.id))
+      .orderBy('users.id')
+      .execute();
+    for (const h of holders) {
+      const sealed = h.sealed_secret ? sealTo(next.privateKey, h.public_key) : null;
+      await trx
+        .insertInto('key_grants')
+        .values({ user_id: h.id, team_key_id: newKeyId, sealed_secret: sealed, approved_by: actor.id, sealed_at: sealed ? new Date() : null })
+        .execute();
+    }
+    await trx
+      .insertInto('jobs')
+      .values({ id: jobId, kind: 'team_key_rotation', state: 'running', started_by: actor.id, progress: JSON.stringify({ newKeyId, resealed: 0 }), updated_at: new Date() })
+      .execute();
+    await audit(trx, { action: 'keys.rotation_started', actorId: actor.id, details: { newKeyId } });
+  });
+  const keys = new Map(actor.teamKeys);
+  keys.set(newKeyId, next);
+  return { id: jobId, promise: runRotation(db, logger, jobId, newKeyId, keys, actor.id) };
+}
+
+/** Resumes a rotation whose lease went stale (its process stopped). */
+export async function resumeRotation(db: Db, logger: Logger, actor: { id: string; teamKeys: Map<number, KeyPair> }): Promise<RotationJob | null> {
+  const job = await runningRotation(db);
+  if (!job) return null;
+  if (Date.now() - new Date(job.updated_at).getTime() < LEASE_MS) throw new RotationError('The rotation is still running.');
+  const newKeyId = Number((job.progress as { newKeyId?: number }).newKeyId);
+  if (!actor.teamKeys.has(newKeyId)) throw new RotationError('You do not hold the new team key.');
+  await db.updateTable('jobs').set({ updated_at: new Date() }).where('id', '=', job.id).execute();
+  return { id: job.id, promise: runRotation(db, logger, job.id, newKeyId, actor.teamKeys, actor.id) };
+}
+
+async function runRotation(db: Db, logger: Logger, jobId: string, newKeyId: number, keys: Map<number, KeyPair>, actorId: string): Promise<void> {
+  const target = keys.get(newKeyId)!;
+  let resealed = 0;
+  try {
+    for (;;) {
+      const rows = await db
+        .selectFrom('reports')
+        .select(['id', 'team_key_id', 'data_key_sealed'])
+        .where('team_key_id', '!=', newKeyId)
+        .orderBy('id')
+        .limit(BATCH)
+        .execute();
+      if (rows.length === 0) break;
+      await db.transaction().execute(async (trx) => {
+        for (const r of rows) {
+          const old = keys.get(r.team_key_id);
+          if (!old) throw new RotationError(`no key for team key ${r.team_key_id}`);
+          const dataKey = unsealWith(r.data_key_sealed, old, 'report data key');
+          await trx
+            .updateTable('reports')
+            .set({ data_key_sealed: sealTo(dataKey, target.publicKey), team_key_id: newKeyId })
+            .where('id', '=', r.id)
+            .where('team_key_id', '=', r.team_key_id)
+            .execute();
+        }
+        resealed += rows.length;
+        await trx.updateTable('jobs').set({ progress: JSON.stringify({ newKeyId, resealed }), updated_at: new Date() }).where('id', '=', jobId).execute();
+      });
+    }
+    await db.transaction().execute(async (trx) => {
+      const old = await trx.selectFrom('team_keys').select('id').where('id', '!=', newKeyId).where('retired_at', 'is', null).execute();
+      const oldIds = old.map((k) => k.id);
+      if (oldIds.length) {
+        await trx.updateTable('team_keys').set({ retired_at: new Date() }).where('id', 'in', oldIds).execute();
+        await trx.deleteFrom('key_grants').where('team_key_id', 'in', oldIds).execute();
+      }
+      await trx.updateTable('jobs').set({ state: 'done', updated_at: new Date() }).where('id', '=', jobId).execute();
+      await audit(trx, { action: 'keys.rotation_finished', actorId, details: { newKeyId, resealed } });
+    });
+  } catch (err) {
+    logger.error({ err }, 'team-key rotation failed');
+    await db.updateTable('jobs').set({ state: 'failed', updated_at: new Date() }).where('id', '=', jobId).execute();
+    throw err;
+  }
+}
