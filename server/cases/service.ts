@@ -330,3 +330,32 @@ export async function sendMessage(db: Db, actorId: string, c: OpenCase, raw: unk
   await audit(db, { action: 'case.message_sent', actorId, caseId: c.id, details: { messageId: id } });
   return id;
 }
+
+/** Opening the case page: clears "unread" (staff_seen_at) and records who looked. */
+export async function markViewed(db: Db, actorId: string, c: OpenCase): Promise<void> {
+  await q.markSeen(db, c.id);
+  await audit(db, { action: 'case.viewed', actorId, caseId: c.id });
+}
+
+export async function caseworkerOptions(db: Db, currentAssignee: string | null) {
+  const active = (await q.activeCaseworkers(db)).map((u) => ({ id: u.id, name: u.display_name }));
+  if (currentAssignee && !active.some((u) => u.id === currentAssignee)) {
+    // Assigned to someone since deactivated: still shown, so the form does not silently unassign.
+    const gone = await q.findUserName(db, currentAssignee);
+    active.unshift({ id: currentAssignee, name: `${gone?.display_name ?? 'Unknown'} (deactivated)` });
+  }
+  return active;
+}
+
+export const linksOf = (db: Db, c: OpenCase) => q.listLinks(db, c.id);
+export const historyOf = (db: Db, c: OpenCase) => q.listHistory(db, c.id);
+export const HISTORY_LIMIT = q.HISTORY_LIMIT;
+
+/** Reads an evidence file's row and metadata for download; null when it is not this case's or cannot be opened. */
+export async function evidenceFile(db: Db, c: OpenCase, rawId: string) {
+  if (!UUID.test(rawId)) return null;
+  const row = await q.getEvidence(db, c.id, rawId.toLowerCase());
+  if (!row?.meta) return null;
+  const meta = readable(() => readEvidenceMeta(c.dataKey, row.id, row.meta!));
+  return meta ? { row, meta } : null;
+}

@@ -131,7 +131,7 @@ describe('the audit chain', () => {
     const details = await verifyTampered((trx) => sql`update audit_log set details = details || '{"to": "closed"}' where seq = 7`.execute(trx));
     expect(kinds(details)).toEqual([[7, 'edited']]);
     expect(details.problems[0]!.message).toBe('Entry 7 does not match its hash: its content was changed after it was written.');
-    const action = await verifyTampered((trx) => trx.updateTable('audit_log').set({ action: 'case.viewed' }).where('seq', '=', 12).execute());
+    const action = await verifyTampered((trx) => trx.updateTable('audit_log').set({ action: 'keys.recovered' }).where('seq', '=', 12).execute());
     expect(kinds(action)).toEqual([[12, 'edited']]);
     const time = await verifyTampered((trx) => sql`update audit_log set at = at + interval '1 microsecond' where seq = 3`.execute(trx));
     expect(kinds(time)).toEqual([[3, 'edited']]);

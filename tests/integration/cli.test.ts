@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../server/cli.js';
 import { createDb } from '../../server/db/index.js';
 import { openTeamKeyWithRecovery } from '../../server/setup/service.js';
+import { teamKeysFor } from '../../server/staff/keys.js';
+import { unlockWithPassword } from '../../server/staff/users.js';
 
 /** The `harbour` command on the embedded database in a temporary DATA_DIR. */
 let dir: string;
@@ -33,8 +35,11 @@ describe('harbour CLI', () => {
     expect(output.join('')).toContain('applied 2026_11_23_120000_foundation');
 
     output.length = 0;
-    expect(await runCli(['setup', '--org', 'Hong Kong Watch Test'])).toBe(0);
+    const pwFile = path.join(dir, 'pw.txt');
+    writeFileSync(pwFile, 'harbour first admin passphrase\n');
+    expect(await runCli(['setup', '--org', 'Hong Kong Watch Test', '--admin-email', 'Lead@Example.org', '--admin-name', 'Lead', '--password-file', pwFile])).toBe(0);
     const text = output.join('');
+    expect(text).toContain('Created Lead@Example.org (admin and caseworker)');
     expect(text).toContain('RECOVERY KEY');
     expect(text).toMatch(/keep it offline/);
     const key = /([0-9A-F]{8}(?:-[0-9A-F]{8}){7}-[0-9A-F]{4})/.exec(text)![1]!;
@@ -46,12 +51,31 @@ describe('harbour CLI', () => {
       const inst = await db.selectFrom('installation').select('org_name').executeTakeFirstOrThrow();
       expect(inst.org_name).toBe('Hong Kong Watch Test');
       await expect(openTeamKeyWithRecovery(db, key.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))).rejects.toThrow(/recovery key/);
+      // The first administrator is a caseworker holding the team key, and can sign in with the password.
+      const unlocked = await unlockWithPassword(db, 'lead@example.org', 'harbour first admin passphrase');
+      expect(unlocked?.user.roles).toEqual(['admin', 'caseworker']);
+      expect((await teamKeysFor(db, unlocked!.user.id, unlocked!.keyPair)).size).toBe(1);
+      const entries = await db.selectFrom('audit_log').select('action').execute();
+      expect(entries.map((e) => e.action)).toContain('staff.created');
     } finally {
       await db.destroy();
     }
 
-    await expect(runCli(['setup', '--org', 'Again'])).rejects.toThrow(/already set up/);
-  }, 180_000); // three cold starts of an on-disk PGlite
+    await expect(runCli(['setup', '--org', 'Again', '--no-admin'])).rejects.toThrow(/already set up/);
+
+    // user add, then recover with the recovery key from a file.
+    output.length = 0;
+    writeFileSync(pwFile, 'second caseworker passphrase\n');
+    expect(await runCli(['user', 'add', '--email', 'cw@example.org', '--name', 'CW', '--roles', 'caseworker', '--password-file', pwFile])).toBe(0);
+    expect(output.join('')).toContain('must approve');
+    const keyFile = path.join(dir, 'recovery.txt');
+    writeFileSync(keyFile, key + '\n');
+    output.length = 0;
+    expect(await runCli(['recover', '--email', 'cw@example.org', '--recovery-key-file', keyFile])).toBe(0);
+    expect(output.join('')).toContain('can open every case again');
+    output.length = 0;
+    expect(await runCli(['audit', 'verify'])).toBe(0);
+  }, 240_000); // several cold starts of an on-disk PGlite
 
   it('a bad variable stops the command with a message naming it', async () => {
     process.env['PORT'] = 'not-a-port';
@@ -60,5 +84,12 @@ describe('harbour CLI', () => {
 
   it('setup without --org and without a terminal asks for the option', async () => {
     await expect(runCli(['setup'])).rejects.toThrow(/Organisation name/);
+    await expect(runCli(['setup', '--org', 'X'])).rejects.toThrow(/administrator email/);
+  });
+
+  it('a weak first password is refused before anything is written', async () => {
+    const pwFile = path.join(dir, 'weak.txt');
+    writeFileSync(pwFile, 'password1234\n');
+    await expect(runCli(['setup', '--org', 'X', '--admin-email', 'a@example.org', '--password-file', pwFile])).rejects.toThrow(/common/);
   });
 });

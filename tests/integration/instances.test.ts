@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { csrfFrom, fileReport } from '../helpers/reporter.js';
+import { addStaff, signInStaff } from '../helpers/staff.js';
 
 /**
  * Scale-out: two app instances over one database share everything a
@@ -46,5 +47,28 @@ describe('two instances on one database', () => {
     };
     const statuses = [await attempt(one), await attempt(two), await attempt(one), await attempt(two), await attempt(one), await attempt(two)];
     expect(statuses).toEqual([422, 422, 422, 422, 429, 429]);
+  });
+
+  it('a staff session started on one instance works on the other', async () => {
+    const cw = await addStaff(one, { roles: ['caseworker'] });
+    const agent = await signInStaff(one, cw);
+    const header = agent.jar.getCookies({ domain: '127.0.0.1', path: '/', secure: false, script: false }).toValueString();
+    const page = await request(two.app).get('/staff/account').set('Cookie', header);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(cw.email);
+  });
+
+  it('sign-in failures counted on one instance throttle the other', async () => {
+    const cw = await addStaff(one, { roles: ['caseworker'] });
+    const attempt = async (app: TestApp, password: string) => {
+      const a = request.agent(app.app);
+      const token = await csrfFrom(a, '/staff/sign-in');
+      return (await a.post('/staff/sign-in').type('form').send({ _csrf: token, email: cw.email, password })).status;
+    };
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push(await attempt(i % 2 ? two : one, 'wrong wrong wrong'));
+    expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    expect(await attempt(two, cw.password)).toBe(429);
+    expect(await attempt(one, cw.password)).toBe(429);
   });
 });
