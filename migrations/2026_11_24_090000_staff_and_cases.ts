@@ -131,6 +131,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     create trigger audit_log_no_change before update or delete on audit_log
     for each row execute function audit_log_append_only()`.execute(db);
+  await sql`
+    create trigger audit_log_no_truncate before truncate on audit_log
+    for each statement execute function audit_log_append_only()`.execute(db);
 
   // Background jobs (team-key rotation) with a lease, so one instance runs each.
   await db.schema
@@ -147,6 +150,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('jobs').execute();
+  await sql`drop trigger audit_log_no_truncate on audit_log`.execute(db);
   await sql`drop trigger audit_log_no_change on audit_log`.execute(db);
   await sql`drop function audit_log_append_only()`.execute(db);
   await db.schema.dropTable('audit_log').execute();

@@ -28,7 +28,8 @@ Commands:
                          with the offline recovery key (asked for, or read from K), give this
                          caseworker access to every case; with F, also set a new password
                          (new keys; they set up a new second factor at sign-in)
-  audit verify           check the audit log's hash chain; exit 1 if anything was changed
+  audit verify [--expect SEQ:HASH]
+                         check the audit log's hash chain (and a head recorded earlier); exit 1 on any change
   migrate [--down]       apply every pending migration (or undo the last one)
   housekeeping           delete expired sessions, rate-limit rows and abandoned uploads
 
@@ -189,9 +190,11 @@ export async function runCli(argv: string[]): Promise<number> {
         return await userAdd(db, rest.slice(1));
       case 'recover':
         return await recover(db, rest);
-      case 'audit':
-        if (rest[0] !== 'verify') throw new Error('Usage: harbour audit verify');
-        return await runAuditVerify(db, out);
+      case 'audit': {
+        if (rest[0] !== 'verify') throw new Error('Usage: harbour audit verify [--expect SEQ:HASH]…');
+        const { values } = parseArgs({ args: rest.slice(1), options: { expect: { type: 'string', multiple: true } }, strict: true });
+        return await runAuditVerify(db, out, { expect: values.expect ?? [] });
+      }
       case 'housekeeping':
         await migrateToLatest(db);
         await runHousekeeping(db, config);

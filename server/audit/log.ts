@@ -70,6 +70,21 @@ export function entryHash(
  * transaction-scoped advisory lock, so the chain never forks. Pass the
  * caller's transaction to make the entry part of the change it records.
  */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are hashed in the form PostgreSQL stores them (lower case), or a genuine entry would fail verification. */
+function storedId(id: string | null | undefined): string | null {
+  if (id === null || id === undefined) return null;
+  if (!UUID.test(id)) throw new Error('audit ids must be UUIDs');
+  return id.toLowerCase();
+}
+
+/**
+ * (Callers passing a transaction: use the default READ COMMITTED isolation.
+ * Under REPEATABLE READ the read of the last entry could miss a concurrent
+ * commit; the insert would then fail on the primary key rather than fork the
+ * chain, but the change it records would fail with it.)
+ */
 export async function audit(db: Db, entry: AuditEntry): Promise<void> {
   const run = async (trx: Db) => {
     await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
@@ -80,10 +95,10 @@ export async function audit(db: Db, entry: AuditEntry): Promise<void> {
     const row = {
       seq,
       at,
-      actorId: entry.actorId ?? null,
+      actorId: storedId(entry.actorId),
       action: entry.action,
-      caseId: entry.caseId ?? null,
-      subjectUserId: entry.subjectUserId ?? null,
+      caseId: storedId(entry.caseId),
+      subjectUserId: storedId(entry.subjectUserId),
       details: entry.details ?? {},
     };
     const prevHash = last?.hash ?? GENESIS_HASH;

@@ -33,6 +33,7 @@ import {
   addNote,
   caseworkerOptions,
   changeStatus,
+  consentOf,
   evidenceFile,
   evidenceList,
   historyOf,
@@ -216,11 +217,9 @@ function caseAction(ctx: AppContext, anchor: string, run: Action): RequestHandle
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 export const postStatus = (ctx: AppContext) =>
-  caseAction(ctx, 'workflow', async (db, actor, c, body) => {
-    const wasClosed = c.row.status === 'closed';
-    await changeStatus(db, actor.id, c, { to: wasClosed ? 'in_progress' : str(body['status']), outcome: str(body['outcome']), reason: body['reopen_reason'] });
-    return wasClosed ? 'reopened' : 'status';
-  });
+  caseAction(ctx, 'workflow', (db, actor, c, body) =>
+    changeStatus(db, actor.id, c, { to: str(body['status']), outcome: str(body['outcome']), reason: body['reopen_reason'] }),
+  );
 
 export const postUrgency = (ctx: AppContext) =>
   caseAction(ctx, 'workflow', async (db, actor, c, body) => (await setUrgency(db, actor.id, c, body['urgent']), 'urgency'));
@@ -232,7 +231,7 @@ export const postLabels = (ctx: AppContext) =>
   caseAction(ctx, 'workflow', async (db, actor, c, body) => (await setLabels(db, actor.id, c, body['labels']), 'labels'));
 
 export function postLink(ctx: AppContext): RequestHandler {
-  return caseAction(ctx, 'links', async (db, actor, c, body) => {
+  return caseAction(ctx, 'links-section', async (db, actor, c, body) => {
     // The other case must be one this caseworker can open too; anything else reads as "no such case".
     let other: OpenCase | null = null;
     try {
@@ -245,7 +244,7 @@ export function postLink(ctx: AppContext): RequestHandler {
 }
 
 export function postUnlink(ctx: AppContext): RequestHandler {
-  return caseAction(ctx, 'links', async (db, actor, c, _body, req) => {
+  return caseAction(ctx, 'links-section', async (db, actor, c, _body, req) => {
     const other = idParam(req, 'other');
     if (!UUID.test(other)) throw notFound();
     await unlinkCases(db, actor.id, c, other.toLowerCase());
@@ -254,15 +253,14 @@ export function postUnlink(ctx: AppContext): RequestHandler {
 }
 
 export const postNote = (ctx: AppContext) =>
-  caseAction(ctx, 'notes', async (db, actor, c, body) => (await addNote(db, actor.id, c, body['note']), 'note'));
+  caseAction(ctx, 'notes-section', async (db, actor, c, body) => (await addNote(db, actor.id, c, body['note']), 'note'));
 
 export const postMessage = (ctx: AppContext) =>
-  caseAction(ctx, 'messages', async (db, actor, c, body) => (await sendMessage(db, actor.id, c, body['message']), 'message'));
+  caseAction(ctx, 'messages-section', async (db, actor, c, body) => (await sendMessage(db, actor.id, c, body['message']), 'message'));
 
 export function postReferral(ctx: AppContext): RequestHandler {
   return caseAction(ctx, 'referrals', async (db, actor, c, body) => {
-    const consent = (await reportView(db, c)).consent;
-    await recordReferral(db, actor.id, c, consent, referralForm(body));
+    await recordReferral(db, actor.id, c, consentOf(c), referralForm(body));
     return 'referral';
   });
 }

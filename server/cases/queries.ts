@@ -120,8 +120,9 @@ export async function insertLink(db: Db, a: string, b: string, createdBy: string
     .insertInto('case_links')
     .values({ ...pair(a, b), created_by: createdBy })
     .onConflict((oc) => oc.columns(['report_id', 'linked_id']).doNothing())
+    .returning('report_id')
     .executeTakeFirst();
-  return Number(res.numInsertedRows ?? 0) === 1;
+  return res !== undefined;
 }
 
 export async function deleteLink(db: Db, a: string, b: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import archiver, { type Archiver } from 'archiver';
+import type { Archiver, ZipOptions } from 'archiver';
 import type { Response } from 'express';
 import { audit } from '../audit/log.js';
 import { decryptJson, encryptJson, type FieldContext } from '../crypto/index.js';
@@ -37,6 +38,10 @@ export const DESTINATION_LABELS: Record<string, string> = {
   other: 'Another organisation',
 };
 export const CRIME_REFERENCE_MAX = 100;
+
+// archiver 7 is CommonJS with a factory as its export; the installed @types/archiver (8) describes
+// archiver 8's class API instead, so the factory is typed here by hand.
+const archiver = createRequire(import.meta.url)('archiver') as (format: 'zip', options?: ZipOptions) => Archiver;
 
 export type ReferralDetails = { crimeReference: string | null; overrideReason: string | null; noteIds: string[] };
 const detailsField = (id: string): FieldContext => ({ table: 'referrals', id, field: 'details' });

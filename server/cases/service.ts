@@ -155,6 +155,11 @@ export async function reportView(db: Db, c: OpenCase): Promise<ReportView> {
   return { narrative, consent: details?.consent ?? null, fields };
 }
 
+/** The reporter's answer to "may we pass this to the police?" ('yes', 'no', 'talk_first'); null if unreadable. */
+export function consentOf(c: OpenCase): string | null {
+  return readable(() => decryptJson<ReportDetails>(c.dataKey, c.row.details, reportField(c.id, 'details')).consent) ?? null;
+}
+
 // ---------------------------------------------------------------- evidence, notes, thread
 
 export type EvidenceItem = { id: string; n: number; meta: EvidenceMeta | null; image: boolean; addedBy: string; createdAt: Date };
@@ -213,7 +218,13 @@ async function addNoteRow(db: Db, c: OpenCase, actorId: string, body: string): P
   return id;
 }
 
-export async function changeStatus(db: Db, actorId: string, c: OpenCase, input: { to: string; outcome: string; reason: unknown }): Promise<void> {
+/** Moves the case along the workflow; 'reopened' or 'status' says which happened. */
+export async function changeStatus(
+  db: Db,
+  actorId: string,
+  c: OpenCase,
+  input: { to: string; outcome: string; reason: unknown },
+): Promise<'reopened' | 'status'> {
   const current = await q.lockWorkflow(db, c.id);
   if (!current) throw notFound('case_not_found');
   const from = current.status;
@@ -224,7 +235,7 @@ export async function changeStatus(db: Db, actorId: string, c: OpenCase, input: 
     const noteId = await addNoteRow(db, c, actorId, `Reopened: ${reason}`);
     await q.updateWorkflow(db, c.id, { status: 'in_progress', closing_outcome: null, closed_at: null, triaged: 'set_if_null' });
     await audit(db, { action: 'case.reopened', actorId, caseId: c.id, details: { from, to, outcome: current.closing_outcome, noteId } });
-    return;
+    return 'reopened';
   }
   if (!(STATUSES as readonly string[]).includes(to)) throw new CaseInputError('status', 'Choose a new status.');
   if (to === from) throw new CaseInputError('status', `The case is already ${STATUS_LABELS[to]!.toLowerCase()}.`);
@@ -243,6 +254,7 @@ export async function changeStatus(db: Db, actorId: string, c: OpenCase, input: 
     triaged: 'set_if_null', // any move out of 'new' means someone has triaged it
   });
   await audit(db, { action: 'case.status_changed', actorId, caseId: c.id, details: { from, to, outcome } });
+  return 'status';
 }
 
 export async function setUrgency(db: Db, actorId: string, c: OpenCase, raw: unknown): Promise<void> {

@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
 import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
+import { auditPage } from '../audit/routes.js';
 import { caseRoutes } from '../cases/routes.js';
 import type { AppContext } from '../web/context.js';
 import {
@@ -58,6 +59,7 @@ export function staffRoutes(ctx: AppContext): Router {
   r.post('/admin/staff/invitations', requireRole('admin'), form, invite(ctx));
   r.post('/admin/staff/:id/deactivate', requireRole('admin'), form, deactivate(ctx));
   r.post('/admin/staff/:id/reset-2fa', requireRole('admin'), form, resetTwoFactor(ctx));
+  r.get('/admin/audit', requireRole('admin'), auditPage(ctx));
   // P3: an administrator or a caseworker approves a new caseworker's access in one action.
   r.post('/admin/staff/:id/approve', requireRole('admin', 'caseworker'), form, approve(ctx));
 

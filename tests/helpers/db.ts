@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Kysely } from 'kysely';
 import pg from 'pg';
 import { createDb, migrateToLatest, type Db } from '../../server/db/index.js';
-import { migrations } from '../../migrations/index.js';
 
 export type TestDb = {
   db: Db;
@@ -66,15 +65,14 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean }
 /**
  * A PGlite cold start runs initdb (~4 s, much more on a busy 2-core machine);
  * loading a dump of an already migrated instance takes under a second. The
- * dump is cached in the temp folder, keyed by the list of migrations and the
- * test helper's own source, so a new migration makes a new template.
+ * dump is cached in the temp folder, keyed by the content of every migration
+ * file and of this helper, so any change to a migration makes a new template.
  */
 async function migratedTemplate(): Promise<Blob> {
-  const key = createHash('sha256')
-    .update(Object.keys(migrations).join(','))
-    .update(readFileSync(new URL(import.meta.url)))
-    .digest('hex')
-    .slice(0, 16);
+  const hash = createHash('sha256').update(readFileSync(new URL(import.meta.url)));
+  const dir = new URL('../../migrations/', import.meta.url);
+  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(new URL(name, dir)));
+  const key = hash.digest('hex').slice(0, 16);
   const file = path.join(os.tmpdir(), `harbour-pglite-template-${key}.tar`);
   if (!existsSync(file)) {
     const { PGlite } = await import('@electric-sql/pglite');
