@@ -232,7 +232,7 @@ export function referralText(facts: PackFacts, r: ReferralItem, files: string[])
 }
 
 /** Appends one entry and waits until the archive has consumed it, so only one file is ever being decrypted. */
-function appendAndWait(archive: Archiver, source: Buffer | Readable, name: string, store: boolean, gone: Promise<never>): Promise<void> {
+function appendAndWait(archive: Archiver, source: Buffer | Readable, name: string, gone: Promise<never>): Promise<void> {
   const done = new Promise<void>((resolve, reject) => {
     const cleanup = () => {
       archive.off('entry', onEntry);
@@ -245,7 +245,7 @@ function appendAndWait(archive: Archiver, source: Buffer | Readable, name: strin
     archive.on('error', onError);
     // archiver pipes a stream through a PassThrough, which does not forward errors: listen on the source.
     if (source instanceof Readable) source.on('error', onError);
-    archive.append(source, { name, store });
+    archive.append(source, { name });
   });
   return Promise.race([done, gone]);
 }
@@ -271,7 +271,8 @@ export async function writeBundle(
   const names = evidence.map(({ item }) => (item.meta ? `evidence/${item.n}-${safeZipName(item.meta.name)}` : null));
   const listed = ['report.txt', 'referral.txt', ...names.map((n, i) => n ?? `(file ${i + 1} could not be decrypted and is not included)`)];
 
-  const archive = archiver('zip', { zlib: { level: 6 } });
+  // Stored, not deflated: evidence is mostly compressed already, and the text files are small.
+  const archive = archiver('zip', { store: true });
   let current: Readable | null = null;
   const gone = new Promise<never>((_, reject) => {
     out.once('close', () => {
@@ -283,14 +284,13 @@ export async function writeBundle(
   });
   gone.catch(() => undefined); // handled where raced; never an unhandled rejection
   archive.pipe(out);
-  await appendAndWait(archive, Buffer.from(reportText(facts, report, notes), 'utf8'), 'report.txt', false, gone);
-  await appendAndWait(archive, Buffer.from(referralText(facts, referral, listed), 'utf8'), 'referral.txt', false, gone);
+  await appendAndWait(archive, Buffer.from(reportText(facts, report, notes), 'utf8'), 'report.txt', gone);
+  await appendAndWait(archive, Buffer.from(referralText(facts, referral, listed), 'utf8'), 'referral.txt', gone);
   for (const [i, { row }] of evidence.entries()) {
     const name = names[i];
     if (!name) continue;
     current = Readable.from(decryptEvidence(db, c.dataKey, row), { objectMode: false });
-    // Images, audio, video and PDFs are compressed already: store them as they are.
-    await appendAndWait(archive, current, name, true, gone);
+    await appendAndWait(archive, current, name, gone);
     current = null;
   }
   const finished = new Promise<void>((resolve, reject) => {

@@ -1,0 +1,255 @@
+// Caseworker queue benchmark: `npm run build && node bench/queue.js`, and
+// part of `npm run bench` (bench/run.js puts the result under "queue").
+//
+// On a fresh PostgreSQL database (created and dropped): migrations, an
+// organisation, 12 fictional caseworkers and BENCH_QUEUE_ROWS seeded cases
+// (default 100,000; each a real encrypted report), then VACUUM ANALYZE (the
+// steady state autovacuum reaches). Then it calls the queue's query
+// functions directly, as the page handler does, and times them:
+//   first_page     the default view (open cases, newest first)
+//   page_500       page 500 of all cases, newest first (cursor walked 499 times first)
+//   filtered_page  category=family, community=uyghur, open
+// and the other sorts and filters, the status counts, and every query the
+// page runs together. Each: a warm-up, then BENCH_QUEUE_ITERATIONS runs
+// (default 50); p50 and p99 in milliseconds. Target: p99 < 50 ms each.
+// Environment:
+//   BENCH_PG_ADMIN_URL        where to create the throw-away database
+//                             (default postgres://postgres@127.0.0.1:5432/postgres)
+//   BENCH_QUEUE_DATABASE_URL  use this database instead; seeded only if it has no reports, never dropped
+//   BENCH_QUEUE_EXTRA_SQL     a .sql file run after the migrations (to try indexes before they have a migration)
+// One JSON object goes to stdout; progress goes to stderr.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(ROOT, 'dist', 'server');
+const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const TARGET_P99_MS = 50;
+const DEEP_PAGE = 500;
+const WARM_UP = 5;
+
+const round = (n, d = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
+const defaultLog = (msg) => process.stderr.write(`[bench:queue] ${msg}\n`);
+
+function positive(raw, fallback) {
+  const n = Number(raw);
+  return raw && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+}
+
+function percentile(values, p) {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1];
+}
+
+async function withClient(url, fn) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const dist = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
+
+/**
+ * Runs the queue benchmark and returns its result object. `onCleanup(fn)`
+ * registers the database drop with a caller that has its own signal
+ * handling (bench/run.js); without it the function cleans up after itself.
+ */
+export async function runQueueBench({ log = defaultLog, onCleanup = null } = {}) {
+  const rows = positive(process.env.BENCH_QUEUE_ROWS, 100_000);
+  const iterations = positive(process.env.BENCH_QUEUE_ITERATIONS, 50);
+  if (!fs.existsSync(path.join(DIST, 'cases', 'queue-queries.js'))) {
+    throw new Error('dist/server/cases/queue-queries.js is missing: run `npm run build` first');
+  }
+  const { createDb, migrateToLatest } = await dist('db/index.js');
+  const { readySodium } = await dist('crypto/index.js');
+  const { setupOrganisation, currentTeamKey } = await dist('setup/service.js');
+  const { loadLists } = await dist('reporting/lists.js');
+  const { seedCases, seedCaseworkers } = await dist('cases/seed.js');
+  const { listQueue, countsByStatus, listLabels, listAssignees, decodeCursor, DEFAULT_QUEUE_QUERY } = await dist('cases/queue-queries.js');
+  await readySodium();
+
+  const own = [];
+  const cleanup = async () => {
+    while (own.length) await own.pop()();
+  };
+  const register = (fn) => (onCleanup ? onCleanup(fn) : own.push(fn));
+
+  let url = process.env.BENCH_QUEUE_DATABASE_URL;
+  let fresh = false;
+  if (!url) {
+    const name = `harbour_bench_queue_${process.pid}`;
+    await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
+    register(async () => {
+      await withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      log(`dropped database ${name}`);
+    });
+    const u = new URL(ADMIN_URL);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    fresh = true;
+    log(`created database ${name}`);
+  }
+
+  const db = await createDb({ kind: 'postgres', url, poolSize: 5 });
+  register(() => db.destroy());
+  try {
+    await migrateToLatest(db);
+    if (process.env.BENCH_QUEUE_EXTRA_SQL) {
+      log(`running ${process.env.BENCH_QUEUE_EXTRA_SQL}`);
+      const text = fs.readFileSync(process.env.BENCH_QUEUE_EXTRA_SQL, 'utf8');
+      await withClient(url, (c) => c.query(text));
+    }
+    const result = {
+      rows,
+      iterations,
+      database: fresh ? 'fresh (created and dropped)' : 'BENCH_QUEUE_DATABASE_URL',
+      machine: { cpus: os.cpus().length, loadavg_1m_at_start: round(os.loadavg()[0]), loadavg_1m_at_end: null },
+      seeding: null,
+      targets: { p99_ms_max: TARGET_P99_MS },
+    };
+
+    const existing = Number((await withClient(url, (c) => c.query(`select count(*) from reports`))).rows[0].count);
+    if (existing === 0) {
+      const setUp = await withClient(url, (c) => c.query('select 1 from installation'));
+      if (setUp.rowCount === 0) await setupOrganisation(db, { orgName: 'Queue bench' });
+      const assigneeIds = await seedCaseworkers(db, 12);
+      log(`seeding ${rows} cases`);
+      const t0 = performance.now();
+      await seedCases(db, { count: rows, teamKey: await currentTeamKey(db), assigneeIds });
+      const seconds = (performance.now() - t0) / 1000;
+      log(`seeded in ${round(seconds, 1)} s; VACUUM ANALYZE`);
+      const t1 = performance.now();
+      await withClient(url, (c) => c.query('vacuum analyze reports'));
+      result.seeding = {
+        seconds: round(seconds, 1),
+        rows_per_second: Math.round(rows / seconds),
+        encryption_threads: Math.min(4, os.availableParallelism()),
+        vacuum_analyze_seconds: round((performance.now() - t1) / 1000, 1),
+      };
+    } else {
+      log(`database already holds ${existing} reports: not seeding`);
+      result.rows = existing;
+    }
+
+    const config = { triageHours: 48, urgentTriageHours: 12, replyDays: 7 };
+    const Q = (o = {}) => ({ ...DEFAULT_QUEUE_QUERY, ...o });
+    const page = (q) => listQueue(db, q, config);
+
+    /** Follows the cursor until page `n` (or the last page); returns that page's query and number. */
+    async function walkTo(q, n) {
+      let cursor = null;
+      let reached = 1;
+      const t = performance.now();
+      for (; reached < n; reached++) {
+        const p = await page({ ...q, cursor });
+        if (!p.nextCursor) break;
+        cursor = decodeCursor(p.nextCursor);
+      }
+      return { query: { ...q, cursor }, page: reached, walk_ms: round(performance.now() - t) };
+    }
+
+    async function time(name, fn, extra = {}) {
+      let sample = null;
+      for (let i = 0; i < WARM_UP; i++) sample = await fn();
+      const ms = [];
+      for (let i = 0; i < iterations; i++) {
+        const t = performance.now();
+        await fn();
+        ms.push(performance.now() - t);
+      }
+      const stats = {
+        ...extra,
+        rows: Array.isArray(sample?.rows) ? sample.rows.length : undefined,
+        p50_ms: round(percentile(ms, 50)),
+        p99_ms: round(percentile(ms, 99)),
+        mean_ms: round(ms.reduce((a, b) => a + b, 0) / ms.length),
+        max_ms: round(Math.max(...ms)),
+      };
+      log(`${name}: p50 ${stats.p50_ms} ms, p99 ${stats.p99_ms} ms`);
+      return stats;
+    }
+
+    const someone = (await listAssignees(db))[0]?.id ?? null;
+    const deepAll = await walkTo(Q({ status: 'all' }), DEEP_PAGE);
+    const deepOldest = await walkTo(Q({ status: 'all', sort: 'oldest' }), DEEP_PAGE);
+    const deepUrgent = await walkTo(Q({ status: 'all', sort: 'urgent' }), DEEP_PAGE);
+    const deepOpen = await walkTo(Q(), DEEP_PAGE);
+    const filtered = Q({ category: 'family', community: 'uyghur' });
+    const deepFiltered = await walkTo(filtered, 20);
+
+    const s = {};
+    s.first_page = await time('first_page', () => page(Q()));
+    s.page_500 = await time('page_500', () => page(deepAll.query), { page: deepAll.page, walk_499_ms: deepAll.walk_ms });
+    s.filtered_page = await time('filtered_page', () => page(filtered));
+    s.filtered_page_20 = await time('filtered_page_20', () => page(deepFiltered.query), { page: deepFiltered.page });
+    s.page_500_oldest_first = await time('page_500_oldest_first', () => page(deepOldest.query), { page: deepOldest.page });
+    s.urgent_first_page = await time('urgent_first_page', () => page(Q({ sort: 'urgent' })));
+    s.page_500_urgent_first = await time('page_500_urgent_first', () => page(deepUrgent.query), { page: deepUrgent.page });
+    s.deepest_open_page = await time('deepest_open_page', () => page(deepOpen.query), { page: deepOpen.page });
+    s.overdue_page = await time('overdue_page', () => page(Q({ overdue: true })));
+    s.unread_page = await time('unread_page', () => page(Q({ status: 'all', unread: true })));
+    s.label_page = await time('label_page', () => page(Q({ status: 'all', label: 'hendon' })));
+    s.unassigned_new_page = await time('unassigned_new_page', () => page(Q({ status: 'new', assignee: 'none' })));
+    if (someone) s.assignee_page = await time('assignee_page', () => page(Q({ status: 'all', assignee: someone })));
+    s.rare_filter_page = await time('rare_filter_page', () =>
+      page(Q({ status: 'all', category: 'legal', community: 'southern_mongolian', region: 'wales' })),
+    );
+    s.counts_by_status = await time('counts_by_status', () => countsByStatus(db));
+    s.labels_in_use = await time('labels_in_use', () => listLabels(db));
+    // What GET /staff/cases waits for: its queries run together.
+    s.page_queries_together = await time('page_queries_together', () =>
+      Promise.all([page(Q()), countsByStatus(db), listLabels(db), listAssignees(db), loadLists(db)]),
+    );
+
+    result.scenarios = s;
+    result.checks = Object.fromEntries(Object.entries(s).map(([k, v]) => [`${k}_p99_ok`, v.p99_ms !== null && v.p99_ms < TARGET_P99_MS]));
+    result.all_p99_under_target = Object.values(result.checks).every(Boolean);
+    result.machine.loadavg_1m_at_end = round(os.loadavg()[0]);
+    return result;
+  } finally {
+    if (!onCleanup) await cleanup();
+  }
+}
+
+// Standalone: node bench/queue.js
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const t0 = performance.now();
+  const cleanups = [];
+  const cleanup = async () => {
+    while (cleanups.length) {
+      try {
+        await cleanups.pop()();
+      } catch (err) {
+        defaultLog(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      defaultLog(`${signal}: cleaning up`);
+      cleanup().finally(() => process.exit(130));
+    });
+  }
+  runQueueBench({ onCleanup: (fn) => cleanups.push(fn) }).then(
+    async (result) => {
+      await cleanup();
+      result.bench_seconds_total = round((performance.now() - t0) / 1000, 1);
+      process.stdout.write(JSON.stringify({ benchmark: 'harbour-queue', timestamp: new Date().toISOString(), ...result }, null, 2) + '\n');
+      process.exit(0);
+    },
+    async (err) => {
+      defaultLog(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
