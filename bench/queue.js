@@ -132,7 +132,7 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
       result.seeding = {
         seconds: round(seconds, 1),
         rows_per_second: Math.round(rows / seconds),
-        encryption_threads: Math.min(4, os.availableParallelism()),
+        encryption_threads: rows >= 5000 ? Math.min(4, os.availableParallelism()) : 0, // as seedCases decides
         vacuum_analyze_seconds: round((performance.now() - t1) / 1000, 1),
       };
     } else {

@@ -6,6 +6,8 @@
 //   2. GET /en/ latency while (1) runs (and idle, for comparison)
 //   3. the server's peak RSS while one 100 MiB file is uploaded
 //   4. the Argon2id cost of one receipt derivation (in this process)
+//   5. the caseworker queue on 100,000 seeded cases (bench/queue.js, under "queue";
+//      BENCH_QUEUE_ROWS and BENCH_QUEUE_ITERATIONS change its size)
 // One JSON object goes to stdout and to bench/results/latest.json; progress
 // goes to stderr. Environment:
 //   BENCH_SECONDS        length of the load phase (default 30)
@@ -26,6 +28,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
+import { runQueueBench } from './queue.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
@@ -730,6 +733,11 @@ async function main() {
     `upload: status ${result.upload.http_status} in ${result.upload.upload_seconds} s, RSS ${result.upload.baseline_rss_mb} → ` +
       `peak ${result.upload.peak_rss_mb} MB (kernel HWM ${result.upload.peak_rss_kernel_hwm_mb} MB)`,
   );
+
+  // The queue phase has its own database; the idle upload server is stopped first.
+  await uploadServer.stop();
+  log('queue: caseworker queue on seeded cases');
+  result.queue = await runQueueBench({ log: (msg) => log(`queue: ${msg}`), onCleanup: (fn) => cleanups.push(fn) });
 
   result.checks = {
     submissions_without_errors: result.submissions.errors === 0 && result.submissions.successes > 0,

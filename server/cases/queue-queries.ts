@@ -84,6 +84,19 @@ export type QueuePage = { rows: QueueRow[]; nextCursor: string | null };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MICRO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
+/**
+ * A real instant PostgreSQL accepts: JavaScript rolls 30 February over to
+ * March where PostgreSQL refuses it (an error page), so the text must
+ * survive a round trip; years outside 1900–9999 are no case's.
+ */
+function validTimestamp(text: string): boolean {
+  if (!MICRO_TS.test(text)) return false;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) return false;
+  const year = Number(text.slice(0, 4));
+  return year >= 1900 && new Date(ms).toISOString().slice(0, 23) === text.slice(0, 23);
+}
+
 /** Opaque to the browser: base64url of the sort key as JSON. Not secret; every value is checked on the way back. */
 export function encodeCursor(c: QueueCursor): string {
   const key = c.sort === 'urgent' ? { s: c.sort, u: c.urgent, t: c.createdAt, i: c.id } : { s: c.sort, t: c.createdAt, i: c.id };
@@ -105,7 +118,7 @@ export function decodeCursor(raw: string): QueueCursor | null {
   const createdAt = o['t'];
   const id = o['i'];
   if (typeof sort !== 'string' || !(SORTS as readonly string[]).includes(sort)) return null;
-  if (typeof createdAt !== 'string' || !MICRO_TS.test(createdAt) || Number.isNaN(Date.parse(createdAt))) return null;
+  if (typeof createdAt !== 'string' || !validTimestamp(createdAt)) return null;
   if (typeof id !== 'string' || !UUID.test(id)) return null;
   let urgent = false;
   if (sort === 'urgent') {

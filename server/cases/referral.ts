@@ -284,20 +284,27 @@ export async function writeBundle(
   });
   gone.catch(() => undefined); // handled where raced; never an unhandled rejection
   archive.pipe(out);
-  await appendAndWait(archive, Buffer.from(reportText(facts, report, notes), 'utf8'), 'report.txt', gone);
-  await appendAndWait(archive, Buffer.from(referralText(facts, referral, listed), 'utf8'), 'referral.txt', gone);
-  for (const [i, { row }] of evidence.entries()) {
-    const name = names[i];
-    if (!name) continue;
-    current = Readable.from(decryptEvidence(db, c.dataKey, row), { objectMode: false });
-    await appendAndWait(archive, current, name, gone);
-    current = null;
+  try {
+    await appendAndWait(archive, Buffer.from(reportText(facts, report, notes), 'utf8'), 'report.txt', gone);
+    await appendAndWait(archive, Buffer.from(referralText(facts, referral, listed), 'utf8'), 'referral.txt', gone);
+    for (const [i, { row }] of evidence.entries()) {
+      const name = names[i];
+      if (!name) continue;
+      current = Readable.from(decryptEvidence(db, c.dataKey, row), { objectMode: false });
+      await appendAndWait(archive, current, name, gone);
+      current = null;
+    }
+    const finished = new Promise<void>((resolve, reject) => {
+      out.once('finish', resolve);
+      archive.once('error', reject);
+    });
+    await archive.finalize();
+    await Promise.race([finished, gone]);
+  } catch (err) {
+    // A file that fails to decrypt (P8) or a client gone: stop decrypting; the caller cuts the connection.
+    current?.destroy();
+    archive.abort();
+    throw err;
   }
-  const finished = new Promise<void>((resolve, reject) => {
-    out.once('finish', resolve);
-    archive.once('error', reject);
-  });
-  await archive.finalize();
-  await Promise.race([finished, gone]);
 }
 

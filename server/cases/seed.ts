@@ -10,6 +10,7 @@ import type { ReportDetails } from '../reporting/service.js';
 import { CATEGORIES, CHANNELS, CONSENT, ONGOING, PERPETRATORS, TARGETED } from '../reporting/taxonomy.js';
 import type { ReportInput } from '../reporting/validation.js';
 import type { TeamPublicKey } from '../setup/service.js';
+import { OUTCOMES } from './service.js';
 
 /**
  * Fictional cases for development, demos, tests and the queue benchmark.
@@ -74,7 +75,6 @@ const LABELS = [
   'croydon-station', 'hendon', 'glasgow-station', 'belfast-station', 'wechat', 'interpol-notice',
   'protest-follow-up', 'needs-interpreter', 'family-detained', 'fake-recruiter',
 ];
-const OUTCOMES = ['advice_given', 'referred_police', 'referred_other', 'no_further_action', 'no_contact', 'duplicate'];
 
 const SENTENCES: Record<string, string[]> = {
   threats: [
@@ -191,12 +191,13 @@ function generate(r: Rand, n: number, teamKeyId: number, start: number, now: num
 
   // Workflow timestamps, each no later than now and in a plausible order.
   const triagedAt = status === 'new' ? null : at(created + HOUR + r() * 60 * HOUR);
-  const firstResponse = status !== 'new' && r() < 0.85 ? at(created + 2 * HOUR + r() * 10 * DAY) : null;
+  let firstResponse = status !== 'new' && r() < 0.85 ? at(created + 2 * HOUR + r() * 10 * DAY) : null;
   let lastStaff = firstResponse ? at(firstResponse.getTime() + r() * Math.max(0, now - firstResponse.getTime()) * 0.3) : null;
   const reporterUpdated = r() < 0.25 ? at(created + r() * Math.min(now - created, 60 * DAY)) : null;
   if (reporterUpdated && triagedAt && r() < 0.85) {
     // Most reporter messages get an answer, after them.
-    lastStaff = at(reporterUpdated.getTime() + HOUR + r() * 6 * DAY);
+    lastStaff = at(Math.max(lastStaff?.getTime() ?? 0, reporterUpdated.getTime() + HOUR + r() * 6 * DAY));
+    firstResponse ??= lastStaff;
   }
   const closedAt = status === 'closed' ? at(Math.max(lastStaff?.getTime() ?? 0, created + 7 * DAY + r() * 120 * DAY)) : null;
   // A caseworker saw the case after the reporter's last word, except for a few (unread).

@@ -204,7 +204,8 @@ export async function threadOf(db: Db, c: OpenCase): Promise<MessageItem[]> {
 
 /** Free text from a form: required or not, at most `max` characters, no control or replacement characters. */
 export function textInput(raw: unknown, field: string, what: string, max: number, required = true): string {
-  const value = String(raw ?? '').replace(/\r\n/g, '\n').trim();
+  // A repeated field arrives as an array: not text this form sent, so treated as empty.
+  const value = (typeof raw === 'string' ? raw : '').replace(/\r\n/g, '\n').trim();
   const problem = checkText(value, max, required);
   if (problem?.key === 'required') throw new CaseInputError(field, `Enter ${what}.`);
   if (problem?.key === 'too_long') throw new CaseInputError(field, `Keep ${what} under ${max.toLocaleString('en-GB')} characters.`);
@@ -286,7 +287,7 @@ export async function setAssignee(db: Db, actorId: string, c: OpenCase, raw: unk
 
 /** Comma-separated labels: trimmed, inner spaces collapsed, duplicates (ignoring case) dropped. */
 export function parseLabels(raw: unknown): string[] {
-  const text = String(raw ?? '');
+  const text = typeof raw === 'string' ? raw : '';
   if (checkText(text.trim(), 2_000, false)) throw new CaseInputError('labels', 'Labels contain characters that could not be read, or are too long.');
   const seen = new Set<string>();
   const labels: string[] = [];

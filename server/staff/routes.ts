@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
 import { auditPage } from '../audit/routes.js';
+import { queuePage } from '../cases/queue.js';
 import { caseRoutes } from '../cases/routes.js';
 import type { AppContext } from '../web/context.js';
 import {
@@ -62,6 +63,9 @@ export function staffRoutes(ctx: AppContext): Router {
   r.get('/admin/audit', requireRole('admin'), auditPage(ctx));
   // P3: an administrator or a caseworker approves a new caseworker's access in one action.
   r.post('/admin/staff/:id/approve', requireRole('admin', 'caseworker'), form, approve(ctx));
+
+  // Caseworkers: the queue.
+  r.get('/staff/cases', requireRole('caseworker'), queuePage(ctx));
 
   // Caseworkers: team-key rotation (P4).
   r.get('/staff/keys', requireRole('caseworker'), keysPage(ctx));

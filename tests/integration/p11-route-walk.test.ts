@@ -33,7 +33,7 @@ function routes(): Route[] {
     { method: 'GET', path: `${c}/evidence/${ids.evidenceId}`, allowed: 'caseworker', ok: 200, case: true },
     { method: 'POST', path: `${c}/status`, allowed: 'caseworker', ok: 422, case: true },
     { method: 'POST', path: `${c}/urgency`, allowed: 'caseworker', ok: 422, case: true },
-    { method: 'POST', path: `${c}/assignee`, allowed: 'caseworker', ok: 422, case: true },
+    { method: 'POST', path: `${c}/assignee`, allowed: 'caseworker', ok: 303, case: true }, // empty = unassigned
     { method: 'POST', path: `${c}/labels`, allowed: 'caseworker', ok: 303, case: true },
     { method: 'POST', path: `${c}/links`, allowed: 'caseworker', ok: 422, case: true },
     { method: 'POST', path: `${c}/links/${ids.caseId}/delete`, allowed: 'caseworker', ok: 303, case: true },

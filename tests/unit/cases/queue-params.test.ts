@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { CASE_STATUSES, decodeCursor, encodeCursor, DEFAULT_QUEUE_QUERY, type QueueCursor } from '../../../server/cases/queue-queries.js';
+import { STATUSES } from '../../../server/cases/service.js';
+import { parseQueueParams, queueHref, type Known } from '../../../server/cases/queue.js';
+
+const ID = '1a2b3c4d-0000-4000-8000-00000000abcd';
+const ME = '99999999-0000-4000-8000-000000000001';
+const COLLEAGUE = '99999999-0000-4000-8000-000000000002';
+const KNOWN: Known = {
+  communities: ['uyghur', 'tibetan'],
+  regions: ['london', 'wales'],
+  assigneeIds: [ME, COLLEAGUE],
+  labels: ['hendon', 'croydon-station'],
+  userId: ME,
+};
+const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+
+describe('queue cursor', () => {
+  const cursors: QueueCursor[] = [
+    { sort: 'newest', createdAt: '2026-03-01T10:20:30.123456Z', id: ID, urgent: false },
+    { sort: 'oldest', createdAt: '1999-12-31T23:59:59.000000Z', id: ID, urgent: false },
+    { sort: 'urgent', createdAt: '2026-03-01T10:20:30.000001Z', id: ID, urgent: true },
+    { sort: 'urgent', createdAt: '2026-03-01T10:20:30.000001Z', id: ID, urgent: false },
+  ];
+
+  it('round-trips every sort, keeping microseconds, as URL-safe text', () => {
+    for (const c of cursors) {
+      const text = encodeCursor(c);
+      expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(decodeCursor(text)).toEqual(c);
+    }
+  });
+
+  it('turns anything malformed into null (the first page)', () => {
+    const good = { s: 'newest', t: '2026-03-01T10:20:30.123456Z', i: ID };
+    const bad = [
+      '',
+      'not base64!',
+      b64('not json'),
+      b64('[]'),
+      b64('null'),
+      b64('42'),
+      b64({ ...good, s: 'random' }),
+      b64({ ...good, s: undefined }),
+      b64({ ...good, t: '2026-03-01T10:20:30Z' }), // milliseconds missing: would skip rows
+      b64({ ...good, t: '2026-03-01T10:20:30.123Z' }),
+      b64({ ...good, t: '2026-13-45T10:20:30.123456Z' }),
+      b64({ ...good, t: '2026-02-30T10:20:30.123456Z' }), // JavaScript rolls it over, PostgreSQL refuses it
+      b64({ ...good, t: '2026-03-01T24:00:00.000000Z' }),
+      b64({ ...good, t: '2026-03-01T10:20:60.000000Z' }),
+      b64({ ...good, t: '0000-01-01T00:00:00.000000Z' }),
+      b64({ ...good, t: "2026-03-01'; drop table reports; --" }),
+      b64({ ...good, t: 1234567890 }),
+      b64({ ...good, i: 'not-a-uuid' }),
+      b64({ ...good, i: ID.toUpperCase() }),
+      b64({ ...good, s: 'urgent' }), // urgent-first needs the urgent flag
+      b64({ ...good, s: 'urgent', u: 'yes' }),
+      'A'.repeat(301),
+    ];
+    for (const raw of bad) expect(decodeCursor(raw), raw).toBeNull();
+    expect(decodeCursor(b64(good))).not.toBeNull();
+  });
+});
+
+describe('queue parameters', () => {
+  it('knows the same workflow statuses as the case page', () => {
+    expect(CASE_STATUSES).toEqual(STATUSES);
+  });
+
+  it('defaults to open cases, newest first, no filters, first page', () => {
+    const { query, params } = parseQueueParams({}, KNOWN);
+    expect(query).toEqual(DEFAULT_QUEUE_QUERY);
+    expect(params).toMatchObject({ status: 'open', sort: 'newest', cursor: '' });
+  });
+
+  it('reads every filter', () => {
+    const cursor = encodeCursor({ sort: 'urgent', createdAt: '2026-03-01T10:20:30.123456Z', id: ID, urgent: true });
+    const { query, params } = parseQueueParams(
+      {
+        status: 'in_progress',
+        category: 'family',
+        urgent: 'yes',
+        community: 'uyghur',
+        region: 'wales',
+        assignee: COLLEAGUE,
+        label: 'hendon',
+        unread: 'no',
+        overdue: 'yes',
+        sort: 'urgent',
+        cursor,
+      },
+      KNOWN,
+    );
+    expect(query).toEqual({
+      status: 'in_progress',
+      category: 'family',
+      urgent: true,
+      community: 'uyghur',
+      region: 'wales',
+      assignee: COLLEAGUE,
+      label: 'hendon',
+      unread: false,
+      overdue: true,
+      sort: 'urgent',
+      cursor: decodeCursor(cursor),
+    });
+    expect(params.cursor).toBe(cursor);
+  });
+
+  it("resolves 'me' to the signed-in user and keeps 'none'", () => {
+    expect(parseQueueParams({ assignee: 'me' }, KNOWN)).toMatchObject({ query: { assignee: ME }, params: { assignee: 'me' } });
+    expect(parseQueueParams({ assignee: 'none' }, KNOWN).query.assignee).toBe('none');
+  });
+
+  it('resets each unknown, repeated or malformed value to its default, never throws', () => {
+    const { query, params } = parseQueueParams(
+      {
+        status: 'deleted',
+        category: ['family', 'digital'], // repeated parameter
+        urgent: 'maybe',
+        community: 'martian',
+        region: { $ne: null },
+        assignee: '00000000-0000-4000-8000-000000000000', // not a caseworker here
+        label: 'never-used',
+        unread: 'true',
+        overdue: '\u0000yes',
+        sort: 'random()',
+        cursor: 'garbage',
+      },
+      KNOWN,
+    );
+    expect(query).toEqual(DEFAULT_QUEUE_QUERY);
+    expect(params).toEqual({
+      status: 'open',
+      category: '',
+      urgent: '',
+      community: '',
+      region: '',
+      assignee: '',
+      label: '',
+      unread: '',
+      overdue: '',
+      sort: 'newest',
+      cursor: '',
+    });
+  });
+
+  it('ignores a cursor made for another sort order', () => {
+    const cursor = encodeCursor({ sort: 'newest', createdAt: '2026-03-01T10:20:30.123456Z', id: ID, urgent: false });
+    const { query, params } = parseQueueParams({ sort: 'oldest', cursor }, KNOWN);
+    expect(query.cursor).toBeNull();
+    expect(params.cursor).toBe('');
+  });
+
+  it('builds short links: defaults and empty values left out, filters kept', () => {
+    expect(queueHref({})).toBe('/staff/cases');
+    expect(queueHref({ status: 'open', sort: 'newest', category: '' })).toBe('/staff/cases');
+    expect(queueHref({ status: 'closed', category: 'family', label: 'a b&c', cursor: 'xyz' })).toBe(
+      '/staff/cases?status=closed&category=family&label=a+b%26c&cursor=xyz',
+    );
+  });
+});

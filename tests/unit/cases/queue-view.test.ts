@@ -1,0 +1,103 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TFunction } from 'i18next';
+import { parseQueueParams, queueView } from '../../../server/cases/queue.js';
+import type { QueueRow, StatusCounts } from '../../../server/cases/queue-queries.js';
+import { DEFAULT_LISTS, LIST_NAMES, type Lists } from '../../../server/reporting/lists.js';
+import { initI18n, translator } from '../../../server/web/i18n.js';
+
+const ME = '99999999-0000-4000-8000-000000000001';
+const OTHER = '99999999-0000-4000-8000-000000000002';
+const LISTS = Object.fromEntries(
+  LIST_NAMES.map((name) => [name, DEFAULT_LISTS[name].map((code) => ({ code, labels: {}, retired: false }))]),
+) as Lists;
+LISTS.community.push({ code: 'kazakh', labels: { en: 'Kazakh' }, retired: true });
+const COUNTS: StatusCounts = { open: 1200, all: 1500, new: 100, triaged: 200, in_progress: 800, referred: 100, closed: 300 };
+const ROW: QueueRow = {
+  id: '1a2b3c4d-0000-4000-8000-00000000abcd',
+  createdAt: new Date('2026-07-01T13:05:00Z'),
+  submittedAt: new Date('2026-07-01T13:05:00Z'),
+  status: 'in_progress',
+  urgent: true,
+  categories: ['family', 'station'],
+  community: 'kazakh',
+  region: 'london',
+  assigneeId: ME,
+  assigneeName: 'Aylin Demir',
+  labels: ['hendon'],
+  overdue: true,
+  unread: false,
+};
+const known = { communities: ['uyghur', 'kazakh'], regions: ['london'], assigneeIds: [ME, OTHER], labels: ['hendon'], userId: ME };
+
+let t: TFunction;
+beforeAll(async () => {
+  await initI18n();
+  t = translator('en');
+});
+
+function view(raw: Record<string, string>, rows: QueueRow[] = [ROW], nextCursor: string | null = null) {
+  const { params } = parseQueueParams(raw, known);
+  return queueView(t, LISTS, {
+    params,
+    rows,
+    nextCursor,
+    counts: COUNTS,
+    assignees: [
+      { id: ME, name: 'Aylin Demir', active: true },
+      { id: OTHER, name: 'Tom Hughes', active: false },
+    ],
+    labels: ['hendon'],
+    userId: ME,
+  });
+}
+
+describe('queue view', () => {
+  it('labels a row from the taxonomy, the lists and the locale file', () => {
+    const v = view({});
+    expect(v.rows).toEqual([
+      {
+        href: `/staff/cases/${ROW.id}`,
+        shortId: '1a2b3c4d',
+        receivedIso: '2026-07-01T13:05:00.000Z',
+        received: '1 Jul 2026, 14:05', // London summer time
+        urgent: true,
+        categories: ['Pressure through family', 'Unofficial state presence'],
+        community: 'Kazakh',
+        region: 'London',
+        status: 'In progress',
+        assignee: 'Aylin Demir (you)',
+        labels: ['hendon'],
+        overdue: true,
+        unread: false,
+      },
+    ]);
+    expect(view({}, [{ ...ROW, assigneeId: null, assigneeName: null }]).rows[0]!.assignee).toBeNull();
+  });
+
+  it('offers every filter with the current choice selected, retired and deactivated values marked', () => {
+    const v = view({ status: 'closed', assignee: OTHER, community: 'kazakh', sort: 'urgent' });
+    const selected = (name: keyof typeof v.filters) => v.filters[name].filter((o) => o.selected).map((o) => o.value);
+    expect(selected('status')).toEqual(['closed']);
+    expect(selected('assignee')).toEqual([OTHER]);
+    expect(selected('community')).toEqual(['kazakh']);
+    expect(selected('sort')).toEqual(['urgent']);
+    expect(selected('category')).toEqual(['']);
+    expect(v.filters.community.find((o) => o.value === 'kazakh')!.label).toBe('Kazakh (retired)');
+    expect(v.filters.assignee.map((o) => o.label)).toEqual(['Anyone', 'Me', 'Unassigned', 'Aylin Demir', 'Tom Hughes (deactivated)']);
+    expect(v.filters.category).toHaveLength(10);
+    expect(v.filtered).toBe(true);
+    expect(v.caption).toBe('Closed cases, urgent first, filtered');
+  });
+
+  it('links the status tabs and pages, keeping the filters', () => {
+    const v = view({ status: 'new', category: 'family' }, [ROW], 'CURSOR');
+    expect(v.tabs.find((tab) => tab.current)).toMatchObject({ label: 'New', count: '100' });
+    expect(v.tabs.find((tab) => tab.label === 'Open')).toMatchObject({ count: '1,200', href: '/staff/cases?category=family' });
+    expect(v.nextHref).toBe('/staff/cases?status=new&category=family&cursor=CURSOR');
+    expect(v.firstHref).toBeNull();
+    expect(v.clearHref).toBe('/staff/cases?status=new');
+    const last = view({ status: 'new' }, [ROW], null);
+    expect(last.nextHref).toBeNull();
+    expect(last.filtered).toBe(false);
+  });
+});
