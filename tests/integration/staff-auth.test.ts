@@ -2,6 +2,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { teamKeysFor } from '../../server/staff/keys.js';
+import { unlockWithPassword } from '../../server/staff/users.js';
 import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';
 
 let t: TestApp;
@@ -120,5 +122,63 @@ describe('staff sign-in', () => {
     expect((await again.get('/staff/account')).status).toBe(302);
     const row = await t.testDb.db.selectFrom('sessions').select(['expires_at', 'created_at']).where('kind', '=', 'staff').orderBy('created_at', 'desc').executeTakeFirst();
     expect(row).toBeDefined();
+  });
+
+  it('a password change re-wraps the same keys, keeps the second factor, and ends every session', async () => {
+    const s = await addStaff(t, { roles: ['caseworker'] });
+    const before = await unlockWithPassword(t.testDb.db, s.email, s.password);
+    const other = await signInStaff(t, s);
+    const agent = await signInStaff(t, s);
+    const token = await staffCsrf(agent, '/staff/account');
+    const weak = await agent.post('/staff/account/password').type('form').send({ _csrf: token, current_password: s.password, new_password: 'password1234', confirm_password: 'password1234' });
+    expect(weak.status).toBe(422);
+    expect(weak.text).toContain('commonly used');
+    const wrongCurrent = await agent.post('/staff/account/password').type('form').send({ _csrf: token, current_password: 'not it at all', new_password: 'a new long passphrase', confirm_password: 'a new long passphrase' });
+    expect(wrongCurrent.status).toBe(401);
+    const ok = await agent.post('/staff/account/password').type('form').send({ _csrf: token, current_password: s.password, new_password: 'a new long passphrase', confirm_password: 'a new long passphrase' });
+    expect(ok.status).toBe(303);
+    expect((await agent.get('/staff/account')).status).toBe(302);
+    expect((await other.get('/staff/account')).status).toBe(302);
+    expect(await unlockWithPassword(t.testDb.db, s.email, s.password)).toBeNull();
+    const after = await unlockWithPassword(t.testDb.db, s.email, 'a new long passphrase');
+    expect(Buffer.from(after!.keyPair.privateKey).equals(Buffer.from(before!.keyPair.privateKey))).toBe(true);
+    expect(await teamKeysFor(t.testDb.db, s.id, after!.keyPair).then((k) => k.size)).toBe(1);
+    // The second factor survived the re-wrap.
+    const again = await signInStaff(t, { ...s, password: 'a new long passphrase' });
+    expect((await again.get('/staff/account')).status).toBe(200);
+  });
+
+  it('an invitation link creates an account once; it expires', async () => {
+    const admin = await addStaff(t, { roles: ['admin'] });
+    const agent = await signInStaff(t, admin);
+    const token = await staffCsrf(agent, '/admin/staff');
+    const res = await agent.post('/admin/staff/invitations').type('form').send({ _csrf: token, email: 'new.person@example.org', roles: ['caseworker'] });
+    expect(res.status).toBe(201);
+    const link = /(http:\/\/localhost:3000\/staff\/invitations\/[A-Za-z0-9_-]{43})/.exec(res.text)![1]!;
+    const path = new URL(link).pathname;
+    const visitor = request.agent(t.app);
+    const form = await staffCsrf(visitor, path);
+    const weak = await visitor.post(path).type('form').send({ _csrf: form, display_name: 'New Person', password: 'short', confirm_password: 'short' });
+    expect(weak.status).toBe(422);
+    const ok = await visitor.post(path).type('form').send({ _csrf: form, display_name: 'New Person', password: 'a sturdy passphrase here', confirm_password: 'a sturdy passphrase here' });
+    expect(ok.status).toBe(303);
+    expect((await visitor.get(path)).status).toBe(404); // used
+    const user = await t.testDb.db.selectFrom('users').selectAll().where('email', '=', 'new.person@example.org').executeTakeFirstOrThrow();
+    expect(user.roles).toEqual(['caseworker']);
+    // First sign-in goes to enrolment, with a server-rendered QR code.
+    const first = request.agent(t.app);
+    const t1 = await staffCsrf(first, '/staff/sign-in');
+    await first.post('/staff/sign-in').type('form').send({ _csrf: t1, email: 'new.person@example.org', password: 'a sturdy passphrase here' });
+    const enrol = await first.get('/staff/two-factor');
+    expect(enrol.text).toContain('<svg');
+    const key = /class="secret">([A-Z2-7 ]+)</.exec(enrol.text)![1]!.replace(/ /g, '');
+    const t2 = /name="_csrf" value="([^"]+)"/.exec(enrol.text)![1]!;
+    expect((await first.post('/staff/two-factor').type('form').send({ _csrf: t2, code: currentTotp(key) })).status).toBe(303);
+    expect((await first.get('/staff/account')).status).toBe(200);
+    // An expired invitation is refused.
+    const res2 = await agent.post('/admin/staff/invitations').type('form').send({ _csrf: token, email: 'late@example.org', roles: ['admin'] });
+    const path2 = new URL(/(http:\/\/localhost:3000\/staff\/invitations\/[A-Za-z0-9_-]{43})/.exec(res2.text)![1]!).pathname;
+    await t.testDb.db.updateTable('invitations').set({ expires_at: new Date(Date.now() - 1000) }).where('email', '=', 'late@example.org').execute();
+    expect((await request(t.app).get(path2)).status).toBe(404);
   });
 });
