@@ -306,10 +306,12 @@ class EncryptorPool {
         if (m.out) p?.resolve(m.out);
         else p?.reject(new Error(m.error ?? 'seed encryptor failed'));
       });
-      w.on('error', (err) => {
+      const failAll = (err: Error) => {
         for (const p of this.waiting.values()) p.reject(err);
         this.waiting.clear();
-      });
+      };
+      w.on('error', failAll);
+      w.on('exit', (code) => failAll(new Error(`seed encryptor exited (code ${code})`)));
       return w;
     });
   }

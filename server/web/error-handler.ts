@@ -48,13 +48,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (httpError.retryAfterSeconds) res.setHeader('Retry-After', String(httpError.retryAfterSeconds));
     res.setHeader('Cache-Control', 'no-store');
+    // Staff pages keep the staff layout (and its sign-out form); reporter pages their own.
+    const staffArea = /^\/(staff|admin)(\/|$)/.test(req.path);
     const locals = {
       code: httpError.code,
       status: httpError.status,
       retryMinutes: httpError.retryAfterSeconds ? Math.ceil(httpError.retryAfterSeconds / 60) : null,
-      csrfToken: null,
+      ...(staffArea ? { csrfToken: res.locals['csrfToken'] ?? null } : { csrfToken: null }),
     };
-    res.status(httpError.status).render('errors/error', locals, (renderErr: Error | null, html?: string) => {
+    if (staffArea) setLanguage(res, DEFAULT_LANG, '/en/');
+    res.status(httpError.status).render(staffArea ? 'errors/staff-error' : 'errors/error', locals, (renderErr: Error | null, html?: string) => {
       if (!renderErr) return void res.send(html);
       // Never let a failing template fall through to Express's own page (it shows the stack).
       logger.error({ err: renderErr }, 'error page failed to render');

@@ -489,6 +489,8 @@ describe('GET /staff/cases', () => {
       '/staff/cases?status=bogus&category=nope&urgent=maybe&sort=drop',
       '/staff/cases?cursor=%25%25%25',
       '/staff/cases?cursor=' + Buffer.from('{"s":"newest","t":"x","i":"y"}').toString('base64url'),
+      '/staff/cases?cursor=' +
+        Buffer.from(JSON.stringify({ s: 'newest', t: '2026-02-30T10:20:30.123456Z', i: '1a2b3c4d-0000-4000-8000-00000000abcd' })).toString('base64url'),
       '/staff/cases?category=family&category=digital&label[]=x',
       '/staff/cases?assignee=me&region=atlantis&community=%00',
     ];

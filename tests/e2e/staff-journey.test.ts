@@ -1,0 +1,193 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { currentTotp } from '../../server/crypto/index.js';
+import { createUser } from '../../server/staff/users.js';
+import {
+  E2E_REPORT,
+  canaryJpeg,
+  clickAndLoad,
+  fillReport,
+  launchBrowser,
+  readReceipt,
+  serveApp,
+  signIn,
+  staffPasswordStep,
+  type ServedApp,
+} from '../helpers/browser.js';
+import { addStaff } from '../helpers/staff.js';
+
+// A caseworker's journey with JavaScript off: sign-in with the second
+// factor, the queue's filters, the case page (inline image, messages with
+// the reporter), a referral and its printable pack; and first-time TOTP set-up.
+let browser: Browser;
+let served: ServedApp;
+let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
+  await Promise.all([
+    launchBrowser().then((b) => (browser = b)),
+    serveApp().then((s) => (served = s)),
+    canaryJpeg().then((j) => (jpeg = j)),
+  ]);
+});
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((c) => c.close()));
+});
+afterAll(async () => {
+  await browser?.close();
+  await served?.close();
+  jpeg?.cleanup();
+});
+
+async function noScriptPage(): Promise<Page> {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  contexts.push(context);
+  return context.newPage();
+}
+
+const path = (page: Page) => new URL(page.url()).pathname;
+const submit = (page: Page, action: string) => page.locator(`form[action="${action}"] button[type="submit"]`);
+
+/** The date the server calls today (referral dates are UK dates). */
+const londonToday = () =>
+  new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+
+describe('staff journey with JavaScript disabled', () => {
+  it('a caseworker finds a new report, sees its photo, writes with the reporter, refers it and opens the pack', async () => {
+    const { baseUrl, t } = served;
+
+    // The reporter files a report (police referral: yes) with a photo and keeps the receipt.
+    const reporter = await noScriptPage();
+    await reporter.goto(`${baseUrl}/en/report`);
+    const narrative = `${E2E_REPORT.narrative} (journey ${Date.now()})`;
+    await fillReport(reporter, { ...E2E_REPORT, narrative, consent: 'yes', files: [jpeg.file] });
+    await clickAndLoad(reporter, submit(reporter, '/en/report'));
+    expect(path(reporter)).toBe('/en/report/receipt');
+    const receipt = await readReceipt(reporter);
+
+    // The caseworker signs in: password, then the 6-digit code; lands on the queue.
+    const worker = await addStaff(t, { roles: ['caseworker'], name: 'Casey Worker' });
+    const staff = await noScriptPage();
+    await staffPasswordStep(staff, baseUrl, worker);
+    expect(path(staff)).toBe('/staff/two-factor');
+    await staff.locator('#code').fill(currentTotp(worker.totpSecret));
+    await clickAndLoad(staff, submit(staff, '/staff/two-factor'));
+    expect(path(staff)).toBe('/staff/cases');
+
+    // Filters matching the report: category and community.
+    await staff.locator('#filter-category').selectOption('threats');
+    await staff.locator('#filter-community').selectOption(E2E_REPORT.community);
+    await clickAndLoad(staff, staff.locator('form[action="/staff/cases"] button[type="submit"]'));
+    const url = new URL(staff.url());
+    expect(url.pathname).toBe('/staff/cases');
+    expect(url.searchParams.get('category')).toBe('threats');
+    expect(url.searchParams.get('community')).toBe(E2E_REPORT.community);
+    const rows = staff.locator('table.queue tbody tr');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().innerText()).toContain('Threats');
+
+    await clickAndLoad(staff, rows.first().getByRole('link', { name: /^Open case/ }));
+    expect(path(staff)).toMatch(/^\/staff\/cases\/[0-9a-f-]{36}$/);
+    const caseUrl = staff.url();
+    expect(await staff.locator('#report-section .narrative').innerText()).toBe(narrative);
+
+    // The photo is shown inline: its source answers with an image (images load with JavaScript off).
+    const img = staff.locator('#evidence-section img.evidence-image');
+    expect(await img.count()).toBe(1);
+    expect(await img.getAttribute('alt')).toBe('Evidence image: harbour-photo.jpg');
+    const src = await img.getAttribute('src');
+    const shown = await staff.request.get(new URL(src!, baseUrl).href);
+    expect(shown.status()).toBe(200);
+    expect(shown.headers()['content-type']).toMatch(/^image\//);
+    expect([...(await shown.body()).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    // And the element itself decoded it (Playwright evaluates even when the page's own scripts are off).
+    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.naturalWidth)).toBe(64);
+
+    // A reply to the reporter.
+    const reply = 'Thank you for telling us. A caseworker will call you on Thursday; is that safe?';
+    await staff.locator('#message').fill(reply);
+    await clickAndLoad(staff, submit(staff, `${path(staff)}/messages`));
+    expect(await staff.locator('.notice--success').innerText()).toContain('Your message is sent');
+    expect(await staff.locator('#messages-section .message--staff .message__body').allInnerTexts()).toEqual([reply]);
+
+    // The reporter comes back with the receipt, reads the reply and answers.
+    const back = await noScriptPage();
+    await signIn(back, baseUrl, 'en', receipt);
+    expect(path(back)).toBe('/en/status');
+    expect(await back.locator('.thread .message--staff .message__body').allInnerTexts()).toEqual([reply]);
+    const answer = 'Yes, Thursday after six is safe.';
+    await back.locator('#message').fill(answer);
+    await clickAndLoad(back, submit(back, '/en/status/messages'));
+    expect(await back.locator('.thread .message--reporter .message__body').allInnerTexts()).toEqual([answer]);
+
+    // The caseworker reloads the case and sees the answer.
+    await staff.goto(caseUrl);
+    expect(await staff.locator('#messages-section .message__body').allInnerTexts()).toEqual([reply, answer]);
+
+    // A referral: where, today's date, a crime reference.
+    const today = londonToday();
+    expect(await staff.locator('#referred_on').getAttribute('max')).toBe(today);
+    await staff.locator('#destination').selectOption('counter_terrorism_policing');
+    await staff.locator('#referred_on').fill(today);
+    await staff.locator('#crime_reference').fill('CTP/2026/0042');
+    await clickAndLoad(staff, submit(staff, `${path(staff)}/referrals`));
+    expect(await staff.locator('.notice--success').innerText()).toContain('The referral is recorded');
+    const recorded = staff.locator('#referrals table tbody tr');
+    expect(await recorded.count()).toBe(1);
+    expect(await recorded.innerText()).toContain('Counter Terrorism Policing');
+    expect(await recorded.innerText()).toContain('CTP/2026/0042');
+    expect(await recorded.innerText()).toContain(today);
+
+    // The printable pack shows the report.
+    await clickAndLoad(staff, recorded.getByRole('link', { name: /^Printable pack/ }));
+    expect(path(staff)).toMatch(/\/referrals\/[0-9a-f-]{36}\/pack$/);
+    expect(await staff.locator('h1').innerText()).toBe('Referral pack');
+    expect(await staff.locator('.referral-pack .narrative').innerText()).toBe(narrative);
+    expect(await staff.locator('.referral-pack').innerText()).toContain('CTP/2026/0042');
+
+    // The bundle is a zip.
+    const bundleHref = await staff.locator('.referral-pack a[href$="/bundle"]').getAttribute('href');
+    const bundle = await staff.request.get(new URL(bundleHref!, baseUrl).href);
+    expect(bundle.status()).toBe(200);
+    expect(bundle.headers()['content-type']).toBe('application/zip');
+    expect([...(await bundle.body()).subarray(0, 4)]).toEqual([0x50, 0x4b, 0x03, 0x04]);
+  });
+
+  it('a first sign-in without a second factor shows the QR code and key; the code from that key completes it', async () => {
+    const { baseUrl, t } = served;
+    const email = `new-admin-${Date.now()}@example.org`;
+    const password = 'a long enough password for enrolment';
+    await createUser(t.testDb.db, { email, displayName: 'New Admin', roles: ['admin'], password });
+
+    const page = await noScriptPage();
+    await staffPasswordStep(page, baseUrl, { email, password });
+    expect(path(page)).toBe('/staff/two-factor');
+    expect(await page.locator('h1').innerText()).toBe('Set up your second factor');
+    const svg = page.locator('figure.qr svg');
+    expect(await svg.count(), 'inline SVG QR code').toBe(1);
+    expect(await page.locator('img').count(), 'no QR image from elsewhere').toBe(0);
+
+    const key = (await page.locator('code.secret').innerText()).replace(/\s/g, '');
+    expect(key).toMatch(/^[A-Z2-7]{16,}$/);
+    // A wrong code first: the page stays, with the same key.
+    await page.locator('#code').fill(currentTotp(key) === '000000' ? '111111' : '000000');
+    await clickAndLoad(page, submit(page, '/staff/two-factor'));
+    expect(await page.locator('.error-summary').count()).toBe(1);
+    expect((await page.locator('code.secret').innerText()).replace(/\s/g, '')).toBe(key);
+
+    await page.locator('#code').fill(currentTotp(key));
+    await clickAndLoad(page, submit(page, '/staff/two-factor'));
+    expect(path(page)).toBe('/admin/staff');
+    const user = await t.testDb.db.selectFrom('users').select(['totp_secret_wrapped']).where('email', '=', email).executeTakeFirstOrThrow();
+    expect(user.totp_secret_wrapped).not.toBeNull();
+
+    // Next time only the code is asked for.
+    const again = await noScriptPage();
+    await staffPasswordStep(again, baseUrl, { email, password });
+    expect(path(again)).toBe('/staff/two-factor');
+    expect(await again.locator('h1').innerText()).toBe('Enter your code');
+    expect(await again.locator('figure.qr').count()).toBe(0);
+  });
+});
