@@ -273,32 +273,12 @@ export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: num
 
 // ---------------------------------------------------------------- staff pages
 
-import { currentTotp } from '../../server/crypto/index.js';
-
-/** The fields a browser sign-in needs (TestStaff from helpers/staff.ts fits). */
-export type StaffLogin = { id: string; email: string; password: string; totpSecret: string };
-
 /** The password step of the staff sign-in, through the real form; lands on /staff/two-factor when right. */
 export async function staffPasswordStep(page: Page, baseUrl: string, who: { email: string; password: string }): Promise<void> {
   await page.goto(`${baseUrl}/staff/sign-in`);
   await page.locator('#email').fill(who.email);
   await page.locator('#password').fill(who.password);
   await clickAndLoad(page, page.locator('form[action="/staff/sign-in"] button[type="submit"]'));
-}
-
-/**
- * Signs a staff member in through the real pages: email and password, then
- * the current TOTP code. Each code works once (replay protection), so the
- * last used step is forgotten first: a test may sign the same person in
- * several times within 30 seconds.
- */
-export async function staffSignIn(page: Page, served: ServedApp, who: StaffLogin): Promise<void> {
-  await served.t.testDb.db.updateTable('users').set({ totp_last_step: null }).where('id', '=', who.id).execute();
-  await staffPasswordStep(page, served.baseUrl, who);
-  expect(new URL(page.url()).pathname, 'password accepted').toBe('/staff/two-factor');
-  await page.locator('#code').fill(currentTotp(who.totpSecret));
-  await clickAndLoad(page, page.locator('form[action="/staff/two-factor"] button[type="submit"]'));
-  expect(new URL(page.url()).pathname, 'second factor accepted').not.toMatch(/^\/staff\/(sign-in|two-factor)$/);
 }
 
 /**
@@ -316,9 +296,9 @@ export async function overflowOutside(page: Page, scroller = '.table-wrap'): Pro
       if (el.parentElement?.closest(scrollerSel)) continue;
       const r = el.getBoundingClientRect();
       if (r.width === 0 || (r.right <= width + 0.5 && r.left >= -0.5)) continue;
-      let p = el.parentElement;
+      // Report the outermost offender only.
       let inside = false;
-      for (; p; p = p.parentElement) if (seen.has(p)) inside = true;
+      for (let p = el.parentElement; p && !inside; p = p.parentElement) inside = seen.has(p);
       seen.add(el);
       if (!inside) culprits.push(label(el));
     }

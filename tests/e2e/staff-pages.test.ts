@@ -1,0 +1,254 @@
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentTotp } from '../../server/crypto/index.js';
+import { createUser } from '../../server/staff/users.js';
+import {
+  axeViolations,
+  canaryJpeg,
+  clickAndLoad,
+  launchBrowser,
+  overflowOutside,
+  serveApp,
+  staffPasswordStep,
+  type ServedApp,
+} from '../helpers/browser.js';
+import { VALID_REPORT, fileReport } from '../helpers/reporter.js';
+import { addStaff } from '../helpers/staff.js';
+
+// Every staff and administrator page, in the states staff meet: accessible
+// (axe-core, all rules, at 1280px and at 320px) and usable on a 320px-wide
+// screen (only tables may scroll sideways, inside their .table-wrap).
+let browser: Browser;
+let served: ServedApp;
+let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
+
+beforeAll(async () => {
+  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
+  await Promise.all([
+    launchBrowser().then((b) => (browser = b)),
+    serveApp().then((s) => (served = s)),
+    canaryJpeg().then((j) => (jpeg = j)),
+  ]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await served?.close();
+  jpeg?.cleanup();
+});
+
+async function withPage(options: Parameters<Browser['newContext']>[0], use: (page: Page) => Promise<void>) {
+  const context: BrowserContext = await browser.newContext(options);
+  try {
+    await use(await context.newPage());
+  } finally {
+    await context.close();
+  }
+}
+
+const STAFF_PAGES = [
+  'sign-in',
+  'sign-in with wrong password',
+  'two-factor',
+  'two-factor with wrong code',
+  'queue',
+  'queue filtered',
+  'queue with no matching cases',
+  'case',
+  'case with empty note error',
+  'case with empty reply error',
+  'case with referral error',
+  'case after referral',
+  'referral pack',
+  'team keys',
+  'account',
+  'staff list',
+  'staff list with invitation created',
+  'audit log',
+  'audit log filtered',
+  'audit log with case ID error',
+  'enrolment',
+  'enrolment with wrong code',
+] as const;
+type StaffPage = (typeof STAFF_PAGES)[number];
+
+/**
+ * Every staff page state, signed in as someone with both roles (admin and
+ * caseworker), then the first-time set-up of a second factor for someone
+ * new. Each walk gets its own people and report, so walks can run side by
+ * side. The walk checks it reached each state before calling `visit`.
+ */
+async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<void>): Promise<void> {
+  const { baseUrl, t } = served;
+  const tag = Math.random().toString(16).slice(2, 10);
+  const me = await addStaff(t, { roles: ['admin', 'caseworker'], name: `Alex Both ${tag}` });
+  const newcomer = { email: `newcomer-${tag}@example.org`, password: `newcomer password ${tag}` };
+  await createUser(t.testDb.db, { email: newcomer.email, displayName: 'New Comer', roles: ['caseworker'], password: newcomer.password });
+  // consent talk_first: the referral form then asks why (an extra field and warning to check).
+  await fileReport(t.app, { ...VALID_REPORT, narrative: `Walk ${tag}: ${String(VALID_REPORT['narrative'])}` }, [
+    { name: 'harbour-photo.jpg', content: readFileSync(jpeg.file) },
+  ]);
+
+  const go = async (p: string, status = 200) => {
+    const res = await page.goto(`${baseUrl}${p}`);
+    expect(res?.status(), `GET ${p}`).toBe(status);
+  };
+  const path = () => new URL(page.url()).pathname;
+  const submit = (action: string) => page.locator(`form[action="${action}"] button[type="submit"]`);
+  const errorSummary = page.locator('.error-summary');
+
+  // Signing in.
+  await go('/staff/sign-in');
+  await visit('sign-in');
+  await page.locator('#email').fill(me.email);
+  await page.locator('#password').fill('not the password at all');
+  await clickAndLoad(page, submit('/staff/sign-in'));
+  expect(await errorSummary.count(), 'wrong password error').toBe(1);
+  await visit('sign-in with wrong password');
+
+  await staffPasswordStep(page, baseUrl, me);
+  expect(path()).toBe('/staff/two-factor');
+  await visit('two-factor');
+  await page.locator('#code').fill(currentTotp(me.totpSecret) === '000000' ? '111111' : '000000');
+  await clickAndLoad(page, submit('/staff/two-factor'));
+  expect(await errorSummary.count(), 'wrong code error').toBe(1);
+  expect(await page.locator('#code').getAttribute('aria-describedby'), 'error tied to the field').toBe('code-error');
+  await visit('two-factor with wrong code');
+  await page.locator('#code').fill(currentTotp(me.totpSecret));
+  await clickAndLoad(page, submit('/staff/two-factor'));
+  expect(path()).toBe('/staff/cases');
+  await visit('queue');
+
+  // The queue, filtered: matching, then matching nothing.
+  await page.locator('#filter-status').selectOption('all');
+  await page.locator('#filter-category').selectOption('threats');
+  await page.locator('#filter-community').selectOption(String(VALID_REPORT['community']));
+  await clickAndLoad(page, submit('/staff/cases'));
+  const walkRow = page.locator('table.queue tbody tr');
+  expect(await walkRow.count(), 'filtered queue rows').toBeGreaterThan(0);
+  await visit('queue filtered');
+  await page.locator('#filter-category').selectOption('return');
+  await clickAndLoad(page, submit('/staff/cases'));
+  expect(await page.locator('table.queue').count(), 'no rows').toBe(0);
+  expect(await page.locator('main').innerText()).toContain('No cases match these filters.');
+  await visit('queue with no matching cases');
+
+  // This walk's case: the newest one.
+  await go('/staff/cases?status=all&sort=newest');
+  let caseUrl = '';
+  for (const link of await page.locator('table.queue tbody th a').all()) {
+    await clickAndLoad(page, link);
+    if ((await page.locator('#report-section').innerText()).includes(`Walk ${tag}`)) {
+      caseUrl = path();
+      break;
+    }
+    await page.goBack();
+  }
+  expect(caseUrl, "this walk's case in the queue").toMatch(/^\/staff\/cases\/[0-9a-f-]{36}$/);
+  expect(await page.locator('img.evidence-image').count(), 'the photo is shown').toBe(1);
+  await visit('case');
+
+  await clickAndLoad(page, submit(`${caseUrl}/notes`));
+  expect(await errorSummary.count(), 'empty note error').toBe(1);
+  expect(await page.locator('#note').getAttribute('aria-invalid')).toBe('true');
+  await visit('case with empty note error');
+  await go(caseUrl);
+  await clickAndLoad(page, submit(`${caseUrl}/messages`));
+  expect(await errorSummary.count(), 'empty reply error').toBe(1);
+  expect(await page.locator('#message').getAttribute('aria-invalid')).toBe('true');
+  await visit('case with empty reply error');
+
+  // A note (so the referral form offers it), then a referral: first refused, then recorded.
+  await page.locator('#note').fill('Spoke to the reporter; they are safe for now.');
+  await clickAndLoad(page, submit(`${caseUrl}/notes`));
+  expect(await errorSummary.count(), 'note added').toBe(0);
+  await clickAndLoad(page, submit(`${caseUrl}/referrals`));
+  expect(await errorSummary.count(), 'referral without destination').toBe(1);
+  await visit('case with referral error');
+  await page.locator('#destination').selectOption('local_police');
+  await page.locator('#crime_reference').fill('MET/1234/26');
+  await page.locator('#notes input[type="checkbox"]').first().check();
+  await page.locator('#override_reason').fill('A threat to life: the men said they would come back with a car.');
+  await clickAndLoad(page, submit(`${caseUrl}/referrals`));
+  expect(await errorSummary.count(), 'referral recorded').toBe(0);
+  expect(await page.locator('#referrals table tbody tr').count()).toBe(1);
+  await visit('case after referral');
+
+  await clickAndLoad(page, page.locator('#referrals table').getByRole('link', { name: /^Printable pack/ }));
+  expect(await page.locator('h1').innerText()).toBe('Referral pack');
+  await visit('referral pack');
+
+  await go('/staff/keys');
+  await visit('team keys');
+  await go('/staff/account');
+  await visit('account');
+
+  // Administration.
+  await go('/admin/staff');
+  await visit('staff list');
+  await page.locator('#invite-email').fill(`invited-${tag}@example.org`);
+  await page.locator('#role-admin').check();
+  await clickAndLoad(page, submit('/admin/staff/invitations'));
+  expect(await page.locator('main').innerText()).toContain('Invitation created');
+  await visit('staff list with invitation created');
+
+  await go('/admin/audit');
+  expect(await page.locator('table').count(), 'audit entries').toBe(1);
+  await visit('audit log');
+  await page.locator('#action').selectOption('case.referred');
+  await clickAndLoad(page, submit('/admin/audit'));
+  expect(new URL(page.url()).searchParams.get('action')).toBe('case.referred');
+  expect(await page.locator('main').innerText()).toContain('(filtered)');
+  await visit('audit log filtered');
+  await page.locator('#case').fill('not-a-case-id');
+  await clickAndLoad(page, submit('/admin/audit'));
+  expect(await errorSummary.count(), 'case ID error').toBe(1);
+  await visit('audit log with case ID error');
+
+  // Signing out, and someone new setting up a second factor.
+  await clickAndLoad(page, submit('/staff/sign-out'));
+  expect(path()).toBe('/staff/sign-in');
+  await staffPasswordStep(page, baseUrl, newcomer);
+  expect(await page.locator('figure.qr svg').count(), 'enrolment page').toBe(1);
+  await visit('enrolment');
+  await clickAndLoad(page, submit('/staff/two-factor'));
+  expect(await errorSummary.count(), 'enrolment code error').toBe(1);
+  expect(await page.locator('#code').getAttribute('aria-describedby'), 'error tied to the field').toBe('code-error');
+  await visit('enrolment with wrong code');
+}
+
+describe.concurrent('staff pages', () => {
+  it('axe-core finds no violations on any staff page', async () => {
+    const found: string[] = [];
+    const visited: string[] = [];
+    // axe runs in the page, so this context has JavaScript on and ignores the CSP.
+    await withPage({ javaScriptEnabled: true, bypassCSP: true }, async (page) => {
+      await walkStaffPages(page, async (name) => {
+        visited.push(name);
+        // At a desktop width and a phone width: whether a table scrolls (and so must be focusable) depends on it.
+        for (const width of [1280, 320]) {
+          await page.setViewportSize({ width, height: 720 });
+          for (const v of await axeViolations(page)) {
+            found.push(`${name} at ${width}px: ${v.id} (${v.impact}) ${v.help} → ${v.targets.join(' | ')}`);
+          }
+        }
+      });
+    });
+    expect(visited).toEqual(STAFF_PAGES);
+    expect(found, found.join('\n')).toEqual([]);
+  });
+
+  it('every staff page fits a 320px-wide screen; only tables scroll sideways, inside their .table-wrap', async () => {
+    const found: string[] = [];
+    const visited: string[] = [];
+    await withPage({ javaScriptEnabled: false, viewport: { width: 320, height: 640 } }, async (page) => {
+      await walkStaffPages(page, async (name) => {
+        visited.push(name);
+        const { scrollWidth, culprits } = await overflowOutside(page, '.table-wrap');
+        if (scrollWidth > 320 || culprits.length) found.push(`${name}: scrollWidth ${scrollWidth} → ${culprits.join(' | ')}`);
+      });
+    });
+    expect(visited).toEqual(STAFF_PAGES);
+    expect(found, found.join('\n')).toEqual([]);
+  });
+});
