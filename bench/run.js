@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { runQueueBench } from './queue.js';
+import { signInBench } from './signin.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
@@ -689,10 +690,14 @@ async function main() {
     MAX_FILE_MB: '120',
     MAX_REPORT_MB: '130',
     NODE_ENV: 'production',
+    // The same glibc malloc settings as `npm start` (see README: memory).
+    MALLOC_ARENA_MAX: '2',
+    MALLOC_MMAP_THRESHOLD_: '65536',
+    MALLOC_TRIM_THRESHOLD_: '131072',
   };
 
-  log('harbour setup --org Bench');
-  const setup = await run(process.execPath, ['bin/harbour.js', 'setup', '--org', 'Bench'], env, { quiet: true });
+  log('harbour setup --org Bench --no-admin');
+  const setup = await run(process.execPath, ['bin/harbour.js', 'setup', '--org', 'Bench', '--no-admin'], env, { quiet: true });
   if (setup.code !== 0) {
     if (!db.fresh && /already set up/i.test(setup.stderr)) log('database already set up: continuing');
     else throw new Error(`setup failed (exit ${setup.code}): ${setup.stderr.trim()}`);
@@ -739,11 +744,17 @@ async function main() {
   log('queue: caseworker queue on seeded cases');
   result.queue = await runQueueBench({ log: (msg) => log(`queue: ${msg}`), onCleanup: (fn) => cleanups.push(fn) });
 
+  // Staff sign-in: 20 concurrent (password + TOTP), event-loop lag alongside, on the load phase's database.
+  log('sign-in: 20 concurrent staff sign-ins');
+  result.sign_in = await signInBench(db.url);
+  log(`sign-in: p99 ${result.sign_in.latency_p99_ms} ms, event-loop lag p99 ${result.sign_in.event_loop_lag_p99_ms} ms`);
+
   result.checks = {
     submissions_without_errors: result.submissions.errors === 0 && result.submissions.successes > 0,
     get_root_under_load_p99_ok: result.get_root_under_load.p99_ms !== null && result.get_root_under_load.p99_ms < TARGETS.get_root_under_load_p99_ms_max,
     upload_succeeded: result.upload.ok && result.upload.stored_evidence_state === 'complete',
     upload_peak_rss_ok: Math.max(result.upload.peak_rss_mb ?? Infinity, result.upload.peak_rss_kernel_hwm_mb ?? 0) < TARGETS.upload_peak_rss_mb_max,
+    sign_in_event_loop_lag_ok: result.sign_in.event_loop_lag_p99_ms < result.sign_in.target_event_loop_lag_p99_ms_max,
   };
 
   await cleanup();

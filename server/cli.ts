@@ -66,7 +66,7 @@ async function readPassword(file: string | undefined, email: string): Promise<st
     password = await ask('Password (not shown): ', { hidden: true });
     if ((await ask('Password again: ', { hidden: true })) !== password) throw new Error('The passwords do not match.');
   }
-  const problem = passwordProblem(password, email);
+  const problem = await passwordProblem(password, email);
   if (problem) throw new Error(PASSWORD_MESSAGES[problem]);
   return password;
 }

@@ -41,7 +41,10 @@ export const CRIME_REFERENCE_MAX = 100;
 
 // archiver 7 is CommonJS with a factory as its export; the installed @types/archiver (8) describes
 // archiver 8's class API instead, so the factory is typed here by hand.
-const archiver = createRequire(import.meta.url)('archiver') as (format: 'zip', options?: ZipOptions) => Archiver;
+// Loaded on the first bundle only: it is large and every other request can do without it.
+let archiverFactory: ((format: 'zip', options?: ZipOptions) => Archiver) | null = null;
+const archiver = (format: 'zip', options?: ZipOptions): Archiver =>
+  (archiverFactory ??= createRequire(import.meta.url)('archiver') as (format: 'zip', options?: ZipOptions) => Archiver)(format, options);
 
 export type ReferralDetails = { crimeReference: string | null; overrideReason: string | null; noteIds: string[] };
 const detailsField = (id: string): FieldContext => ({ table: 'referrals', id, field: 'details' });

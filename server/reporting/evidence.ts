@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { fileTypeFromBuffer } from 'file-type';
 import type sharp from 'sharp';
 import {
   StreamDecryptor,
@@ -56,6 +55,7 @@ export function cleanFileName(name: string): string {
 }
 
 async function detect(head: Uint8Array): Promise<Kind | null> {
+  const { fileTypeFromBuffer } = await import('file-type'); // loaded with the first upload, not at start
   const ft = await fileTypeFromBuffer(head);
   if (ft) {
     const image = IMAGE_OUT[ft.ext];

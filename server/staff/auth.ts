@@ -1,5 +1,4 @@
 import type { Request, RequestHandler, Response } from 'express';
-import QRCode from 'qrcode';
 import { audit } from '../audit/log.js';
 import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
@@ -80,6 +79,7 @@ async function renderTwoFactor(ctx: AppContext, res: Response, s: StaffSession, 
     const user = await q.findUser(ctx.db, s.payload.userId);
     const uri = totpUri(s.payload.pendingTotp!, user?.email ?? 'staff', 'Harbour');
     // Rendered on the server as inline SVG: no third-party QR service, no script.
+    const { default: QRCode } = await import('qrcode'); // loaded for enrolment only
     const qr = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     return res.status(status).render('staff/enrol', { title: 'Set up your second factor', qr, secret: s.payload.pendingTotp, error });
   }
@@ -159,7 +159,7 @@ export function updatePassword(ctx: AppContext): RequestHandler {
     const { user } = staffOf(res);
     const current = field(req, 'current_password');
     const next = field(req, 'new_password');
-    const problem = passwordProblem(next, user.email, field(req, 'confirm_password'));
+    const problem = await passwordProblem(next, user.email, field(req, 'confirm_password'));
     if (problem) return res.status(422).render('staff/account', { title: 'Your account', error: PASSWORD_MESSAGES[problem] });
     if (await throttled(ctx, req, res, user.email, (s, e) => res.status(s).render('staff/account', { title: 'Your account', error: e }))) return;
     const unlocked = await unlockWithPassword(ctx.db, user.email, current);
@@ -197,7 +197,7 @@ export function acceptInvitation(ctx: AppContext): RequestHandler {
     const password = field(req, 'password');
     const render = (error: string) => res.status(422).render('staff/invitation', { title: 'Create your account', email: inv.email, name, error });
     if (!name || name.length > 100) return render('Enter your name (up to 100 characters).');
-    const problem = passwordProblem(password, inv.email, field(req, 'confirm_password'));
+    const problem = await passwordProblem(password, inv.email, field(req, 'confirm_password'));
     if (problem) return render(PASSWORD_MESSAGES[problem]);
     if (await q.findUserByEmail(ctx.db, inv.email)) return render('An account with this email address already exists.');
     if (!(await q.markInvitationUsed(ctx.db, inv.id))) throw notFound('invitation');
