@@ -9,9 +9,7 @@ import type { Db } from '../db/index.js';
  */
 
 /** A submitted case with its sealed data key; pending reports (evidence still arriving) do not exist for staff. */
-export function getCase(db: Db, id: string) {
-  return db.selectFrom('reports').selectAll().where('id', '=', id).where('state', '=', 'submitted').executeTakeFirst();
-}
+export { getReport as getCase } from '../reporting/queries.js';
 
 /** The workflow columns, locked for the rest of the caller's transaction (two caseworkers changing status at once). */
 export function lockWorkflow(db: Db, id: string) {
@@ -206,12 +204,5 @@ export function listEvidence(db: Db, reportId: string) {
     .execute();
 }
 
-export function getEvidence(db: Db, reportId: string, evidenceId: string) {
-  return db
-    .selectFrom('evidence')
-    .select(['id', 'meta', 'stream_header', 'chunk_count'])
-    .where('id', '=', evidenceId)
-    .where('report_id', '=', reportId)
-    .where('state', '=', 'complete')
-    .executeTakeFirst();
-}
+// One evidence row, checked against its report: the same query the reporter side uses.
+export { getEvidence } from '../reporting/queries.js';

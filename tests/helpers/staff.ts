@@ -1,11 +1,17 @@
+import { randomBytes as rb } from 'node:crypto';
+import request from 'supertest';
+import { currentTotp, newTotpSecret, sealTo } from '../../server/crypto/index.js';
+import type { Role } from '../../server/db/schema.js';
+import { createUser, wrapTotpSecret } from '../../server/staff/users.js';
+import type { TestApp } from './app.js';
 import type { Db } from '../../server/db/index.js';
 import { decryptJson, decryptText, unsealWith, type KeyPair } from '../../server/crypto/index.js';
 import { openTeamKeyWithRecovery } from '../../server/setup/service.js';
 
 /**
- * Reads a report the way a caseworker's session will: team key (here opened
- * with the recovery key) → the report's sealed data key → fields. Until the
- * staff issue lands, this is how tests prove the team can read reports (P2).
+ * Reads a report the way a caseworker's session does: team key (here opened
+ * with the recovery key, so reporter-side tests need no staff account) → the
+ * report's sealed data key → fields. Proves the team can read reports (P2).
  */
 export async function teamKey(db: Db, recoveryKey: string): Promise<KeyPair> {
   return openTeamKeyWithRecovery(db, recoveryKey);
@@ -24,13 +30,6 @@ export async function readAsTeam(db: Db, team: KeyPair, reportId: string) {
 }
 
 // ---------------------------------------------------------------- staff accounts
-
-import { randomBytes as rb } from 'node:crypto';
-import request from 'supertest';
-import { currentTotp, newTotpSecret, sealTo } from '../../server/crypto/index.js';
-import type { Role } from '../../server/db/schema.js';
-import { createUser, wrapTotpSecret } from '../../server/staff/users.js';
-import type { TestApp } from './app.js';
 
 export type TestStaff = { id: string; email: string; password: string; totpSecret: string; roles: Role[] };
 
