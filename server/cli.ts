@@ -6,7 +6,8 @@ import { loadConfig } from './config.js';
 import { readySodium } from './crypto/index.js';
 import { createDb, createMigrator, dbTargetFromConfig, migrateToLatest, type Db } from './db/index.js';
 import { runHousekeeping } from './housekeeping.js';
-import { setupOrganisation } from './setup/service.js';
+import { currentTeamKey, setupOrganisation } from './setup/service.js';
+import { seedCases, seedCaseworkers } from './cases/seed.js';
 import { audit } from './audit/log.js';
 import { runAuditVerify } from './audit/cli.js';
 import type { Role } from './db/schema.js';
@@ -28,6 +29,8 @@ Commands:
                          with the offline recovery key (asked for, or read from K), give this
                          caseworker access to every case; with F, also set a new password
                          (new keys; they set up a new second factor at sign-in)
+  seed --demo [--cases N] fill a fresh installation with fictional cases (default 400) so the
+                         dashboard has something to show; refused if real reports exist
   audit verify [--expect SEQ:HASH]
                          check the audit log's hash chain (and a head recorded earlier); exit 1 on any change
   migrate [--down]       apply every pending migration (or undo the last one)
@@ -170,6 +173,23 @@ async function recover(db: Db, args: string[]): Promise<number> {
   return 0;
 }
 
+async function seed(db: Db, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { demo: { type: 'boolean' }, cases: { type: 'string' } }, strict: true });
+  if (!values.demo) throw new Error('Usage: harbour seed --demo [--cases N]');
+  const count = Number(values.cases ?? 400);
+  if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new Error('--cases takes a whole number from 1 to 1,000,000.');
+  await migrateToLatest(db);
+  const existing = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  if (Number(existing.n) > 0) throw new Error('This installation already has reports: demo data goes only into a fresh one.');
+  const teamKey = await currentTeamKey(db).catch(() => {
+    throw new Error('Run `harbour setup` first.');
+  });
+  const assigneeIds = await seedCaseworkers(db, 3);
+  const seeded = await seedCases(db, { count, teamKey, assigneeIds });
+  out(`Seeded ${seeded} fictional cases over the last two years, assigned among 3 fictional caseworkers (who cannot sign in).`);
+  return 0;
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -190,6 +210,8 @@ export async function runCli(argv: string[]): Promise<number> {
         return await userAdd(db, rest.slice(1));
       case 'recover':
         return await recover(db, rest);
+      case 'seed':
+        return await seed(db, rest);
       case 'audit': {
         if (rest[0] !== 'verify') throw new Error('Usage: harbour audit verify [--expect SEQ:HASH]…');
         const { values } = parseArgs({ args: rest.slice(1), options: { expect: { type: 'string', multiple: true } }, strict: true });

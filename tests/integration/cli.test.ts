@@ -74,6 +74,10 @@ describe('harbour CLI', () => {
     expect(await runCli(['recover', '--email', 'cw@example.org', '--recovery-key-file', keyFile])).toBe(0);
     expect(output.join('')).toContain('can open every case again');
     output.length = 0;
+    expect(await runCli(['seed', '--demo', '--cases', '60'])).toBe(0);
+    expect(output.join('')).toContain('Seeded 60 fictional cases');
+    await expect(runCli(['seed', '--demo'])).rejects.toThrow(/already has reports/);
+    output.length = 0;
     expect(await runCli(['audit', 'verify'])).toBe(0);
   }, 240_000); // several cold starts of an on-disk PGlite
 
