@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as foundation from './2026_11_23_120000_foundation.js';
 import * as staffAndCases from './2026_11_24_090000_staff_and_cases.js';
+import * as statsArchive from './2026_11_24_150000_stats_archive.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -10,4 +11,5 @@ import * as staffAndCases from './2026_11_24_090000_staff_and_cases.js';
 export const migrations: Record<string, Migration> = {
   '2026_11_23_120000_foundation': foundation,
   '2026_11_24_090000_staff_and_cases': staffAndCases,
+  '2026_11_24_150000_stats_archive': statsArchive,
 };

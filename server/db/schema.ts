@@ -195,7 +195,22 @@ export interface JobsTable {
   updated_at: Timestamp;
 }
 
+export interface StatsArchiveTable {
+  id: Generated<number>;
+  quarter: ColumnType<string, string, string>;
+  categories: string[];
+  community: string;
+  region: string;
+  suspected_state: string;
+  urgent: boolean;
+  status: string;
+  closing_outcome: string | null;
+  referred: boolean;
+  first_response_days: number | null;
+}
+
 export interface Database {
+  stats_archive: StatsArchiveTable;
   users: UsersTable;
   key_grants: KeyGrantsTable;
   invitations: InvitationsTable;

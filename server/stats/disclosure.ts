@@ -101,7 +101,7 @@ export function protectTable(counts: readonly (readonly number[])[], rulesIn: Ru
 /** An average (e.g. days to first response) only over a base of at least 25 cases; otherwise suppressed. */
 export function protectedAverage(values: readonly number[]): Cell {
   if (values.length < MIN_AVERAGE_BASE) return SUPPRESSED;
-  return value(values.reduce((a, b) => a + b, 0) / values.length);
+  return value(Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10) / 10);
 }
 
 /** The text every output uses for a cell. */

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cellText } from '../../server/stats/disclosure.js';
+import { archiveForStatistics } from '../../server/stats/archive.js';
+import { buildStatistics, periodOf, PeriodError, type Statistics } from '../../server/stats/tables.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+
+/** Statistics over hand-built data: the disclosure rules hold on real aggregates, deletion does not change them. */
+let t: TestApp;
+const label = (kind: string, code: string) => `${kind}:${code}`;
+const period = periodOf('2026-Q1', '2026-Q2');
+const rules = { threshold: 10, base: 5 };
+
+async function addReports(n: number, f: { categories: string[]; community?: string; region?: string; state?: string; at: string; status?: string; outcome?: string }) {
+  const rows = Array.from({ length: n }, () => ({
+    id: randomUUID(),
+    state: 'submitted' as const,
+    status: f.status ?? 'new',
+    categories: f.categories,
+    urgent: false,
+    community: f.community ?? 'uyghur',
+    region: f.region ?? 'london',
+    suspected_state: f.state ?? 'china',
+    incident_from: null,
+    incident_to: null,
+    team_key_id: t.team!.id,
+    data_key_sealed: new Uint8Array(80),
+    receipt_lookup: null,
+    data_key_wrapped: null,
+    narrative: new Uint8Array(40),
+    details: new Uint8Array(40),
+    contact: null,
+    submitted_at: f.at,
+    closing_outcome: f.outcome ?? null,
+  }));
+  await t.testDb.db.insertInto('reports').values(rows).execute();
+  return rows.map((r) => r.id);
+}
+
+const cell = (s: Statistics, table: string, row: string, col: string) => {
+  const tb = s.tables.find((x) => x.id === table)!;
+  const r = tb.rows.findIndex((x) => x.key === row);
+  const c = tb.columns.findIndex((x) => x.key === col);
+  return cellText(tb.data.cells[r]![c]!);
+};
+
+let threatIds: string[] = [];
+beforeAll(async () => {
+  t = await createTestApp();
+  threatIds = await addReports(9, { categories: ['threats'], at: '2026-02-10T12:00:00Z' }); // 9 → [c]
+  await addReports(30, { categories: ['threats'], at: '2026-05-10T12:00:00Z' });
+  await addReports(12, { categories: ['family'], at: '2026-02-11T12:00:00Z' }); // 12 → 10
+  await addReports(13, { categories: ['family'], at: '2026-05-11T12:00:00Z', community: 'tibetan' });
+  await addReports(13, { categories: ['legal'], at: '2026-05-12T12:00:00Z', community: 'tibetan' }); // 13 → 15
+  await addReports(22, { categories: ['legal'], at: '2026-02-12T12:00:00Z', community: 'tibetan' }); // 22 → 20
+  await addReports(40, { categories: ['surveillance', 'digital'], at: '2026-05-20T12:00:00Z', status: 'closed', outcome: 'resolved' });
+  await addReports(30, { categories: ['recruitment'], at: '2025-12-31T23:00:00Z' }); // outside the period
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('statistics', () => {
+  it('applies the rules to real aggregates: [c], zeros, rounding, secondary suppression, totals', async () => {
+    const s = await buildStatistics(t.testDb.db, period, rules, label);
+    expect(cell(s, 'category-quarter', 'threats', '2026-01-01')).toBe('[c]');
+    // threats Q1 (9) would be alone in its row and column: threats Q2 (30, the row's smallest other)
+    // is hidden too, then family Q1 and Q2 (the smallest others in those columns).
+    expect(cell(s, 'category-quarter', 'threats', '2026-04-01')).toBe('[c]');
+    expect(cell(s, 'category-quarter', 'family', '2026-01-01')).toBe('[c]');
+    expect(cell(s, 'category-quarter', 'family', '2026-04-01')).toBe('[c]');
+    expect(cell(s, 'category-quarter', 'legal', '2026-04-01')).toBe('15');
+    expect(cell(s, 'category-quarter', 'legal', '2026-01-01')).toBe('20');
+    expect(cell(s, 'category-quarter', 'return', '2026-01-01')).toBe('0');
+    expect(cell(s, 'category-quarter', 'recruitment', '2026-01-01')).toBe('0'); // 2025 Q4 is outside
+    const tb = s.tables.find((x) => x.id === 'category-quarter')!;
+    // Q1 column: threats 9 is hidden, so a second cell in that column is hidden too.
+    expect(tb.data.cells.map((r) => r[0]!).filter((c) => c.kind === 'suppressed').length).toBeGreaterThanOrEqual(2);
+    // No row or column is left with a lone hidden cell.
+    for (const row of tb.data.cells) expect(row.filter((c) => c.kind === 'suppressed').length).not.toBe(1);
+    // Totals from unrounded data: Q1 column 9 + 12 + 22 = 43 → 45; grand total 9 + 30 + 12 + 13 + 13 + 22 + 40 + 40 = 179 → 180.
+    expect(cellText(tb.data.columnTotals[0]!)).toBe('45');
+    expect(cellText(tb.data.grandTotal)).toBe('180');
+  });
+
+  it('holds no free text, no case id and no date finer than a quarter', async () => {
+    const json = JSON.stringify(await buildStatistics(t.testDb.db, period, rules, label));
+    expect(json).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}/);
+    for (const date of json.match(/\d{4}-\d{2}-\d{2}/g) ?? []) expect(date).toMatch(/-(01|04|07|10)-01$/);
+    expect(json).not.toMatch(/T\d{2}:\d{2}/);
+  });
+
+  it('published figures do not change when retention deletes a case (archived first)', async () => {
+    const before = JSON.stringify(await buildStatistics(t.testDb.db, period, rules, label));
+    for (const id of threatIds.slice(0, 5)) {
+      await t.testDb.db.transaction().execute(async (trx) => {
+        await archiveForStatistics(trx, id);
+        await trx.deleteFrom('reports').where('id', '=', id).execute();
+      });
+    }
+    expect(JSON.stringify(await buildStatistics(t.testDb.db, period, rules, label))).toBe(before);
+  });
+
+  it('a retired or renamed list value keeps its counts', async () => {
+    await t.testDb.db.updateTable('list_items').set({ retired_at: new Date(), labels: JSON.stringify({ en: 'Tibetan (old)' }) }).where('list', '=', 'community').where('code', '=', 'tibetan').execute();
+    await t.testDb.db.deleteFrom('list_items').where('list', '=', 'region').where('code', '=', 'london').execute();
+    const s = await buildStatistics(t.testDb.db, period, rules, label);
+    expect(cell(s, 'category-community', 'legal', 'tibetan')).toBe('35');
+    expect(cell(s, 'category-community', 'family', 'tibetan')).toBe('15');
+    expect(s.tables.find((x) => x.id === 'region-quarter')!.rows.some((r) => r.key === 'london')).toBe(true);
+  });
+
+  it('periods are whole quarters, in order, at most five years', () => {
+    expect(periodOf('2025-Q4', '2026-Q1')).toEqual({ from: '2025-10-01', to: '2026-01-01' });
+    expect(() => periodOf('2026-Q2', '2026-Q1')).toThrow(PeriodError);
+    expect(() => periodOf('2026-03', '2026-Q1')).toThrow(PeriodError);
+    expect(() => periodOf('2020-Q1', '2026-Q1')).toThrow(PeriodError);
+  });
+});
