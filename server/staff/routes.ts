@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
 import { auditPage } from '../audit/routes.js';
+import { statisticsExport, statisticsPage } from '../stats/routes.js';
 import { queuePage } from '../cases/queue.js';
 import { caseRoutes } from '../cases/routes.js';
 import type { AppContext } from '../web/context.js';
@@ -61,6 +62,10 @@ export function staffRoutes(ctx: AppContext): Router {
   r.post('/admin/staff/:id/deactivate', requireRole('admin'), form, deactivate(ctx));
   r.post('/admin/staff/:id/reset-2fa', requireRole('admin'), form, resetTwoFactor(ctx));
   r.get('/admin/audit', requireRole('admin'), auditPage(ctx));
+  // Statistics need no decryption (P6): administrators only, every view and export audited.
+  r.get('/admin/statistics', requireRole('admin'), statisticsPage(ctx));
+  r.get('/admin/statistics.csv', requireRole('admin'), statisticsExport(ctx, 'csv'));
+  r.get('/admin/statistics.json', requireRole('admin'), statisticsExport(ctx, 'json'));
   // P3: an administrator or a caseworker approves a new caseworker's access in one action.
   r.post('/admin/staff/:id/approve', requireRole('admin', 'caseworker'), form, approve(ctx));
 

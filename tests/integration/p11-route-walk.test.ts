@@ -45,6 +45,9 @@ function routes(): Route[] {
     { method: 'GET', path: '/admin', allowed: 'admin', ok: 302 },
     { method: 'GET', path: '/admin/staff', allowed: 'admin', ok: 200 },
     { method: 'GET', path: '/admin/audit', allowed: 'admin', ok: 200 },
+    { method: 'GET', path: '/admin/statistics', allowed: 'admin', ok: 200 },
+    { method: 'GET', path: '/admin/statistics.csv', allowed: 'admin', ok: 200 },
+    { method: 'GET', path: '/admin/statistics.json', allowed: 'admin', ok: 200 },
     { method: 'POST', path: '/admin/staff/invitations', allowed: 'admin', ok: 422 },
     { method: 'POST', path: `/admin/staff/${ids.dummy}/reset-2fa`, allowed: 'admin', ok: 303 },
     { method: 'POST', path: `/admin/staff/${ids.dummy}/deactivate`, allowed: 'admin' }, // destructive: allowed run skipped

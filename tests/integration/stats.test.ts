@@ -4,6 +4,7 @@ import { cellText } from '../../server/stats/disclosure.js';
 import { archiveForStatistics } from '../../server/stats/archive.js';
 import { buildStatistics, periodOf, PeriodError, type Statistics } from '../../server/stats/tables.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { addStaff, signInStaff } from '../helpers/staff.js';
 
 /** Statistics over hand-built data: the disclosure rules hold on real aggregates, deletion does not change them. */
 let t: TestApp;
@@ -115,5 +116,42 @@ describe('statistics', () => {
     expect(() => periodOf('2026-Q2', '2026-Q1')).toThrow(PeriodError);
     expect(() => periodOf('2026-03', '2026-Q1')).toThrow(PeriodError);
     expect(() => periodOf('2020-Q1', '2026-Q1')).toThrow(PeriodError);
+  });
+
+  it('the page, the CSV and the JSON agree cell by cell; each view and export is audited; admins only', async () => {
+    const admin = await addStaff(t, { roles: ['admin'] });
+    const agent = await signInStaff(t, admin);
+    const page = await agent.get('/admin/statistics?from=2026-Q1&to=2026-Q2');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<svg');
+    const csv = await agent.get('/admin/statistics.csv?from=2026-Q1&to=2026-Q2');
+    expect(csv.status).toBe(200);
+    expect(csv.headers['content-type']).toContain('text/csv');
+    expect(csv.text).toContain('suppressed and shown as [c]');
+    const json = await agent.get('/admin/statistics.json?from=2026-Q1&to=2026-Q2');
+    const body = json.body as { rules: { threshold: number }; tables: { id: string; rows: { label: string; cells: string[] }[] }[] };
+    expect(body.rules.threshold).toBe(10);
+    const s = await buildStatistics(t.testDb.db, period, rules, (k, c) => c);
+    // CSV: a header block, then one block per table (title, column names, rows, totals).
+    const blocks = csv.text.split('\r\n\r\n').slice(1);
+    body.tables.forEach((tb, k) => {
+      const built = s.tables.find((x) => x.id === tb.id)!;
+      const lines = blocks[k]!.split('\r\n');
+      expect(lines[0]).toBe(`# ${built.title}`);
+      tb.rows.forEach((row, i) => {
+        expect(row.cells.slice(0, -1)).toEqual(built.data.cells[i]!.map(cellText));
+        // The same cells, in the same order, in the CSV line and the page row.
+        expect(lines[i + 2]!.split(',').slice(-row.cells.length)).toEqual(row.cells);
+        const cellsHtml = row.cells.map((c) => `<td>${c}</td>`).join('');
+        expect(page.text).toContain(cellsHtml);
+      });
+    });
+    const actions = (await t.testDb.db.selectFrom('audit_log').select('action').where('actor_id', '=', admin.id).execute()).map((a) => a.action);
+    expect(actions.filter((a) => a === 'stats.viewed')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'stats.exported')).toHaveLength(2);
+    expect((await agent.get('/admin/statistics?from=2026-Q3&to=2026-Q1')).status).toBe(400);
+    const cw = await signInStaff(t, await addStaff(t, { roles: ['caseworker'] }));
+    expect((await cw.get('/admin/statistics')).status).toBe(403);
+    expect((await cw.get('/admin/statistics.csv')).status).toBe(403);
   });
 });

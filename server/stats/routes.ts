@@ -1,0 +1,130 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { audit } from '../audit/log.js';
+import { HttpError } from '../errors.js';
+import { listLabel, type ListName } from '../reporting/lists.js';
+import { staffOf } from '../staff/context.js';
+import type { AppContext } from '../web/context.js';
+import { translator } from '../web/i18n.js';
+import { DEFAULT_RULES, cellText, type Cell } from './disclosure.js';
+import { PeriodError, buildStatistics, periodOf, quarterLabel, type Statistics } from './tables.js';
+
+const OUTCOME_LABELS: Record<string, string> = {
+  new: 'New',
+  triaged: 'Triaged',
+  in_progress: 'In progress',
+  referred: 'Referred (open)',
+  referred_to_police: 'Referred to police (any status)',
+};
+
+function labeller() {
+  const t = translator('en');
+  return (kind: string, code: string): string => {
+    if (kind === 'category') return t(`categories.${code}.label`, { defaultValue: code });
+    if (kind === 'outcome') return OUTCOME_LABELS[code] ?? (code.startsWith('closed:') ? `Closed: ${code.slice(7).replace(/_/g, ' ')}` : code);
+    return listLabel(t, 'en', kind as ListName, code);
+  };
+}
+
+/** The last eight whole quarters, ending with the current one. */
+function defaultQuarters(now = new Date()): { from: string; to: string } {
+  const y = now.getUTCFullYear();
+  const qn = Math.floor(now.getUTCMonth() / 3) + 1;
+  const back = y * 4 + (qn - 1) - 7;
+  return { from: `${Math.floor(back / 4)}-Q${(back % 4) + 1}`, to: `${y}-Q${qn}` };
+}
+
+async function statisticsFor(ctx: AppContext, req: Request): Promise<Statistics> {
+  const d = defaultQuarters();
+  const from = typeof req.query['from'] === 'string' && req.query['from'] ? req.query['from'] : d.from;
+  const to = typeof req.query['to'] === 'string' && req.query['to'] ? req.query['to'] : d.to;
+  try {
+    return await buildStatistics(ctx.db, periodOf(from, to), DEFAULT_RULES, labeller());
+  } catch (err) {
+    if (err instanceof PeriodError) throw new HttpError(400, 'bad_period');
+    throw err;
+  }
+}
+
+const rulesText = (s: Statistics) =>
+  `Counts below ${s.rules.threshold} are suppressed and shown as [c]; where a row or column had one suppressed cell, a second was suppressed. ` +
+  `Other counts are rounded to the nearest ${s.rules.base}; totals are computed from unrounded data, then rounded. ` +
+  `Averages only over at least 25 cases. Period: ${quarterLabel(s.period.from)} to ${quarterLabel(s.period.to)}. ` +
+  `A report with several categories counts once in each.`;
+
+/** Horizontal bars of a table's row totals, drawn on the server (no script); the table is the text alternative. */
+function barChart(id: string, title: string, bars: { label: string; cell: Cell }[]): string {
+  const max = Math.max(1, ...bars.map((b) => (b.cell.kind === 'value' ? b.cell.value : 0)));
+  const rowH = 22;
+  const height = bars.length * rowH + 10;
+  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  const rows = bars
+    .map((b, i) => {
+      const y = i * rowH + 5;
+      const w = b.cell.kind === 'value' ? Math.round((b.cell.value / max) * 300) : 0;
+      return `<text x="0" y="${y + 15}" font-size="12">${esc(b.label.slice(0, 38))}</text>` +
+        `<rect x="250" y="${y + 3}" width="${w}" height="14" fill="#0b4f8a"></rect>` +
+        `<text x="${256 + w}" y="${y + 15}" font-size="12">${esc(cellText(b.cell))}</text>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 600 ${height}" role="img" aria-labelledby="${id}-chart-title" class="chart"><title id="${id}-chart-title">${esc(title)} (totals; the table below has every figure)</title>${rows}</svg>`;
+}
+
+export function statisticsPage(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const { user } = staffOf(res);
+    let stats: Statistics;
+    try {
+      stats = await statisticsFor(ctx, req);
+    } catch (err) {
+      if (err instanceof HttpError && err.code === 'bad_period') {
+        return res.status(400).render('admin/statistics', { title: 'Statistics', stats: null, error: 'Choose whole quarters like 2026-Q1, the first not after the last, at most five years.', query: req.query, charts: [], rules: '', cellText });
+      }
+      throw err;
+    }
+    await audit(ctx.db, { action: 'stats.viewed', actorId: user.id, details: { from: stats.period.from, to: stats.period.to } });
+    const charts = stats.tables.map((tb) => barChart(tb.id, tb.title, tb.rows.map((r, i) => ({ label: r.label, cell: tb.data.rowTotals[i]! }))));
+    res.render('admin/statistics', { title: 'Statistics', stats, error: null, query: req.query, charts, rules: rulesText(stats), cellText });
+  };
+}
+
+function csvField(v: string): string {
+  return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): RequestHandler {
+  return async (req, res: Response) => {
+    const { user } = staffOf(res);
+    const stats = await statisticsFor(ctx, req);
+    await audit(ctx.db, { action: 'stats.exported', actorId: user.id, details: { format, from: stats.period.from, to: stats.period.to } });
+    const name = `harbour-statistics-${stats.period.from.slice(0, 7)}-to-${stats.period.to.slice(0, 7)}`;
+    if (format === 'json') {
+      res.setHeader('Content-Disposition', `attachment; filename="${name}.json"`);
+      return res.json({
+        rules: { threshold: stats.rules.threshold, roundingBase: stats.rules.base, averagesMinimumBase: 25, description: rulesText(stats) },
+        period: { from: quarterLabel(stats.period.from), to: quarterLabel(stats.period.to) },
+        tables: stats.tables.map((tb) => ({
+          id: tb.id,
+          title: tb.title,
+          columns: [...tb.columns.map((c) => c.label), 'Total'],
+          rows: tb.rows.map((r, i) => ({ label: r.label, cells: [...tb.data.cells[i]!.map(cellText), cellText(tb.data.rowTotals[i]!)] })),
+          totals: [...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)],
+        })),
+        firstResponse: stats.firstResponse.map((f) => ({ quarter: f.label, answered: cellText(f.answered), unanswered: cellText(f.unanswered), meanDays: cellText(f.meanDays) })),
+      });
+    }
+    const lines = [`# Harbour statistics`, `# ${rulesText(stats)}`, ''];
+    for (const tb of stats.tables) {
+      lines.push(`# ${tb.title}`);
+      lines.push([tb.rowTitle, ...tb.columns.map((c) => c.label), 'Total'].map(csvField).join(','));
+      tb.rows.forEach((r, i) => lines.push([r.label, ...tb.data.cells[i]!.map(cellText), cellText(tb.data.rowTotals[i]!)].map(csvField).join(',')));
+      lines.push(['Total', ...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)].map(csvField).join(','));
+      lines.push('');
+    }
+    lines.push('# Time to first response (days)');
+    lines.push('Quarter,Answered,Not yet answered,Mean days');
+    for (const f of stats.firstResponse) lines.push([f.label, cellText(f.answered), cellText(f.unanswered), cellText(f.meanDays)].map(csvField).join(','));
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);
+    res.send('\uFEFF' + lines.join('\r\n') + '\r\n');
+  };
+}
