@@ -67,6 +67,8 @@ const STAFF_PAGES = [
   'audit log',
   'audit log filtered',
   'audit log with case ID error',
+  'statistics',
+  'statistics with a period error',
   'enrolment',
   'enrolment with wrong code',
 ] as const;
@@ -204,6 +206,13 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   await clickAndLoad(page, submit('/admin/audit'));
   expect(await errorSummary.count(), 'case ID error').toBe(1);
   await visit('audit log with case ID error');
+
+  await go('/admin/statistics');
+  expect(await page.locator('svg.chart').count(), 'statistics charts').toBeGreaterThan(0);
+  await visit('statistics');
+  await go('/admin/statistics?from=2030-Q1&to=2020-Q1', 400);
+  expect(await errorSummary.count(), 'statistics period error').toBe(1);
+  await visit('statistics with a period error');
 
   // Signing out, and someone new setting up a second factor.
   await clickAndLoad(page, submit('/staff/sign-out'));
