@@ -21,5 +21,3 @@ export function staffOf(res: Response): StaffLocals {
   if (!staff) throw new Error('staff route without the staff guard');
   return staff;
 }
-
-export const hasRole = (user: StaffUser, role: Role) => user.roles.includes(role);

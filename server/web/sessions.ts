@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
-import { cookieName, createSession, endSession, loadSession, saveSessionPayload, type Session } from './session-store.js';
+import { createSession, endSession, loadSession, saveSessionPayload, type Session } from './session-store.js';
 
 /**
  * Reporter sessions: the report's data key, unlocked by the receipt, kept
@@ -19,10 +19,6 @@ export type ReporterPayload = {
 export type ReporterSession = Session<ReporterPayload>;
 
 const ABSOLUTE_MS = 2 * 60 * 60 * 1000;
-
-export function reporterCookieName(config: Config): string {
-  return cookieName(config, 'reporter');
-}
 
 export async function createReporterSession(db: Db, config: Config, res: Response, payload: ReporterPayload): Promise<void> {
   await createSession(db, config, res, { kind: 'reporter', payload, lifetimeMs: ABSOLUTE_MS, reportId: payload.reportId });
