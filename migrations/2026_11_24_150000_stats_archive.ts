@@ -24,9 +24,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('stats_archive_quarter').on('stats_archive').column('quarter').execute();
   await sql`create index reports_stats on reports (submitted_at) where state = 'submitted'`.execute(db);
+  // Retention: a caseworker may keep a closed case past the retention period until this date.
+  await db.schema.alterTable('reports').addColumn('retain_until', 'timestamptz').execute();
+  await sql`create index reports_retention on reports (closed_at) where status = 'closed'`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('reports_retention').execute();
+  await db.schema.alterTable('reports').dropColumn('retain_until').execute();
   await db.schema.dropIndex('reports_stats').execute();
   await db.schema.dropTable('stats_archive').execute();
 }

@@ -6,6 +6,7 @@ import { loadConfig } from './config.js';
 import { readySodium } from './crypto/index.js';
 import { createDb, createMigrator, dbTargetFromConfig, migrateToLatest, type Db } from './db/index.js';
 import { runHousekeeping } from './housekeeping.js';
+import { purge } from './retention/purge.js';
 import { currentTeamKey, setupOrganisation } from './setup/service.js';
 import { seedCases, seedCaseworkers } from './cases/seed.js';
 import { audit } from './audit/log.js';
@@ -35,6 +36,7 @@ Commands:
                          check the audit log's hash chain (and a head recorded earlier); exit 1 on any change
   migrate [--down]       apply every pending migration (or undo the last one)
   housekeeping           delete expired sessions, rate-limit rows and abandoned uploads
+  purge [--dry-run]      delete closed cases past CLOSED_RETENTION_DAYS (or list them)
 
 Configuration comes from the environment (see .env.example): DATABASE_URL for
 a PostgreSQL server, otherwise the embedded database in DATA_DIR (./data).`;
@@ -212,6 +214,15 @@ export async function runCli(argv: string[]): Promise<number> {
         return await recover(db, rest);
       case 'seed':
         return await seed(db, rest);
+      case 'purge': {
+        const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true });
+        await migrateToLatest(db);
+        const result = await purge(db, { closedRetentionDays: config.closedRetentionDays, dryRun: values['dry-run'] ?? false });
+        if (values['dry-run']) out(`${result.due.length} closed case(s) are past ${config.closedRetentionDays} days and would be deleted.`);
+        else if (!result.ran) out('Another instance is purging right now; nothing done.');
+        else out(`Deleted ${result.deleted} closed case(s) past ${config.closedRetentionDays} days; their statistics are kept.`);
+        return 0;
+      }
       case 'audit': {
         if (rest[0] !== 'verify') throw new Error('Usage: harbour audit verify [--expect SEQ:HASH]…');
         const { values } = parseArgs({ args: rest.slice(1), options: { expect: { type: 'string', multiple: true } }, strict: true });

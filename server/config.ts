@@ -44,6 +44,7 @@ const schema = z.object({
   SIGN_IN_FAILURES_PER_ACCOUNT: positiveInt(1, 1000).default(5),
   SIGN_IN_FAILURES_PER_IP: positiveInt(1, 10000).default(20),
   INVITATION_DAYS: positiveInt(1, 30).default(7),
+  CLOSED_RETENTION_DAYS: positiveInt(1, 3650).default(365),
 });
 
 export type Config = Readonly<{
@@ -75,6 +76,8 @@ export type Config = Readonly<{
   reporterSessionMinutes: number;
   /** Overdue thresholds for the queue: untriaged past these, or the reporter waiting past the reply target. */
   targets: Readonly<{ triageHours: number; urgentTriageHours: number; replyDays: number }>;
+  /** Closed cases are deleted this many days after closing (unless a caseworker extended them). */
+  closedRetentionDays: number;
   staff: Readonly<{
     idleMinutes: number;
     sessionHours: number;
@@ -134,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       urgentTriageHours: c.URGENT_TRIAGE_TARGET_HOURS,
       replyDays: c.REPLY_TARGET_DAYS,
     }),
+    closedRetentionDays: c.CLOSED_RETENTION_DAYS,
     staff: Object.freeze({
       idleMinutes: c.STAFF_IDLE_MINUTES,
       sessionHours: c.STAFF_SESSION_HOURS,

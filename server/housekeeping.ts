@@ -2,18 +2,20 @@ import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import type { Logger } from './logger.js';
 import { deleteAbandonedReports } from './reporting/queries.js';
+import { purge } from './retention/purge.js';
 import { deleteExpiredRateLimits } from './web/rate-limit.js';
 import { deleteExpiredSessions } from './web/session-store.js';
 
 /**
- * Periodic clean-up, safe to run in every instance at once (each statement
- * is an idempotent DELETE): expired sessions, expired rate-limit rows and
- * reports whose upload never finished.
+ * Periodic clean-up, safe to run in every instance at once: expired
+ * sessions, expired rate-limit rows and abandoned uploads (idempotent
+ * DELETEs), and retention (serialised by an advisory lock).
  */
 export async function runHousekeeping(db: Db, config: Config): Promise<void> {
   await deleteExpiredSessions(db, config);
   await deleteExpiredRateLimits(db);
   await deleteAbandonedReports(db, 60);
+  await purge(db, { closedRetentionDays: config.closedRetentionDays }); // one instance at a time (advisory lock)
 }
 
 export function startHousekeeping(db: Db, config: Config, logger: Logger, everyMs = 5 * 60 * 1000): () => void {

@@ -43,7 +43,8 @@ export type AuditAction =
   | 'case.referral_bundle_downloaded'
   | 'stats.viewed'
   | 'stats.exported'
-  | 'settings.changed';
+  | 'settings.changed'
+  | 'retention.purged';
 
 export type AuditEntry = {
   action: AuditAction;

@@ -42,6 +42,7 @@ export const AUDIT_ACTIONS = [
   'stats.viewed',
   'stats.exported',
   'settings.changed',
+  'retention.purged',
 ] as const satisfies readonly AuditAction[];
 const allActionsListed: [Exclude<AuditAction, (typeof AUDIT_ACTIONS)[number]>] extends [never] ? true : false = true;
 void allActionsListed;

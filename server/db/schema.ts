@@ -58,6 +58,7 @@ export interface ReportsTable {
   first_response_at: Timestamp | null;
   last_staff_message_at: Timestamp | null;
   staff_seen_at: Timestamp | null;
+  retain_until: Timestamp | null;
 }
 
 export interface MessagesTable {
