@@ -1,4 +1,6 @@
 import { availableParallelism } from 'node:os';
+import argon2 from 'argon2';
+import { sodium } from './sodium.js';
 
 /**
  * At most (cores − 1) Argon2id derivations (receipts, staff passwords) run at
@@ -21,4 +23,29 @@ export async function withArgon2Slot<T>(fn: () => Promise<T>): Promise<T> {
     if (next) next(); // hand the slot straight to the next caller
     else running--;
   }
+}
+
+export type Argon2Params = { type: 0 | 1 | 2; memoryCost: number; timeCost: number; parallelism: number; hashLength: number };
+
+/**
+ * One Argon2id derivation (in the bounded pool), then two 32-byte subkeys
+ * with distinct crypto_kdf contexts (8 characters each); the master secret
+ * is wiped. Receipts and staff passwords both use this shape.
+ */
+export async function deriveTwoSubkeys(
+  secret: string,
+  salt: Uint8Array,
+  params: Argon2Params,
+  contexts: readonly [string, string],
+): Promise<[Uint8Array, Uint8Array]> {
+  const master = new Uint8Array(
+    await withArgon2Slot(() => argon2.hash(secret, { ...params, raw: true, salt: Buffer.from(salt) })),
+  );
+  const s = sodium();
+  const keys: [Uint8Array, Uint8Array] = [
+    s.crypto_kdf_derive_from_key(32, 1, contexts[0], master),
+    s.crypto_kdf_derive_from_key(32, 2, contexts[1], master),
+  ];
+  s.memzero(master);
+  return keys;
 }

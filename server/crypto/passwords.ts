@@ -1,7 +1,6 @@
 import argon2 from 'argon2';
-import { withArgon2Slot } from './argon.js';
+import { deriveTwoSubkeys } from './argon.js';
 import { randomBytes } from './keys.js';
-import { sodium } from './sodium.js';
 
 /**
  * Staff passwords. One Argon2id derivation per sign-in gives a master secret
@@ -31,16 +30,6 @@ export function newPasswordSalt(): Uint8Array {
 }
 
 export async function derivePasswordKeys(password: string, salt: Uint8Array): Promise<PasswordKeys> {
-  const master = new Uint8Array(
-    await withArgon2Slot(() =>
-      argon2.hash(password.normalize('NFC'), { ...PASSWORD_ARGON2, raw: true, salt: Buffer.from(salt) }),
-    ),
-  );
-  const s = sodium();
-  const keys = {
-    verifier: s.crypto_kdf_derive_from_key(32, 1, 'pwverify', master),
-    wrapKey: s.crypto_kdf_derive_from_key(32, 2, 'pwwrapky', master),
-  };
-  s.memzero(master);
-  return keys;
+  const [verifier, wrapKey] = await deriveTwoSubkeys(password.normalize('NFC'), salt, PASSWORD_ARGON2, ['pwverify', 'pwwrapky']);
+  return { verifier, wrapKey };
 }

@@ -1,7 +1,6 @@
 import argon2 from 'argon2';
-import { withArgon2Slot } from './argon.js';
+import { deriveTwoSubkeys } from './argon.js';
 import { randomBytes } from './keys.js';
-import { sodium } from './sodium.js';
 
 /**
  * Receipts: 20 decimal digits (log2(10^20) ≈ 66.4 bits), shown in groups of
@@ -62,14 +61,6 @@ export function normalizeReceipt(input: string): string | null {
 export type ReceiptKeys = { lookup: Uint8Array; wrapKey: Uint8Array };
 
 export async function deriveReceiptKeys(receipt: string, salt: Uint8Array): Promise<ReceiptKeys> {
-  const master = new Uint8Array(
-    await withArgon2Slot(() => argon2.hash(receipt, { ...RECEIPT_ARGON2, raw: true, salt: Buffer.from(salt) })),
-  );
-  const s = sodium();
-  const keys = {
-    lookup: s.crypto_kdf_derive_from_key(32, 1, 'rcptlook', master),
-    wrapKey: s.crypto_kdf_derive_from_key(32, 2, 'rcptwrap', master),
-  };
-  s.memzero(master);
-  return keys;
+  const [lookup, wrapKey] = await deriveTwoSubkeys(receipt, salt, RECEIPT_ARGON2, ['rcptlook', 'rcptwrap']);
+  return { lookup, wrapKey };
 }
