@@ -192,17 +192,8 @@ export function listHistory(db: Db, caseId: string, limit = HISTORY_LIMIT) {
 
 // ---------------------------------------------------------------- evidence
 
-/** Complete files of the case, oldest first, with what decryptEvidence needs. */
-export function listEvidence(db: Db, reportId: string) {
-  return db
-    .selectFrom('evidence')
-    .select(['id', 'meta', 'added_by', 'created_at', 'stream_header', 'chunk_count'])
-    .where('report_id', '=', reportId)
-    .where('state', '=', 'complete')
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-}
+/** Complete files of the case, oldest first, with what decryptEvidence needs: the reporter side's query. */
+export { listEvidence } from '../reporting/queries.js';
 
 // One evidence row, checked against its report: the same query the reporter side uses.
 export { getEvidence } from '../reporting/queries.js';

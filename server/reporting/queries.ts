@@ -88,7 +88,7 @@ export async function deleteReport(db: Db, id: string): Promise<boolean> {
 export async function listEvidence(db: Db, reportId: string) {
   return db
     .selectFrom('evidence')
-    .select(['id', 'meta', 'added_by', 'created_at', 'chunk_count'])
+    .select(['id', 'meta', 'added_by', 'created_at', 'stream_header', 'chunk_count'])
     .where('report_id', '=', reportId)
     .where('state', '=', 'complete')
     .orderBy('created_at')

@@ -249,26 +249,8 @@ export async function axeViolations(page: Page): Promise<AxeFinding[]> {
 }
 
 /** Elements sticking out of the viewport sideways (to explain a horizontal scrollbar). */
-export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; culprits: string[] }> {
-  return page.evaluate(() => {
-    const width = document.documentElement.clientWidth;
-    const culprits: string[] = [];
-    for (const el of Array.from(document.body.querySelectorAll<HTMLElement>('*'))) {
-      const r = el.getBoundingClientRect();
-      if (r.width === 0 || (r.right <= width + 0.5 && r.left >= -0.5)) continue;
-      // Report the outermost offender only.
-      if (el.parentElement && culprits.some((c) => c === label(el.parentElement!))) continue;
-      culprits.push(label(el));
-    }
-    return { scrollWidth: document.documentElement.scrollWidth, culprits: culprits.slice(0, 10) };
-
-    function label(el: Element): string {
-      const id = el.id ? `#${el.id}` : '';
-      const cls = typeof el.className === 'string' && el.className ? `.${el.className.trim().split(/\s+/).join('.')}` : '';
-      const r = el.getBoundingClientRect();
-      return `${el.tagName.toLowerCase()}${id}${cls} [${Math.round(r.left)}..${Math.round(r.right)}]`;
-    }
-  });
+export function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; culprits: string[] }> {
+  return overflowOutside(page, null);
 }
 
 // ---------------------------------------------------------------- staff pages
@@ -282,18 +264,18 @@ export async function staffPasswordStep(page: Page, baseUrl: string, who: { emai
 }
 
 /**
- * Like horizontalOverflow, but content inside a scroller (`.table-wrap`
- * by default) does not count: such a box scrolls on its own and is meant
+ * Elements sticking out of the viewport. Content inside a scroller
+ * (`.table-wrap` by default; none when null) does not count: such a box scrolls on its own and is meant
  * to be wider than the screen. Returns the page's scroll width and the
  * outermost elements sticking out of the viewport outside any scroller.
  */
-export async function overflowOutside(page: Page, scroller = '.table-wrap'): Promise<{ scrollWidth: number; culprits: string[] }> {
+export async function overflowOutside(page: Page, scroller: string | null = '.table-wrap'): Promise<{ scrollWidth: number; culprits: string[] }> {
   return page.evaluate((scrollerSel) => {
     const width = document.documentElement.clientWidth;
     const culprits: string[] = [];
     const seen = new Set<Element>();
     for (const el of Array.from(document.body.querySelectorAll<HTMLElement>('*'))) {
-      if (el.parentElement?.closest(scrollerSel)) continue;
+      if (scrollerSel && el.parentElement?.closest(scrollerSel)) continue;
       const r = el.getBoundingClientRect();
       if (r.width === 0 || (r.right <= width + 0.5 && r.left >= -0.5)) continue;
       // Report the outermost offender only.
