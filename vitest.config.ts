@@ -22,6 +22,7 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+          globalSetup: ['tests/global-setup.ts'], // drops the per-file schemas at the end
           // Each file gets its own schema (PostgreSQL) or its own PGlite; a
           // few at a time keeps the 2-core CI machine responsive.
           maxWorkers: 2,
@@ -36,6 +37,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          globalSetup: ['tests/global-setup.ts'],
         },
       },
     ],

@@ -37,13 +37,8 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean }
       kind: 'postgres',
       dataDir: null,
       schema,
-      async close() {
-        await db.destroy();
-        const c = new pg.Client({ connectionString: url });
-        await c.connect();
-        await c.query(`drop schema ${schema} cascade`);
-        await c.end();
-      },
+      // The schema itself is dropped when the whole run ends (tests/global-setup.ts).
+      close: () => db.destroy(),
     };
   }
   const dataDir = opts.onDisk ? mkdtempSync(path.join(os.tmpdir(), 'harbour-test-')) : null;
