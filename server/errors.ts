@@ -15,10 +15,10 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (code = 'bad_request') => new HttpError(400, code);
-export const forbidden = (code = 'forbidden') => new HttpError(403, code);
+/** The code names the error page (errors.<code> in the locale files): always given. */
+export const forbidden = (code: 'csrf' | 'role') => new HttpError(403, code);
 export const notFound = (code = 'not_found') => new HttpError(404, code);
 export const payloadTooLarge = (code = 'too_large') => new HttpError(413, code);
-export const unsupportedType = (code = 'unsupported_type') => new HttpError(415, code);
 export const tooManyRequests = (retryAfterSeconds: number) =>
   new HttpError(429, 'too_many_requests', retryAfterSeconds);
 export const notReady = () => new HttpError(503, 'not_ready');

@@ -3,25 +3,35 @@ import { audit } from '../audit/log.js';
 import type { Role } from '../db/schema.js';
 import { badRequest, notFound } from '../errors.js';
 import type { AppContext } from '../web/context.js';
+import { staffTranslator } from '../web/i18n.js';
 import { staffOf } from '../staff/context.js';
 import { createInvitation } from '../staff/invitations.js';
 import { approveAccess } from '../staff/keys.js';
 import * as q from '../staff/queries.js';
 
-const ROLES: Role[] = ['caseworker', 'admin'];
+export const ROLES: readonly Role[] = ['caseworker', 'admin'];
 
 async function renderStaffList(ctx: AppContext, res: Response, status = 200, extra: Record<string, unknown> = {}) {
   const users = await q.listUsers(ctx.db);
+  const st = staffTranslator();
   res.status(status).render('admin/staff', {
-    title: 'Staff',
+    title: st('staff.title'),
     users: users.map((u) => ({
       id: u.id,
       email: u.email,
       name: u.display_name,
       roles: u.roles,
+      rolesText: u.roles.map((r) => st(`common.roles.${r}`)).join(', '),
       status: u.status,
+      statusText: u.status === 'active' ? st('staff.statuses.active') : st('staff.statuses.deactivated'),
       twoFactor: u.totp_secret_wrapped !== null,
-      access: !u.roles.includes('caseworker') ? 'n/a' : u.sealed_at ? 'granted' : u.approved_at ? 'approved, waiting for a caseworker to sign in' : 'not approved',
+      access: !u.roles.includes('caseworker')
+        ? st('staff.access.not_applicable')
+        : u.sealed_at
+          ? st('staff.access.granted')
+          : u.approved_at
+            ? st('staff.access.approved')
+            : st('staff.access.not_approved'),
       canApprove: u.status === 'active' && u.roles.includes('caseworker') && !u.approved_at,
     })),
     error: null,
@@ -33,11 +43,12 @@ async function renderStaffList(ctx: AppContext, res: Response, status = 200, ext
 
 export function staffList(ctx: AppContext): RequestHandler {
   return async (req, res) => {
+    const st = staffTranslator();
     const notices: Record<string, string> = {
-      deactivated: 'The account is deactivated and signed out everywhere.',
-      reset: 'Their second factor is removed; they set up a new one at their next sign-in.',
-      approved: 'Access approved.',
-      approved_pending: 'Access approved. It takes effect the next time any caseworker with access signs in.',
+      deactivated: st('staff.notices.deactivated'),
+      reset: st('staff.notices.reset'),
+      approved: st('staff.notices.approved'),
+      approved_pending: st('staff.notices.approved_pending'),
     };
     await renderStaffList(ctx, res, 200, { notice: notices[String(req.query['notice'] ?? '')] ?? null });
   };
@@ -46,15 +57,16 @@ export function staffList(ctx: AppContext): RequestHandler {
 export function invite(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     ctx.csrf.check(req);
+    const st = staffTranslator();
     const { user } = staffOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const email = String(body['email'] ?? '').trim();
-    const roles = [body['roles'] ?? []].flat().map(String).filter((r): r is Role => (ROLES as string[]).includes(r));
+    const roles = [body['roles'] ?? []].flat().map(String).filter((r): r is Role => (ROLES as readonly string[]).includes(r));
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 320) {
-      return renderStaffList(ctx, res, 422, { error: 'Enter a valid email address.' });
+      return renderStaffList(ctx, res, 422, { error: st('staff.errors.email') });
     }
-    if (roles.length === 0) return renderStaffList(ctx, res, 422, { error: 'Choose at least one role.' });
-    if (await q.findUserByEmail(ctx.db, email)) return renderStaffList(ctx, res, 422, { error: 'That person already has an account.' });
+    if (roles.length === 0) return renderStaffList(ctx, res, 422, { error: st('staff.errors.roles') });
+    if (await q.findUserByEmail(ctx.db, email)) return renderStaffList(ctx, res, 422, { error: st('staff.errors.taken') });
     const { id, token } = await createInvitation(ctx.db, { email, roles, invitedBy: user.id, days: ctx.config.staff.invitationDays });
     await audit(ctx.db, { action: 'staff.invited', actorId: user.id, details: { invitation: id, roles: roles.join(',') } });
     const link = new URL(`/staff/invitations/${token}`, ctx.config.publicUrl).toString();
@@ -77,7 +89,7 @@ export function deactivate(ctx: AppContext): RequestHandler {
     const target = await targetUser(ctx, req);
     if (target.status === 'deactivated') return res.redirect(303, '/admin/staff?notice=deactivated');
     if (target.roles.includes('admin') && (await q.countActiveAdmins(ctx.db)) <= 1) {
-      return renderStaffList(ctx, res, 409, { error: 'This is the last active administrator: invite another first.' });
+      return renderStaffList(ctx, res, 409, { error: staffTranslator()('staff.errors.last_admin') });
     }
     await ctx.db.transaction().execute(async (trx) => {
       await q.updateUser(trx, target.id, { status: 'deactivated', deactivated_at: new Date() });

@@ -41,6 +41,8 @@ export type AuditAction =
   | 'case.referred'
   | 'case.referral_pack_viewed'
   | 'case.referral_bundle_downloaded'
+  | 'case.retention_extended'
+  | 'case.deleted_as_spam'
   | 'stats.viewed'
   | 'stats.exported'
   | 'settings.changed'

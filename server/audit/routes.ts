@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { badRequest } from '../errors.js';
 import type { AppContext } from '../web/context.js';
+import { staffTranslator } from '../web/i18n.js';
 import type { AuditAction } from './log.js';
 import { listAuditActors, listAuditEntries, type AuditFilter, type AuditListRow } from './queries.js';
 
@@ -39,6 +40,8 @@ export const AUDIT_ACTIONS = [
   'case.referred',
   'case.referral_pack_viewed',
   'case.referral_bundle_downloaded',
+  'case.retention_extended',
+  'case.deleted_as_spam',
   'stats.viewed',
   'stats.exported',
   'settings.changed',
@@ -46,6 +49,9 @@ export const AUDIT_ACTIONS = [
 ] as const satisfies readonly AuditAction[];
 const allActionsListed: [Exclude<AuditAction, (typeof AUDIT_ACTIONS)[number]>] extends [never] ? true : false = true;
 void allActionsListed;
+
+/** The filter's option groups, by the part of an action before its dot. */
+export const AUDIT_GROUPS = ['staff', 'keys', 'case', 'stats', 'settings'] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACTIONS: ReadonlySet<string> = new Set(AUDIT_ACTIONS);
@@ -71,7 +77,7 @@ function parseFilter(req: Request): { filter: AuditFilter; caseInput: string; ca
   const before = param(req, 'before');
   if (before !== null && !/^[1-9]\d{0,14}$/.test(before)) throw badRequest();
   const caseInput = param(req, 'case') ?? '';
-  const caseError = caseInput && !UUID.test(caseInput) ? 'Enter a case ID in the form 3f2504e0-4f89-11d3-9a0c-0305e82c3301' : null;
+  const caseError = caseInput && !UUID.test(caseInput) ? staffTranslator()('audit.errors.case_id') : null;
   return {
     filter: {
       actorId: actor?.toLowerCase() ?? null,
@@ -96,7 +102,8 @@ function auditUrl(filter: AuditFilter, before: number | null): string {
   return s ? `/admin/audit?${s}` : '/admin/audit';
 }
 
-const userLabel = (id: string, name: string | null, email: string | null) => (name !== null ? `${name} (${email})` : `Unknown user ${id}`);
+const userLabel = (id: string, name: string | null, email: string | null) =>
+  name !== null ? staffTranslator()('audit.user', { name, email }) : staffTranslator()('audit.unknown_user', { id });
 
 function entryView(row: AuditListRow) {
   const details = row.details && typeof row.details === 'object' && !Array.isArray(row.details) ? Object.entries(row.details) : [];
@@ -123,21 +130,27 @@ export function auditPage(ctx: AppContext): RequestHandler {
     const actors = await listAuditActors(ctx.db);
     const rows = caseError ? [] : await listAuditEntries(ctx.db, filter, AUDIT_PAGE_SIZE);
     const page = rows.slice(0, AUDIT_PAGE_SIZE);
+    const st = staffTranslator();
     const actorOptions = actors.map((u) => ({
       id: u.id,
-      label: `${u.display_name} (${u.email})${u.status === 'deactivated' ? ' – deactivated' : ''}`,
+      label:
+        u.status === 'deactivated'
+          ? st('audit.user_deactivated', { name: u.display_name, email: u.email })
+          : st('audit.user', { name: u.display_name, email: u.email }),
     }));
     if (filter.actorId && !actors.some((u) => u.id === filter.actorId)) {
-      actorOptions.push({ id: filter.actorId, label: `Unknown user ${filter.actorId}` });
+      actorOptions.push({ id: filter.actorId, label: st('audit.unknown_user', { id: filter.actorId }) });
     }
     res.status(caseError ? 400 : 200).render('admin/audit', {
-      title: caseError ? 'Error: Audit log' : 'Audit log',
+      st, // from the staff router too; passed so the handler also renders when mounted on its own
+      title: caseError ? st('common.error_title', { title: st('audit.title') }) : st('audit.title'),
       filter: { actor: filter.actorId ?? '', case: caseInput, action: filter.action ?? '' },
       filtered: Boolean(filter.actorId || filter.caseId || filter.action),
       caseError,
       actorOptions,
-      actionGroups: ['staff', 'keys', 'case', 'stats', 'settings'].map((group) => ({
+      actionGroups: AUDIT_GROUPS.map((group) => ({
         group,
+        label: st(`audit.groups.${group}`),
         actions: AUDIT_ACTIONS.filter((a) => a.startsWith(`${group}.`)),
       })),
       entries: page.map(entryView),

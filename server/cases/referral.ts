@@ -8,6 +8,7 @@ import { decryptJson, encryptJson, type FieldContext } from '../crypto/index.js'
 import type { Db } from '../db/index.js';
 import { notFound } from '../errors.js';
 import { decryptEvidence } from '../reporting/evidence.js';
+import { staffTranslator } from '../web/i18n.js';
 import * as q from './queries.js';
 import {
   CaseInputError,
@@ -31,12 +32,11 @@ import {
  */
 
 export const DESTINATIONS = ['counter_terrorism_policing', 'local_police', 'action_fraud', 'other'] as const;
-export const DESTINATION_LABELS: Record<string, string> = {
-  counter_terrorism_policing: 'Counter Terrorism Policing',
-  local_police: 'A local police force',
-  action_fraud: 'Action Fraud',
-  other: 'Another organisation',
-};
+
+/** Where a case was referred, as the staff pages name it; an unknown code is shown as it is. */
+export function destinationLabel(code: string): string {
+  return (DESTINATIONS as readonly string[]).includes(code) ? staffTranslator()(`referral.destinations.${code}`) : code;
+}
 export const CRIME_REFERENCE_MAX = 100;
 
 // archiver 7 is CommonJS with a factory as its export; the installed @types/archiver (8) describes
@@ -100,24 +100,25 @@ export async function recordReferral(
   form: ReferralForm,
   now = new Date(),
 ): Promise<string> {
-  if (!(DESTINATIONS as readonly string[]).includes(form.destination)) throw new CaseInputError('destination', 'Choose where the case is referred to.');
-  if (!isCalendarDate(form.referredOn)) throw new CaseInputError('referred_on', 'Enter the date of the referral as YYYY-MM-DD, for example 2026-11-24.');
-  if (form.referredOn > today(now)) throw new CaseInputError('referred_on', 'The date of the referral cannot be in the future.');
-  if (form.referredOn < '2000-01-01') throw new CaseInputError('referred_on', 'Enter a date after 1 January 2000.');
-  const crimeReference = textInput(form.crimeReference, 'crime_reference', 'the crime reference number', CRIME_REFERENCE_MAX, false) || null;
+  const st = staffTranslator();
+  if (!(DESTINATIONS as readonly string[]).includes(form.destination)) throw new CaseInputError('destination', st('referral.errors.destination'));
+  if (!isCalendarDate(form.referredOn)) throw new CaseInputError('referred_on', st('referral.errors.date_format'));
+  if (form.referredOn > today(now)) throw new CaseInputError('referred_on', st('referral.errors.date_future'));
+  if (form.referredOn < '2000-01-01') throw new CaseInputError('referred_on', st('referral.errors.date_too_early'));
+  const crimeReference = textInput(form.crimeReference, 'crime_reference', CRIME_REFERENCE_MAX, false) || null;
   const noteIds = [...new Set(form.noteIds.map((n) => n.toLowerCase()))];
   if (noteIds.length) {
     const known = new Set((await q.listNotes(db, c.id)).map((n) => n.id));
-    if (noteIds.some((n) => !UUID.test(n) || !known.has(n))) throw new CaseInputError('notes', 'Choose only notes of this case.');
+    if (noteIds.some((n) => !UUID.test(n) || !known.has(n))) throw new CaseInputError('notes', st('referral.errors.notes'));
   }
   const consentOverride = consent !== 'yes';
   const overrideReason = consentOverride
-    ? textInput(form.overrideReason, 'override_reason', 'the reason for referring without the reporter’s consent', LIMITS.reason)
+    ? textInput(form.overrideReason, 'override_reason', LIMITS.reason)
     : null;
 
   const current = await q.lockWorkflow(db, c.id);
   if (!current) throw notFound('case_not_found');
-  if (current.status === 'closed') throw new CaseInputError('destination', 'This case is closed. Reopen it before recording a referral.');
+  if (current.status === 'closed') throw new CaseInputError('destination', st('referral.errors.closed'));
 
   const id = randomUUID();
   const details: ReferralDetails = { crimeReference, overrideReason, noteIds };
@@ -142,11 +143,11 @@ function toItem(c: OpenCase, r: NonNullable<Awaited<ReturnType<typeof q.getRefer
   return {
     id: r.id,
     destination: r.destination,
-    destinationLabel: DESTINATION_LABELS[r.destination] ?? r.destination,
+    destinationLabel: destinationLabel(r.destination),
     referredOn: r.referred_on,
     consentOverride: r.consent_override,
     details: readable(() => decryptJson<ReferralDetails>(c.dataKey, r.details, detailsField(r.id))),
-    createdBy: r.created_by_name ?? 'A former staff member',
+    createdBy: r.created_by_name ?? staffTranslator()('common.former_staff'),
     createdAt: r.created_at,
   };
 }
@@ -170,8 +171,6 @@ export async function chosenNotes(db: Db, c: OpenCase, referral: ReferralItem): 
 }
 
 // ---------------------------------------------------------------- the bundle
-
-const UNREADABLE = '[could not be decrypted: it may have been altered]';
 
 /** A file name safe inside a zip on any system: letters, digits, dot, dash, underscore and space only. */
 export function safeZipName(name: string): string {
@@ -197,37 +196,41 @@ function indent(text: string): string {
 }
 
 export function reportText(facts: PackFacts, report: ReportView, notes: NoteItem[]): string {
-  const lines = [`Report — case ${facts.caseId}`, `${facts.orgName}`, ''];
+  const st = staffTranslator();
+  const unreadable = st('referral.bundle.unreadable');
+  const lines = [st('referral.bundle.report_heading', { id: facts.caseId }), `${facts.orgName}`, ''];
   for (const f of report.fields) {
     lines.push(`${f.label}:`);
-    if (f.value === null || (Array.isArray(f.value) && f.value.length === 0)) lines.push('    Not given');
+    if (f.value === null || (Array.isArray(f.value) && f.value.length === 0)) lines.push(`    ${st('common.not_given')}`);
     else if (Array.isArray(f.value)) for (const v of f.value) lines.push(`    - ${v}`);
     else lines.push(indent(f.value));
     lines.push('');
   }
-  lines.push('Notes chosen for this referral:', '');
-  if (!notes.length) lines.push('    None', '');
-  for (const n of notes) lines.push(`  ${facts.fmt(n.createdAt)} — ${n.author}`, indent(n.body ?? UNREADABLE), '');
+  lines.push(st('referral.bundle.notes_heading'), '');
+  if (!notes.length) lines.push(`    ${st('common.none')}`, '');
+  for (const n of notes) lines.push(`  ${facts.fmt(n.createdAt)} — ${n.author}`, indent(n.body ?? unreadable), '');
   return lines.join('\r\n').replace(/(?<!\r)\n/g, '\r\n');
 }
 
 export function referralText(facts: PackFacts, r: ReferralItem, files: string[]): string {
+  const st = staffTranslator();
+  const unreadable = st('referral.bundle.unreadable');
   const d = r.details;
   const lines = [
-    'Referral',
+    st('referral.bundle.heading'),
     '',
-    `Organisation: ${facts.orgName}`,
-    `Case: ${facts.caseId}`,
-    `Referred to: ${r.destinationLabel}`,
-    `Date of referral: ${r.referredOn}`,
-    `Crime reference number: ${d ? (d.crimeReference ?? 'Not given') : UNREADABLE}`,
-    `Reporter's consent to a police referral: ${facts.consentLabel}`,
-    `Referred without consent: ${r.consentOverride ? 'Yes' : 'No'}`,
-    ...(r.consentOverride ? [`Reason for referring without consent: ${d ? (d.overrideReason ?? '') : UNREADABLE}`] : []),
-    `Recorded by: ${r.createdBy}, ${facts.fmt(r.createdAt)}`,
-    `Bundle made: ${facts.fmt(facts.generatedAt)}`,
+    st('referral.bundle.organisation', { value: facts.orgName }),
+    st('referral.bundle.case', { value: facts.caseId }),
+    st('referral.bundle.referred_to', { value: r.destinationLabel }),
+    st('referral.bundle.referred_on', { value: r.referredOn }),
+    st('referral.bundle.crime_reference', { value: d ? (d.crimeReference ?? st('common.not_given')) : unreadable }),
+    st('referral.bundle.consent', { value: facts.consentLabel }),
+    st('referral.bundle.without_consent', { value: r.consentOverride ? st('common.yes') : st('common.no') }),
+    ...(r.consentOverride ? [st('referral.bundle.override_reason', { value: d ? (d.overrideReason ?? '') : unreadable })] : []),
+    st('referral.bundle.recorded_by', { name: r.createdBy, date: facts.fmt(r.createdAt) }),
+    st('referral.bundle.made', { date: facts.fmt(facts.generatedAt) }),
     '',
-    'Files in this bundle:',
+    st('referral.bundle.files'),
     ...files.map((f) => `  ${f}`),
     '',
   ];
@@ -272,7 +275,7 @@ export async function writeBundle(
 ): Promise<void> {
   const evidence = await evidenceList(db, c);
   const names = evidence.map(({ item }) => (item.meta ? `evidence/${item.n}-${safeZipName(item.meta.name)}` : null));
-  const listed = ['report.txt', 'referral.txt', ...names.map((n, i) => n ?? `(file ${i + 1} could not be decrypted and is not included)`)];
+  const listed = ['report.txt', 'referral.txt', ...names.map((n, i) => n ?? staffTranslator()('referral.bundle.file_unreadable', { n: i + 1 }))];
 
   // Stored, not deflated: evidence is mostly compressed already, and the text files are small.
   const archive = archiver('zip', { store: true });

@@ -3,6 +3,7 @@ import { audit } from '../audit/log.js';
 import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import type { AppContext } from '../web/context.js';
+import { staffTranslator } from '../web/i18n.js';
 import { endSession } from '../web/session-store.js';
 import { staffOf } from './context.js';
 import { PASSWORD_MESSAGES, passwordProblem } from './passwords.js';
@@ -18,15 +19,16 @@ function landingFor(roles: readonly string[]): string {
 }
 
 function renderSignIn(res: Response, status: number, locals: { error?: string | null; email?: string; notice?: string | null }) {
-  res.status(status).render('staff/sign-in', { title: 'Sign in', error: null, email: '', notice: null, ...locals });
+  res.status(status).render('staff/sign-in', { title: staffTranslator()('sign_in.title'), error: null, email: '', notice: null, ...locals });
 }
 
 export const showSignIn: RequestHandler = (req, res) => {
+  const st = staffTranslator();
   const notices: Record<string, string> = {
-    password_changed: 'Your password is changed. Sign in again on every device.',
-    signed_out: 'You are signed out.',
-    everywhere: 'You are signed out on every device.',
-    invitation: 'Your account is ready. Sign in to set up your second factor.',
+    password_changed: st('sign_in.notices.password_changed'),
+    signed_out: st('sign_in.notices.signed_out'),
+    everywhere: st('sign_in.notices.everywhere'),
+    invitation: st('sign_in.notices.invitation'),
   };
   renderSignIn(res, 200, { notice: notices[String(req.query['notice'] ?? '')] ?? null });
 };
@@ -39,7 +41,7 @@ async function throttled(ctx: AppContext, req: Request, res: Response, account: 
   } catch (err) {
     if (!(err instanceof HttpError) || err.status !== 429) throw err;
     res.setHeader('Retry-After', String(err.retryAfterSeconds ?? 900));
-    render(429, 'Too many failed attempts. Wait 15 minutes and try again.');
+    render(429, staffTranslator()('sign_in.errors.throttled'));
     return true;
   }
 }
@@ -55,7 +57,7 @@ export function signIn(ctx: AppContext): RequestHandler {
       await ctx.rateLimits.recordFailure('signin', req, email);
       const known = unlocked?.user ?? (email ? await q.findUserByEmail(ctx.db, email) : undefined);
       await audit(ctx.db, { action: 'staff.sign_in_failed', subjectUserId: known?.id ?? null, details: { step: 'password' } });
-      return renderSignIn(res, 401, { error: 'That email address and password do not match an active account.', email });
+      return renderSignIn(res, 401, { error: staffTranslator()('sign_in.errors.no_match'), email });
     }
     const { user, keyPair, wrapKey } = unlocked;
     const enrol = !user.totp_secret_wrapped;
@@ -75,15 +77,16 @@ async function pendingSession(ctx: AppContext, req: Request): Promise<StaffSessi
 }
 
 async function renderTwoFactor(ctx: AppContext, res: Response, s: StaffSession, status: number, error: string | null) {
+  const st = staffTranslator();
   if (s.payload.stage === 'enrol') {
     const user = await q.findUser(ctx.db, s.payload.userId);
     const uri = totpUri(s.payload.pendingTotp!, user?.email ?? 'staff', 'Harbour');
     // Rendered on the server as inline SVG: no third-party QR service, no script.
     const { default: QRCode } = await import('qrcode'); // loaded for enrolment only
     const qr = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-    return res.status(status).render('staff/enrol', { title: 'Set up your second factor', qr, secret: s.payload.pendingTotp, error });
+    return res.status(status).render('staff/enrol', { title: st('sign_in.enrol.title'), qr, secret: s.payload.pendingTotp, error });
   }
-  res.status(status).render('staff/two-factor', { title: 'Enter your code', error });
+  res.status(status).render('staff/two-factor', { title: st('sign_in.two_factor.title'), error });
 }
 
 export function showTwoFactor(ctx: AppContext): RequestHandler {
@@ -115,7 +118,7 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
     if (!accepted) {
       await ctx.rateLimits.recordFailure('signin', req, user.email);
       await audit(ctx.db, { action: 'staff.sign_in_failed', subjectUserId: user.id, details: { step: enrolling ? 'enrol' : 'totp' } });
-      return renderTwoFactor(ctx, res, s, 401, 'That code is not right, or it was already used. Enter the current 6-digit code.');
+      return renderTwoFactor(ctx, res, s, 401, staffTranslator()('sign_in.errors.wrong_code'));
     }
     if (enrolling) {
       await q.updateUser(ctx.db, user.id, { totp_secret_wrapped: wrapTotpSecret(wrapKey, user.id, secret!), totp_last_step: step });
@@ -150,22 +153,23 @@ export function signOutEverywhere(ctx: AppContext): RequestHandler {
 }
 
 export const showAccount: RequestHandler = (_req, res) => {
-  res.render('staff/account', { title: 'Your account', error: null });
+  res.render('staff/account', { title: staffTranslator()('account.title'), error: null });
 };
 
 export function updatePassword(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     ctx.csrf.check(req);
+    const st = staffTranslator();
     const { user } = staffOf(res);
     const current = field(req, 'current_password');
     const next = field(req, 'new_password');
     const problem = await passwordProblem(next, user.email, field(req, 'confirm_password'));
-    if (problem) return res.status(422).render('staff/account', { title: 'Your account', error: PASSWORD_MESSAGES[problem] });
-    if (await throttled(ctx, req, res, user.email, (s, e) => res.status(s).render('staff/account', { title: 'Your account', error: e }))) return;
+    if (problem) return res.status(422).render('staff/account', { title: st('account.title'), error: PASSWORD_MESSAGES[problem] });
+    if (await throttled(ctx, req, res, user.email, (s, e) => res.status(s).render('staff/account', { title: st('account.title'), error: e }))) return;
     const unlocked = await unlockWithPassword(ctx.db, user.email, current);
     if (!unlocked) {
       await ctx.rateLimits.recordFailure('signin', req, user.email);
-      return res.status(401).render('staff/account', { title: 'Your account', error: 'Your current password is not right.' });
+      return res.status(401).render('staff/account', { title: st('account.title'), error: st('account.errors.current_wrong') });
     }
     await changePassword(ctx.db, unlocked, next);
     await endSession(ctx.db, ctx.config, req, res, 'staff');
@@ -185,7 +189,7 @@ async function liveInvitation(ctx: AppContext, req: Request) {
 export function showInvitation(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const inv = await liveInvitation(ctx, req);
-    res.render('staff/invitation', { title: 'Create your account', email: inv.email, name: '', error: null });
+    res.render('staff/invitation', { title: staffTranslator()('invitation.title'), email: inv.email, name: '', error: null });
   };
 }
 
@@ -193,13 +197,14 @@ export function acceptInvitation(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     ctx.csrf.check(req);
     const inv = await liveInvitation(ctx, req);
+    const st = staffTranslator();
     const name = field(req, 'display_name').trim();
     const password = field(req, 'password');
-    const render = (error: string) => res.status(422).render('staff/invitation', { title: 'Create your account', email: inv.email, name, error });
-    if (!name || name.length > 100) return render('Enter your name (up to 100 characters).');
+    const render = (error: string) => res.status(422).render('staff/invitation', { title: st('invitation.title'), email: inv.email, name, error });
+    if (!name || name.length > 100) return render(st('invitation.errors.name'));
     const problem = await passwordProblem(password, inv.email, field(req, 'confirm_password'));
     if (problem) return render(PASSWORD_MESSAGES[problem]);
-    if (await q.findUserByEmail(ctx.db, inv.email)) return render('An account with this email address already exists.');
+    if (await q.findUserByEmail(ctx.db, inv.email)) return render(st('invitation.errors.taken'));
     if (!(await q.markInvitationUsed(ctx.db, inv.id))) throw notFound('invitation');
     const { id } = await createUser(ctx.db, { email: inv.email, displayName: name, roles: inv.roles, password });
     await audit(ctx.db, { action: 'staff.invitation_accepted', actorId: id, subjectUserId: id, details: { roles: inv.roles.join(',') } });

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../web/context.js';
+import { staffTranslator } from '../web/i18n.js';
 import { staffOf } from './context.js';
 import { RotationError, resumeRotation, runningRotation, startRotation } from './rotation.js';
 
@@ -13,12 +14,12 @@ async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], statu
     .where('key_grants.sealed_secret', 'is', null)
     .where('users.status', '=', 'active')
     .execute();
-  res.status(status).render('staff/keys', { title: 'Team key', keys, job, pending: pending.map((p) => p.display_name), error, notice });
+  res.status(status).render('staff/keys', { title: staffTranslator()('keys.title'), keys, job, pending: pending.map((p) => p.display_name), error, notice });
 }
 
 export function keysPage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    await render(ctx, res, 200, null, req.query['notice'] === 'started' ? 'Rotation started. Reports are re-sealed in the background.' : null);
+    await render(ctx, res, 200, null, req.query['notice'] === 'started' ? staffTranslator()('keys.started') : null);
   };
 }
 

@@ -1,4 +1,5 @@
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../crypto/index.js';
+import { staffTranslator } from '../web/i18n.js';
 
 // zxcvbn-ts's list of ~49,000 common passwords, bundled with the package (no
 // network); loaded when a password is first checked, not in every process.
@@ -26,10 +27,21 @@ export async function passwordProblem(password: string, email: string, confirm?:
   return null;
 }
 
-export const PASSWORD_MESSAGES: Record<PasswordProblem, string> = {
-  too_short: `Use at least ${PASSWORD_MIN_LENGTH} characters. A few unrelated words make a strong, memorable password.`,
-  too_long: `Use at most ${PASSWORD_MAX_LENGTH} characters.`,
-  common: 'This password is on a list of commonly used passwords. Choose another.',
-  contains_email: 'Do not use your email address in your password.',
-  mismatch: 'The two passwords do not match.',
+/** What to tell the person, from the staff locale file (read when a message is needed, so the CLI shares it). */
+export const PASSWORD_MESSAGES: Readonly<Record<PasswordProblem, string>> = {
+  get too_short() {
+    return staffTranslator()('account.password_problems.too_short', { min: PASSWORD_MIN_LENGTH });
+  },
+  get too_long() {
+    return staffTranslator()('account.password_problems.too_long', { max: PASSWORD_MAX_LENGTH });
+  },
+  get common() {
+    return staffTranslator()('account.password_problems.common');
+  },
+  get contains_email() {
+    return staffTranslator()('account.password_problems.contains_email');
+  },
+  get mismatch() {
+    return staffTranslator()('account.password_problems.mismatch');
+  },
 };

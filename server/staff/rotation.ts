@@ -5,6 +5,7 @@ import { newKeyPair, sealTo, unsealWith, type KeyPair } from '../crypto/index.js
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
 import { getInstallation } from '../setup/service.js';
+import { staffTranslator } from '../web/i18n.js';
 
 /**
  * Team-key rotation (P4). A signed-in caseworker starts it: a new team key
@@ -34,10 +35,10 @@ export async function runningRotation(db: Db) {
 /** Starts a rotation with the caller's team keys; returns the job and its completion promise. */
 export async function startRotation(db: Db, logger: Logger, actor: { id: string; teamKeys: Map<number, KeyPair> }): Promise<RotationJob> {
   const inst = await getInstallation(db);
-  if (!inst) throw new RotationError('not set up');
+  if (!inst) throw new RotationError(staffTranslator()('keys.errors.not_set_up'));
   const active = await db.selectFrom('team_keys').select('id').where('retired_at', 'is', null).execute();
-  if (active.some((k) => !actor.teamKeys.has(k.id))) throw new RotationError('You do not hold every current team key.');
-  if (await runningRotation(db)) throw new RotationError('A rotation is already running.');
+  if (active.some((k) => !actor.teamKeys.has(k.id))) throw new RotationError(staffTranslator()('keys.errors.not_holding_all'));
+  if (await runningRotation(db)) throw new RotationError(staffTranslator()('keys.errors.already_running'));
 
   const next = newKeyPair();
   const jobId = randomUUID();
@@ -82,9 +83,9 @@ export async function startRotation(db: Db, logger: Logger, actor: { id: string;
 export async function resumeRotation(db: Db, logger: Logger, actor: { id: string; teamKeys: Map<number, KeyPair> }): Promise<RotationJob | null> {
   const job = await runningRotation(db);
   if (!job) return null;
-  if (Date.now() - new Date(job.updated_at).getTime() < LEASE_MS) throw new RotationError('The rotation is still running.');
+  if (Date.now() - new Date(job.updated_at).getTime() < LEASE_MS) throw new RotationError(staffTranslator()('keys.errors.still_running'));
   const newKeyId = Number((job.progress as { newKeyId?: number }).newKeyId);
-  if (!actor.teamKeys.has(newKeyId)) throw new RotationError('You do not hold the new team key.');
+  if (!actor.teamKeys.has(newKeyId)) throw new RotationError(staffTranslator()('keys.errors.not_holding_new'));
   await db.updateTable('jobs').set({ updated_at: new Date() }).where('id', '=', job.id).execute();
   return { id: job.id, promise: runRotation(db, logger, job.id, newKeyId, actor.teamKeys, actor.id) };
 }

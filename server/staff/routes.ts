@@ -1,10 +1,12 @@
 import express, { Router } from 'express';
+import { addToList, relabelItem, retireItem, showItem, showList, showSettings, updateSettings } from '../admin/settings.js';
 import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
 import { auditPage } from '../audit/routes.js';
 import { statisticsExport, statisticsPage } from '../stats/routes.js';
 import { queuePage } from '../cases/queue.js';
 import { caseRoutes } from '../cases/routes.js';
 import type { AppContext } from '../web/context.js';
+import { staffTranslator } from '../web/i18n.js';
 import {
   acceptInvitation,
   showAccount,
@@ -31,6 +33,8 @@ export function staffRoutes(ctx: AppContext): Router {
   const r = Router();
   const area = ['/staff', '/admin'];
   r.use(area, async (req, res, next) => {
+    // The staff pages' strings (locales/staff/en.json), as `st` in every staff view.
+    res.locals['st'] = staffTranslator();
     const inst = await ctx.installation();
     if (inst) {
       res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
@@ -62,6 +66,14 @@ export function staffRoutes(ctx: AppContext): Router {
   r.post('/admin/staff/:id/deactivate', requireRole('admin'), form, deactivate(ctx));
   r.post('/admin/staff/:id/reset-2fa', requireRole('admin'), form, resetTwoFactor(ctx));
   r.get('/admin/audit', requireRole('admin'), auditPage(ctx));
+  r.get('/admin/settings', requireRole('admin'), showSettings(ctx));
+  r.post('/admin/settings', requireRole('admin'), form, updateSettings(ctx));
+  r.get('/admin/settings/lists/:list', requireRole('admin'), showList(ctx));
+  r.post('/admin/settings/lists/:list', requireRole('admin'), form, addToList(ctx));
+  r.get('/admin/settings/lists/:list/:code', requireRole('admin'), showItem(ctx));
+  r.post('/admin/settings/lists/:list/:code', requireRole('admin'), form, relabelItem(ctx));
+  r.post('/admin/settings/lists/:list/:code/retire', requireRole('admin'), form, retireItem(ctx, true));
+  r.post('/admin/settings/lists/:list/:code/restore', requireRole('admin'), form, retireItem(ctx, false));
   // Statistics need no decryption (P6): administrators only, every view and export audited.
   r.get('/admin/statistics', requireRole('admin'), statisticsPage(ctx));
   r.get('/admin/statistics.csv', requireRole('admin'), statisticsExport(ctx, 'csv'));

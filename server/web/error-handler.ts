@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { HttpError, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { DEFAULT_LANG, isLang, pickLanguage } from './i18n.js';
+import { DEFAULT_LANG, isLang, pickLanguage, staffTranslator } from './i18n.js';
 import { setLanguage } from './language.js';
 
 /** Errors raised by Express's body parsers, mapped to our codes. */
@@ -56,7 +56,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       retryMinutes: httpError.retryAfterSeconds ? Math.ceil(httpError.retryAfterSeconds / 60) : null,
       ...(staffArea ? { csrfToken: res.locals['csrfToken'] ?? null } : { csrfToken: null }),
     };
-    if (staffArea) setLanguage(res, DEFAULT_LANG, '/en/');
+    if (staffArea) {
+      setLanguage(res, DEFAULT_LANG, '/en/');
+      res.locals['st'] ??= staffTranslator(); // set by the staff router, unless the error came before it
+    }
     res.status(httpError.status).render(staffArea ? 'errors/staff-error' : 'errors/error', locals, (renderErr: Error | null, html?: string) => {
       if (!renderErr) return void res.send(html);
       // Never let a failing template fall through to Express's own page (it shows the stack).

@@ -25,15 +25,32 @@ export function dirOf(lang: Lang): 'ltr' | 'rtl' {
 const i18n = i18next.createInstance();
 let ready: Promise<unknown> | null = null;
 
-/** Loads every locale file once; missing keys fall back to English. */
+const readLocale = (file: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(path.join(localesDir, file), 'utf8')) as Record<string, unknown>;
+
+/** The staff interface's namespace (locales/staff/en.json); English only for now. */
+export const STAFF_NS = 'staff';
+
+/**
+ * Loads every locale file once; missing keys fall back to English. Two
+ * namespaces: `translation` (the reporter pages, one file per language) and
+ * `staff` (the staff and administrator pages, English only: every other
+ * language falls back to it). The resources are in memory, so this finishes
+ * synchronously; the promise is kept for callers that await it.
+ */
 export function initI18n(): Promise<unknown> {
   ready ??= i18n.init({
     resources: Object.fromEntries(
       LANGUAGES.map((l) => [
         l.code,
-        { translation: JSON.parse(readFileSync(path.join(localesDir, `${l.code}.json`), 'utf8')) },
+        {
+          translation: readLocale(`${l.code}.json`),
+          ...(l.code === DEFAULT_LANG ? { [STAFF_NS]: readLocale(`${STAFF_NS}/${DEFAULT_LANG}.json`) } : {}),
+        },
       ]),
     ),
+    ns: ['translation', STAFF_NS],
+    defaultNS: 'translation',
     supportedLngs: LANGUAGES.map((l) => l.code),
     lowerCaseLng: true,
     fallbackLng: DEFAULT_LANG,
@@ -46,6 +63,17 @@ export function initI18n(): Promise<unknown> {
 
 export function translator(lang: Lang): TFunction {
   return i18n.getFixedT(lang);
+}
+
+/**
+ * The staff interface's translator: English, namespace `staff`. Views get it
+ * as `st`; server code calls it where it builds staff-facing text. Loads the
+ * locale files on first use, so command-line code that shares a message
+ * (a password rule) needs no set-up.
+ */
+export function staffTranslator(): TFunction<typeof STAFF_NS> {
+  void initI18n();
+  return i18n.getFixedT(DEFAULT_LANG, STAFF_NS);
 }
 
 /** Picks the best supported language from an Accept-Language header. */
