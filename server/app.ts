@@ -7,8 +7,10 @@ import type { Logger } from './logger.js';
 import { publicDir, viewsDir } from './paths.js';
 import { reporterRoutes } from './reporting/routes.js';
 import { staffRoutes } from './staff/routes.js';
+import { loadSettings } from './settings/settings.js';
 import { installationLoader, type AppContext } from './web/context.js';
 import { createCsrf } from './web/csrf.js';
+import { serveFont } from './web/fonts.js';
 import { errorHandler, notFoundHandler, requestLogger } from './web/error-handler.js';
 import { initI18n } from './web/i18n.js';
 import { languageFromHeader, redirectToLanguage } from './web/language.js';
@@ -28,6 +30,7 @@ export async function createApp({ config, db, logger }: AppDeps): Promise<{ app:
     csrf: createCsrf(config),
     rateLimits: new RateLimits(db, config),
     installation: installationLoader(db),
+    settings: () => loadSettings(db, config),
   };
 
   const app = express();
@@ -43,6 +46,7 @@ export async function createApp({ config, db, logger }: AppDeps): Promise<{ app:
 
   app.use(requestLogger(logger));
   app.use(securityHeaders({ https: config.secureCookies }));
+  app.use('/static/fonts', serveFont);
   app.use('/static', express.static(publicDir, { index: false, maxAge: '1d', fallthrough: false }));
   app.use(noStore);
 

@@ -7,6 +7,7 @@ import { readySodium } from './crypto/index.js';
 import { createDb, createMigrator, dbTargetFromConfig, migrateToLatest, type Db } from './db/index.js';
 import { runHousekeeping } from './housekeeping.js';
 import { purge } from './retention/purge.js';
+import { loadSettings } from './settings/settings.js';
 import { currentTeamKey, setupOrganisation } from './setup/service.js';
 import { seedCases, seedCaseworkers } from './cases/seed.js';
 import { audit } from './audit/log.js';
@@ -217,10 +218,11 @@ export async function runCli(argv: string[]): Promise<number> {
       case 'purge': {
         const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true });
         await migrateToLatest(db);
-        const result = await purge(db, { closedRetentionDays: config.closedRetentionDays, dryRun: values['dry-run'] ?? false });
-        if (values['dry-run']) out(`${result.due.length} closed case(s) are past ${config.closedRetentionDays} days and would be deleted.`);
+        const { closedRetentionDays } = await loadSettings(db, config);
+        const result = await purge(db, { closedRetentionDays, dryRun: values['dry-run'] ?? false });
+        if (values['dry-run']) out(`${result.due.length} closed case(s) are past ${closedRetentionDays} days and would be deleted.`);
         else if (!result.ran) out('Another instance is purging right now; nothing done.');
-        else out(`Deleted ${result.deleted} closed case(s) past ${config.closedRetentionDays} days; their statistics are kept.`);
+        else out(`Deleted ${result.deleted} closed case(s) past ${closedRetentionDays} days; their statistics are kept.`);
         return 0;
       }
       case 'audit': {

@@ -3,6 +3,7 @@ import type { Db } from './db/index.js';
 import type { Logger } from './logger.js';
 import { deleteAbandonedReports } from './reporting/queries.js';
 import { purge } from './retention/purge.js';
+import { loadSettings } from './settings/settings.js';
 import { deleteExpiredRateLimits } from './web/rate-limit.js';
 import { deleteExpiredSessions } from './web/session-store.js';
 
@@ -15,7 +16,8 @@ export async function runHousekeeping(db: Db, config: Config): Promise<void> {
   await deleteExpiredSessions(db, config);
   await deleteExpiredRateLimits(db);
   await deleteAbandonedReports(db, 60);
-  await purge(db, { closedRetentionDays: config.closedRetentionDays }); // one instance at a time (advisory lock)
+  const { closedRetentionDays } = await loadSettings(db, config); // the administrator's setting, or CLOSED_RETENTION_DAYS
+  await purge(db, { closedRetentionDays }); // one instance at a time (advisory lock)
 }
 
 export function startHousekeeping(db: Db, config: Config, logger: Logger, everyMs = 5 * 60 * 1000): () => void {

@@ -1,18 +1,19 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { audit } from '../audit/log.js';
+import { audit, type AuditAction } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import { decryptEvidence } from '../reporting/evidence.js';
+import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS, deletionDateOf } from '../retention/purge.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { translator } from '../web/i18n.js';
+import { staffTranslator, translator } from '../web/i18n.js';
 import {
   DESTINATIONS,
-  DESTINATION_LABELS,
   CRIME_REFERENCE_MAX,
   ClientGone,
   chosenNotes,
+  destinationLabel,
   openReferral,
   recordReferral,
   referralForm,
@@ -27,26 +28,29 @@ import {
   LIMITS,
   NEXT_STATUSES,
   OUTCOMES,
-  OUTCOME_LABELS,
-  STATUS_LABELS,
   UUID,
   addNote,
   caseworkerOptions,
   changeStatus,
   consentOf,
+  deleteAsSpam,
   evidenceFile,
   evidenceList,
   historyOf,
+  isStatus,
+  keepLonger,
   linkCases,
   linksOf,
   markViewed,
   notesOf,
   openCase,
+  outcomeLabel,
   reportView,
   sendMessage,
   setAssignee,
   setLabels,
   setUrgency,
+  statusLabel,
   threadOf,
   unlinkCases,
   type OpenCase,
@@ -57,36 +61,37 @@ import {
 const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
 export const fmt = (d: Date | string) => dateTime.format(new Date(d));
 
-const ACTION_LABELS: Record<string, string> = {
-  'case.viewed': 'Viewed the case',
-  'case.evidence_downloaded': 'Opened or downloaded a file',
-  'case.status_changed': 'Changed the status',
-  'case.reopened': 'Reopened the case',
-  'case.urgency_changed': 'Changed the urgency',
-  'case.assigned': 'Changed the assignee',
-  'case.labels_changed': 'Changed the labels',
-  'case.linked': 'Linked a case',
-  'case.unlinked': 'Unlinked a case',
-  'case.note_added': 'Added an internal note',
-  'case.message_sent': 'Sent a message to the reporter',
-  'case.referred': 'Recorded a referral',
-  'case.referral_pack_viewed': 'Viewed a referral pack',
-  'case.referral_bundle_downloaded': 'Downloaded a referral bundle',
-};
+/** The audit actions a case's history names in words (locales/staff/en.json, case.history.actions); others show their code. */
+export const HISTORY_ACTIONS = [
+  'case.viewed',
+  'case.evidence_downloaded',
+  'case.status_changed',
+  'case.reopened',
+  'case.urgency_changed',
+  'case.assigned',
+  'case.labels_changed',
+  'case.linked',
+  'case.unlinked',
+  'case.note_added',
+  'case.message_sent',
+  'case.referred',
+  'case.referral_pack_viewed',
+  'case.referral_bundle_downloaded',
+  'case.retention_extended',
+] as const satisfies readonly AuditAction[];
 
-const NOTICES: Record<string, string> = {
-  status: 'The status is updated.',
-  reopened: 'The case is reopened.',
-  urgency: 'The urgency is updated.',
-  assignee: 'The assignee is updated.',
-  labels: 'The labels are updated.',
-  linked: 'The cases are linked.',
-  already_linked: 'These cases were already linked.',
-  unlinked: 'The cases are no longer linked.',
-  note: 'Your note is added.',
-  message: 'Your message is sent. The reporter sees it when they next sign in with their receipt.',
-  referral: 'The referral is recorded and the case is marked referred.',
-};
+function actionLabel(action: string): string {
+  if (!(HISTORY_ACTIONS as readonly string[]).includes(action)) return action;
+  return staffTranslator()(`case.history.actions.${action.slice('case.'.length)}`);
+}
+
+/** The notices a ?notice= code shows after a change (what each case action returns). */
+export const CASE_NOTICES = ['status', 'reopened', 'urgency', 'assignee', 'labels', 'linked', 'already_linked', 'unlinked', 'note', 'message', 'referral', 'retention'] as const;
+
+function noticeFor(code: unknown): string | null {
+  const notice = String(code ?? '');
+  return (CASE_NOTICES as readonly string[]).includes(notice) ? staffTranslator()(`case.notices.${notice}`) : null;
+}
 
 type PageState = { status?: number; errors?: Record<string, string>; form?: Record<string, unknown>; notice?: string | null };
 
@@ -98,18 +103,19 @@ async function load(ctx: AppContext, req: Request, res: Response): Promise<OpenC
 }
 
 function historyEntry(names: Map<string, string>) {
+  const st = staffTranslator();
   return (h: { seq: number; at: Date; action: string; details: unknown; actor_name: string | null }) => {
     const raw = h.details && typeof h.details === 'object' ? (h.details as Record<string, unknown>) : {};
     const details = Object.entries(raw).map(([key, value]) => {
-      let text = value === null || value === undefined ? '–' : typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
+      let text = value === null || value === undefined ? '–' : typeof value === 'boolean' ? (value ? st('case.history.yes') : st('case.history.no')) : String(value);
       if ((key === 'from' || key === 'to') && typeof value === 'string') {
-        text = h.action === 'case.assigned' ? (names.get(value) ?? value) : (STATUS_LABELS[value] ?? text);
+        text = h.action === 'case.assigned' ? (names.get(value) ?? value) : isStatus(value) ? statusLabel(value) : text;
       }
-      if (key === 'outcome' && typeof value === 'string') text = OUTCOME_LABELS[value] ?? value;
-      if (key === 'destination' && typeof value === 'string') text = DESTINATION_LABELS[value] ?? value;
+      if (key === 'outcome' && typeof value === 'string') text = outcomeLabel(value);
+      if (key === 'destination' && typeof value === 'string') text = destinationLabel(value);
       return { key, value: text };
     });
-    return { seq: h.seq, at: h.at, actor: h.actor_name ?? 'System', action: ACTION_LABELS[h.action] ?? h.action, details };
+    return { seq: h.seq, at: h.at, actor: h.actor_name ?? st('case.history.system'), action: actionLabel(h.action), details };
   };
 }
 
@@ -117,7 +123,7 @@ function historyEntry(names: Map<string, string>) {
 async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: PageState = {}) {
   const db = ctx.db;
   const row = c.row;
-  const [report, evidence, notes, messages, referrals, links, history, caseworkers] = await Promise.all([
+  const [report, evidence, notes, messages, referrals, links, history, caseworkers, settings] = await Promise.all([
     reportView(db, c),
     evidenceList(db, c),
     notesOf(db, c),
@@ -126,21 +132,24 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     linksOf(db, c),
     historyOf(db, c),
     caseworkerOptions(db, row.assignee_id),
+    ctx.settings(),
   ]);
+  const deletesAt = await deletionDateOf(db, c.id, settings.closedRetentionDays);
   const t = translator('en');
+  const st = staffTranslator();
   const names = new Map(caseworkers.map((u) => [u.id, u.name]));
   const errors = state.errors ?? {};
   const form = state.form ?? {};
   const draft = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
   res.status(state.status ?? 200).render('staff/case', {
-    title: `${Object.keys(errors).length ? 'Error: ' : ''}Case ${row.id.slice(0, 8)}`,
+    title: Object.keys(errors).length ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) }) : st('case.title', { id: row.id.slice(0, 8) }),
     fmt,
     c: {
       id: row.id,
       shortId: row.id.slice(0, 8),
       status: row.status,
-      statusLabel: STATUS_LABELS[row.status] ?? row.status,
-      outcomeLabel: row.closing_outcome ? (OUTCOME_LABELS[row.closing_outcome] ?? row.closing_outcome) : null,
+      statusLabel: statusLabel(row.status),
+      outcomeLabel: row.closing_outcome ? outcomeLabel(row.closing_outcome) : null,
       urgent: row.urgent,
       assigneeId: row.assignee_id,
       labels: row.labels,
@@ -149,9 +158,14 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
       triagedAt: row.triaged_at,
       closedAt: row.closed_at,
       firstResponseAt: row.first_response_at,
+      deletesAt,
+      deletingSoon: deletesAt !== null && deletesAt.getTime() <= Date.now() + RETENTION_NOTICE_DAYS * 86_400_000,
+      // Spam deletion: only a report nobody has triaged.
+      deletableAsSpam: row.status === 'new' && row.triaged_at === null,
     },
+    retention: { days: settings.closedRetentionDays, noticeDays: RETENTION_NOTICE_DAYS, maxYears: MAX_EXTENSION_DAYS / 365 },
     report,
-    consentLabel: report.consent ? t(`form.consent.options.${report.consent}`) : 'Unknown (the report could not be decrypted)',
+    consentLabel: report.consent ? t(`form.consent.options.${report.consent}`) : st('case.report.consent_unknown'),
     consentGiven: report.consent === 'yes',
     evidence: evidence.map((e) => e.item),
     notes,
@@ -159,7 +173,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     referrals,
     links: links.map((l) => ({
       id: l.id,
-      statusLabel: STATUS_LABELS[l.status] ?? l.status,
+      statusLabel: statusLabel(l.status),
       urgent: l.urgent,
       categories: l.categories.map((code) => t(`categories.${code}.label`, { defaultValue: code })).join(', '),
       createdAt: l.created_at,
@@ -167,9 +181,9 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     history: history.map(historyEntry(names)),
     historyTruncated: history.length >= HISTORY_LIMIT,
     caseworkers,
-    nextStatuses: (NEXT_STATUSES[row.status] ?? []).map((s) => ({ value: s, label: STATUS_LABELS[s]! })),
-    outcomes: OUTCOMES.map((o) => ({ value: o, label: OUTCOME_LABELS[o]! })),
-    destinations: DESTINATIONS.map((d) => ({ value: d, label: DESTINATION_LABELS[d]! })),
+    nextStatuses: (NEXT_STATUSES[row.status] ?? []).map((s) => ({ value: s, label: statusLabel(s) })),
+    outcomes: OUTCOMES.map((o) => ({ value: o, label: outcomeLabel(o) })),
+    destinations: DESTINATIONS.map((d) => ({ value: d, label: destinationLabel(d) })),
     limits: { ...LIMITS, crimeReference: CRIME_REFERENCE_MAX },
     today: today(),
     errors,
@@ -184,7 +198,7 @@ export function showCase(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const c = await load(ctx, req, res);
     await ctx.db.transaction().execute((trx) => markViewed(trx, staffOf(res).user.id, c));
-    const notice = NOTICES[String(req.query['notice'] ?? '')] ?? null;
+    const notice = noticeFor(req.query['notice']);
     await renderCase(ctx, res, c, { notice });
   };
 }
@@ -258,6 +272,34 @@ export const postNote = (ctx: AppContext) =>
 export const postMessage = (ctx: AppContext) =>
   caseAction(ctx, 'messages-section', async (db, actor, c, body) => (await sendMessage(db, actor.id, c, body['message']), 'message'));
 
+export function postRetention(ctx: AppContext): RequestHandler {
+  return async (req, res, next) => {
+    // Read before the action's transaction: the embedded database has one connection, which that transaction holds.
+    const { closedRetentionDays } = await ctx.settings();
+    return caseAction(ctx, 'retention', async (db, actor, c, body) => {
+      await keepLonger(db, actor.id, c, { until: body['retain_until'], reason: body['retain_reason'] }, closedRetentionDays);
+      return 'retention';
+    })(req, res, next);
+  };
+}
+
+/** Deleting spam ends on the queue (the case is gone), so it cannot share caseAction's redirect. */
+export function postSpam(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const staff = staffOf(res);
+    const c = await openCase(ctx.db, await staff.teamKeys(), idParam(req));
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    try {
+      await ctx.db.transaction().execute((trx) => deleteAsSpam(trx, staff.user.id, c, body['confirm_spam']));
+      res.redirect(303, '/staff/cases?notice=deleted');
+    } catch (err) {
+      if (!(err instanceof CaseInputError)) throw err;
+      await renderCase(ctx, res, c, { status: 422, errors: { [err.field]: err.message }, form: body });
+    }
+  };
+}
+
 export function postReferral(ctx: AppContext): RequestHandler {
   return caseAction(ctx, 'referrals', async (db, actor, c, body) => {
     await recordReferral(db, actor.id, c, consentOf(c), referralForm(body));
@@ -298,11 +340,10 @@ export function downloadEvidence(ctx: AppContext): RequestHandler {
 }
 
 async function packFacts(ctx: AppContext, c: OpenCase, consent: string | null): Promise<PackFacts> {
-  const inst = await ctx.installation();
   return {
-    orgName: inst?.orgName ?? 'Harbour',
+    orgName: (await ctx.settings()).orgName,
     caseId: c.id,
-    consentLabel: consent ? translator('en')(`form.consent.options.${consent}`) : 'Unknown (the report could not be decrypted)',
+    consentLabel: consent ? translator('en')(`form.consent.options.${consent}`) : staffTranslator()('case.report.consent_unknown'),
     generatedAt: new Date(),
     fmt,
   };
@@ -315,7 +356,7 @@ export function showPack(ctx: AppContext): RequestHandler {
     const [report, notes, evidence] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral), evidenceList(ctx.db, c)]);
     await audit(ctx.db, { action: 'case.referral_pack_viewed', actorId: staffOf(res).user.id, caseId: c.id, details: { referralId: referral.id } });
     res.render('staff/referral-pack', {
-      title: `Referral pack, case ${c.id.slice(0, 8)}`,
+      title: staffTranslator()('referral.pack.title', { id: c.id.slice(0, 8) }),
       fmt,
       facts: await packFacts(ctx, c, report.consent),
       referral,

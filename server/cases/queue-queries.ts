@@ -1,6 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
+import { RETENTION_NOTICE_DAYS, deletionDateExpr } from '../retention/purge.js';
 
 /**
  * The caseworker queue: the only SQL for it. It reads plaintext triage and
@@ -21,6 +22,8 @@ export const SORTS = ['newest', 'oldest', 'urgent'] as const;
 export type QueueSort = (typeof SORTS)[number];
 
 export type Targets = Config['targets'];
+/** What the queue needs from the settings: the overdue targets and the retention period (for the deletion flag). */
+export type QueuePolicy = { targets: Targets; closedRetentionDays: number };
 
 /** Where the next page starts: the sort key of the last row shown. */
 export type QueueCursor = {
@@ -43,6 +46,8 @@ export type QueueQuery = {
   label: string | null;
   unread: boolean | null;
   overdue: boolean | null;
+  /** Closed cases that retention deletes within RETENTION_NOTICE_DAYS. */
+  deleting: boolean | null;
   sort: QueueSort;
   cursor: QueueCursor | null;
 };
@@ -57,6 +62,7 @@ export const DEFAULT_QUEUE_QUERY: Readonly<QueueQuery> = Object.freeze({
   label: null,
   unread: null,
   overdue: null,
+  deleting: null,
   sort: 'newest',
   cursor: null,
 });
@@ -75,6 +81,8 @@ export type QueueRow = {
   labels: string[];
   overdue: boolean;
   unread: boolean;
+  /** When retention will delete the case (closed cases only), or null. */
+  deletesAt: Date | null;
 };
 
 export type QueuePage = { rows: QueueRow[]; nextCursor: string | null };
@@ -167,7 +175,9 @@ const CREATED_KEY = sql<string>`to_char(r.created_at at time zone 'UTC', 'YYYY-M
  * One page of the queue (at most `limit` rows) and the cursor of the next
  * page, null on the last page. `now` is a parameter so overdue is testable.
  */
-export async function listQueue(db: Db, q: QueueQuery, targets: Targets, limit = 50, now = new Date()): Promise<QueuePage> {
+export async function listQueue(db: Db, q: QueueQuery, policy: QueuePolicy, limit = 50, now = new Date()): Promise<QueuePage> {
+  const { targets } = policy;
+  const deletesAt = deletionDateExpr(policy.closedRetentionDays);
   let query = db
     .selectFrom('reports as r')
     .leftJoin('users as u', 'u.id', 'r.assignee_id')
@@ -185,6 +195,7 @@ export async function listQueue(db: Db, q: QueueQuery, targets: Targets, limit =
       'r.labels',
       CREATED_KEY.as('created_key'),
       overdueExpr(targets, now).as('overdue'),
+      deletesAt.as('deletes_at'),
       sql<boolean>`coalesce(${UNREAD}, false)`.as('unread'),
     ])
     // Pending reports (evidence still streaming in) are never shown to staff.
@@ -204,6 +215,10 @@ export async function listQueue(db: Db, q: QueueQuery, targets: Targets, limit =
   if (q.unread === true) query = query.where(UNREAD);
   else if (q.unread === false) query = query.where(sql<SqlBool>`not coalesce(${UNREAD}, false)`);
   if (q.overdue !== null) query = query.where(q.overdue ? overdueExpr(targets, now) : sql<SqlBool>`not ${overdueExpr(targets, now)}`);
+  if (q.deleting !== null) {
+    const due = sql<SqlBool>`coalesce(${deletesAt} <= ${iso(new Date(now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000))}::timestamptz, false)`;
+    query = query.where(q.deleting ? due : sql<SqlBool>`not ${due}`);
+  }
 
   // A cursor from another sort order means nothing here: start again.
   const c = q.cursor && q.cursor.sort === q.sort ? q.cursor : null;
@@ -243,10 +258,22 @@ export async function listQueue(db: Db, q: QueueQuery, targets: Targets, limit =
       labels: r.labels,
       overdue: r.overdue,
       unread: r.unread,
+      deletesAt: r.deletes_at,
     })),
     nextCursor:
       more && last ? encodeCursor({ sort: q.sort, createdAt: last.created_key, id: last.id, urgent: last.urgent }) : null,
   };
+}
+
+/** Closed cases that retention deletes within the notice period (for the queue's banner). */
+export async function countDueForDeletion(db: Db, closedRetentionDays: number, now = new Date()): Promise<number> {
+  const row = await db
+    .selectFrom('reports as r')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where(sql<SqlBool>`r.status = 'closed'`)
+    .where(sql<SqlBool>`${deletionDateExpr(closedRetentionDays)} <= ${iso(new Date(now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000))}::timestamptz`)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 export type StatusCounts = Record<CaseStatus, number> & { open: number; all: number };

@@ -1,15 +1,16 @@
 import type { RequestHandler } from 'express';
 import type { TFunction } from 'i18next';
-import { listLabel, loadLists, type ListName, type Lists } from '../reporting/lists.js';
+import { listItem, listLabel, loadLists, type ListName, type Lists } from '../reporting/lists.js';
 import { CATEGORIES } from '../reporting/taxonomy.js';
 import { textProblem } from '../reporting/validation.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { translator } from '../web/i18n.js';
+import { staffTranslator, translator } from '../web/i18n.js';
 import {
   DEFAULT_QUEUE_QUERY,
   SORTS,
   STATUS_FILTERS,
+  countDueForDeletion,
   countsByStatus,
   decodeCursor,
   listAssignees,
@@ -19,11 +20,16 @@ import {
   type QueueRow,
   type StatusCounts,
 } from './queue-queries.js';
-import { STATUS_LABELS as CASE_STATUS_LABELS } from './service.js';
+import { RETENTION_NOTICE_DAYS } from '../retention/purge.js';
+import { statusLabel } from './service.js';
 
-/** Staff pages are English for now: the case page's status names, and the two tabs only the queue has. */
-const STATUS_LABELS: Record<string, string> = { open: 'Open', ...CASE_STATUS_LABELS, all: 'All' };
-const SORT_LABELS: Record<string, string> = { newest: 'Newest first', oldest: 'Oldest first', urgent: 'Urgent first' };
+/** A status tab's name: the case page's status names, and the two tabs only the queue has. */
+function tabLabel(status: string): string {
+  const st = staffTranslator();
+  if (status === 'open') return st('queue.status.open');
+  if (status === 'all') return st('queue.status.all');
+  return statusLabel(status);
+}
 
 /** The filter form's values as the browser sent them (after validation), for links and selected options. */
 export type QueueParams = {
@@ -36,10 +42,11 @@ export type QueueParams = {
   label: string;
   unread: string;
   overdue: string;
+  deleting: string;
   sort: string;
   cursor: string;
 };
-const PARAM_NAMES = ['status', 'category', 'urgent', 'community', 'region', 'assignee', 'label', 'unread', 'overdue', 'sort'] as const;
+const PARAM_NAMES = ['status', 'category', 'urgent', 'community', 'region', 'assignee', 'label', 'unread', 'overdue', 'deleting', 'sort'] as const;
 const DEFAULTS: Record<string, string> = { status: 'open', sort: 'newest' };
 const YES_NO = ['yes', 'no'];
 
@@ -75,6 +82,7 @@ export function parseQueueParams(raw: Record<string, unknown>, known: Known): { 
     label: among('label', known.labels),
     unread: among('unread', YES_NO),
     overdue: among('overdue', YES_NO),
+    deleting: among('deleting', YES_NO),
     sort: among('sort', SORTS) || 'newest',
     cursor: '',
   };
@@ -96,6 +104,7 @@ export function parseQueueParams(raw: Record<string, unknown>, known: Known): { 
       label: params.label || null,
       unread: flag(params.unread),
       overdue: flag(params.overdue),
+      deleting: flag(params.deleting),
       sort,
       cursor: usable,
     },
@@ -115,6 +124,7 @@ export function queueHref(params: Partial<QueueParams>): string {
 
 type Option = { value: string; label: string; selected: boolean };
 
+const DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'Europe/London' });
 const RECEIVED = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
 
 export function queueView(
@@ -128,50 +138,74 @@ export function queueView(
     assignees: { id: string; name: string; active: boolean }[];
     labels: string[];
     userId: string;
+    /** Closed cases deleted within the notice period, and the moment the page is for. */
+    dueForDeletion?: number;
+    now?: Date;
   },
 ) {
+  const st = staffTranslator();
+  const now = data.now ?? new Date();
+  const noticeEnd = now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000;
   const { params } = data;
   const options = (name: keyof QueueParams, entries: [string, string][], anyLabel: string | null): Option[] => [
     ...(anyLabel === null ? [] : [{ value: '', label: anyLabel, selected: params[name] === '' }]),
     ...entries.map(([value, label]) => ({ value, label, selected: params[name] === value })),
   ];
   const listOptions = (list: ListName): [string, string][] =>
-    lists[list].map((item) => [item.code, listLabel(t, 'en', list, item) + (item.retired ? ' (retired)' : '')]);
-  const label = (list: ListName, code: string) => listLabel(t, 'en', list, lists[list].find((i) => i.code === code) ?? code);
+    lists[list].map((item) => {
+      const name = listLabel(t, 'en', list, item);
+      return [item.code, item.retired ? st('queue.options.retired', { label: name }) : name];
+    });
+  const label = (list: ListName, code: string) => listLabel(t, 'en', list, listItem(lists, list, code));
   const yesNo = (yes: string, no: string): [string, string][] => [['yes', yes], ['no', no]];
   const filtered = PARAM_NAMES.some((n) => n !== 'status' && n !== 'sort' && params[n] !== '');
 
+  const sortLabels: Record<string, string> = {
+    newest: st('queue.sorts.newest'),
+    oldest: st('queue.sorts.oldest'),
+    urgent: st('queue.sorts.urgent'),
+  };
+  const sortInCaption: Record<string, string> = {
+    newest: st('queue.caption.sorts.newest'),
+    oldest: st('queue.caption.sorts.oldest'),
+    urgent: st('queue.caption.sorts.urgent'),
+  };
+
   return {
-    title: 'Cases',
+    title: st('queue.title'),
     params,
     filtered,
     filters: {
-      status: options('status', STATUS_FILTERS.map((s) => [s, STATUS_LABELS[s]!]), null),
-      category: options('category', CATEGORIES.map((c) => [c, t(`categories.${c}.label`)]), 'Any category'),
-      urgent: options('urgent', yesNo('Urgent only', 'Not urgent'), 'Any urgency'),
-      community: options('community', listOptions('community'), 'Any community'),
-      region: options('region', listOptions('region'), 'Any region'),
+      status: options('status', STATUS_FILTERS.map((s) => [s, tabLabel(s)]), null),
+      category: options('category', CATEGORIES.map((c) => [c, t(`categories.${c}.label`)]), st('queue.options.any_category')),
+      urgent: options('urgent', yesNo(st('queue.options.urgent_only'), st('queue.options.not_urgent')), st('queue.options.any_urgency')),
+      community: options('community', listOptions('community'), st('queue.options.any_community')),
+      region: options('region', listOptions('region'), st('queue.options.any_region')),
       assignee: options(
         'assignee',
         [
-          ['me', 'Me'],
-          ['none', 'Unassigned'],
-          ...data.assignees.map((a): [string, string] => [a.id, a.name + (a.active ? '' : ' (deactivated)')]),
+          ['me', st('queue.options.me')],
+          ['none', st('queue.options.unassigned')],
+          ...data.assignees.map((a): [string, string] => [a.id, a.active ? a.name : st('queue.options.deactivated', { name: a.name })]),
         ],
-        'Anyone',
+        st('queue.options.anyone'),
       ),
-      label: options('label', data.labels.map((l) => [l, l]), 'Any label'),
-      unread: options('unread', yesNo('Unread updates only', 'No unread updates'), 'Any'),
-      overdue: options('overdue', yesNo('Overdue only', 'Not overdue'), 'Any'),
-      sort: options('sort', SORTS.map((s) => [s, SORT_LABELS[s]!]), null),
+      label: options('label', data.labels.map((l) => [l, l]), st('queue.options.any_label')),
+      unread: options('unread', yesNo(st('queue.options.unread_only'), st('queue.options.no_unread')), st('queue.options.any')),
+      overdue: options('overdue', yesNo(st('queue.options.overdue_only'), st('queue.options.not_overdue')), st('queue.options.any')),
+      deleting: options('deleting', yesNo(st('queue.options.deleting_soon', { days: RETENTION_NOTICE_DAYS }), st('queue.options.not_due')), st('queue.options.any')),
+      sort: options('sort', SORTS.map((s) => [s, sortLabels[s]!]), null),
     },
     tabs: STATUS_FILTERS.map((s) => ({
-      label: STATUS_LABELS[s]!,
+      label: tabLabel(s),
       count: data.counts[s].toLocaleString('en-GB'),
       href: queueHref({ ...params, status: s, cursor: '' }),
       current: params.status === s,
     })),
-    caption: `${STATUS_LABELS[params.status]} cases, ${SORT_LABELS[params.sort]!.toLowerCase()}${filtered ? ', filtered' : ''}${params.cursor ? ' (continued)' : ''}`,
+    caption:
+      st('queue.caption.text', { status: tabLabel(params.status), sort: sortInCaption[params.sort] }) +
+      (filtered ? st('queue.caption.filtered') : '') +
+      (params.cursor ? st('queue.caption.continued') : ''),
     rows: data.rows.map((r) => ({
       href: `/staff/cases/${r.id}`,
       shortId: r.id.slice(0, 8),
@@ -181,12 +215,16 @@ export function queueView(
       categories: r.categories.map((c) => t(`categories.${c}.label`, { defaultValue: c })),
       community: label('community', r.community),
       region: label('region', r.region),
-      status: STATUS_LABELS[r.status] ?? r.status,
-      assignee: r.assigneeName === null ? null : r.assigneeName + (r.assigneeId === data.userId ? ' (you)' : ''),
+      status: statusLabel(r.status),
+      assignee: r.assigneeName === null ? null : r.assigneeId === data.userId ? st('queue.you', { name: r.assigneeName }) : r.assigneeName,
       labels: r.labels,
       overdue: r.overdue,
       unread: r.unread,
+      deletesOn: r.deletesAt && r.deletesAt.getTime() <= noticeEnd ? DAY.format(r.deletesAt) : null,
     })),
+    dueForDeletion: data.dueForDeletion ?? 0,
+    dueHref: queueHref({ status: 'closed', deleting: 'yes', sort: 'oldest' }),
+    noticeDays: RETENTION_NOTICE_DAYS,
     nextHref: data.nextCursor ? queueHref({ ...params, cursor: data.nextCursor }) : null,
     firstHref: params.cursor ? queueHref({ ...params, cursor: '' }) : null,
     clearHref: queueHref({ status: params.status, sort: params.sort }),
@@ -211,7 +249,14 @@ export function queuePage(ctx: AppContext): RequestHandler {
       labels,
       userId: user.id,
     });
-    const page = await listQueue(ctx.db, query, ctx.config.targets);
-    res.render('staff/queue', queueView(t, lists, { params, ...page, counts, assignees, labels, userId: user.id }));
+    const settings = await ctx.settings();
+    const now = new Date();
+    const [page, dueForDeletion] = await Promise.all([
+      listQueue(ctx.db, query, settings, 50, now),
+      countDueForDeletion(ctx.db, settings.closedRetentionDays, now),
+    ]);
+    const notice = req.query['notice'] === 'deleted' ? staffTranslator()('queue.notices.deleted') : null;
+    // `st` comes from the staff router too; passed here so the handler also renders when mounted on its own.
+    res.render('staff/queue', { ...queueView(t, lists, { params, ...page, counts, assignees, labels, userId: user.id, dueForDeletion, now }), notice, st: staffTranslator() });
   };
 }

@@ -10,6 +10,8 @@ import {
   postMessage,
   postNote,
   postReferral,
+  postRetention,
+  postSpam,
   postStatus,
   postUnlink,
   postUrgency,
@@ -38,6 +40,8 @@ export function caseRoutes(ctx: AppContext): Router {
   r.post('/staff/cases/:id/notes', requireRole('caseworker'), form, postNote(ctx));
   r.post('/staff/cases/:id/messages', requireRole('caseworker'), form, postMessage(ctx));
   r.post('/staff/cases/:id/referrals', requireRole('caseworker'), form, postReferral(ctx));
+  r.post('/staff/cases/:id/retention', requireRole('caseworker'), form, postRetention(ctx));
+  r.post('/staff/cases/:id/spam', requireRole('caseworker'), form, postSpam(ctx));
   r.get('/staff/cases/:id/referrals/:rid/pack', requireRole('caseworker'), showPack(ctx));
   r.get('/staff/cases/:id/referrals/:rid/bundle', requireRole('caseworker'), downloadBundle(ctx));
 

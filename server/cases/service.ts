@@ -4,11 +4,12 @@ import { DecryptionError, decryptJson, decryptText, encryptField, type FieldCont
 import type { Db } from '../db/index.js';
 import { notFound } from '../errors.js';
 import { readEvidenceMeta, type EvidenceMeta } from '../reporting/evidence.js';
-import { listLabel, loadLists } from '../reporting/lists.js';
+import { MAX_EXTENSION_DAYS, deleteUntriaged, deletionDateOf, extendRetention } from '../retention/purge.js';
+import { listItem, listLabel, loadLists } from '../reporting/lists.js';
 import type { ReportDetails } from '../reporting/service.js';
 import { checkText, type ReportInput } from '../reporting/validation.js';
 import { openDataKey } from '../staff/keys.js';
-import { translator } from '../web/i18n.js';
+import { staffTranslator, translator } from '../web/i18n.js';
 import * as q from './queries.js';
 
 /**
@@ -20,23 +21,20 @@ import * as q from './queries.js';
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const STATUSES = ['new', 'triaged', 'in_progress', 'referred', 'closed'] as const;
-export const STATUS_LABELS: Record<string, string> = {
-  new: 'New',
-  triaged: 'Triaged',
-  in_progress: 'In progress',
-  referred: 'Referred',
-  closed: 'Closed',
-};
 export const OUTCOMES = ['resolved', 'referred_to_police', 'support_given', 'no_further_action', 'unable_to_contact', 'duplicate', 'not_tnr'] as const;
-export const OUTCOME_LABELS: Record<string, string> = {
-  resolved: 'Resolved',
-  referred_to_police: 'Referred to police',
-  support_given: 'Support given',
-  no_further_action: 'No further action',
-  unable_to_contact: 'Unable to contact the reporter',
-  duplicate: 'Duplicate of another case',
-  not_tnr: 'Not transnational repression',
-};
+
+export const isStatus = (code: string): boolean => (STATUSES as readonly string[]).includes(code);
+export const isOutcome = (code: string): boolean => (OUTCOMES as readonly string[]).includes(code);
+
+/** A status's name on the staff pages (locales/staff/en.json); an unknown code is shown as it is. */
+export function statusLabel(code: string): string {
+  return isStatus(code) ? staffTranslator()(`common.statuses.${code}`) : code;
+}
+
+/** A closing outcome's name on the staff pages; an unknown code is shown as it is. */
+export function outcomeLabel(code: string): string {
+  return isOutcome(code) ? staffTranslator()(`common.outcomes.${code}`) : code;
+}
 
 /**
  * Forward moves only. 'referred' is reached by recording a referral (which
@@ -116,38 +114,43 @@ const monthText = (d: string | null) => {
 /** The decrypted report as labelled English fields: one shape for the case page, the pack and report.txt. */
 export async function reportView(db: Db, c: OpenCase): Promise<ReportView> {
   const t = translator('en');
+  const st = staffTranslator();
   const { row, dataKey: k, id } = c;
   const lists = await loadLists(db);
   const label = (list: 'region' | 'community' | 'state', code: string) =>
-    listLabel(t, 'en', list, lists[list].find((i) => i.code === code) ?? code);
+    listLabel(t, 'en', list, listItem(lists, list, code));
   const option = (name: string, code: string) => t(`form.${name}.options.${code}`, { defaultValue: code });
   const narrative = readable(() => decryptText(k, row.narrative, reportField(id, 'narrative')));
   const details = readable(() => decryptJson<ReportDetails>(k, row.details, reportField(id, 'details')));
   const contact = row.contact ? readable(() => decryptJson<NonNullable<ReportInput['contact']>>(k, row.contact!, reportField(id, 'contact'))) : null;
-  const unreadable = 'This could not be decrypted: it may have been altered.';
+  const unreadable = st('common.unreadable');
   const when = [monthText(row.incident_from), monthText(row.incident_to)].filter(Boolean).join(' – ') || null;
   const fields: ReportField[] = [
-    { label: 'Urgent', value: row.urgent ? 'Yes: marked as danger now' : 'No' },
-    { label: 'What happened (categories)', value: row.categories.map((code) => t(`categories.${code}.label`, { defaultValue: code })) },
-    { label: 'Account in the reporter’s words', value: narrative ?? unreadable, dir: 'auto', long: true },
-    { label: 'When', value: when },
-    { label: 'Still happening', value: details ? option('ongoing', details.ongoing) : unreadable },
-    { label: 'Where', value: label('region', row.region) },
-    { label: 'Who was targeted', value: details ? option('targeted', details.targeted) : unreadable },
-    { label: 'Community', value: label('community', row.community) },
-    { label: 'Suspected state', value: label('state', row.suspected_state) },
-    { label: 'Why a state is thought to be involved', value: details ? details.stateReason || null : unreadable, dir: 'auto', long: true },
-    { label: 'Who did it', value: details ? option('perpetrator', details.perpetrator) : unreadable },
-    { label: 'How they reached the reporter', value: details ? details.channels.map((ch) => option('channels', ch)) : unreadable },
-    { label: 'Links', value: details ? details.links : unreadable, dir: 'ltr' },
-    { label: 'Consent to a police referral', value: details ? option('consent', details.consent) : unreadable },
-    { label: 'Replies', value: details ? option('follow_up', details.followUp) : unreadable },
+    { label: st('case.report.fields.urgent'), value: row.urgent ? st('case.report.fields.urgent_yes') : st('common.no') },
+    { label: st('case.report.fields.categories'), value: row.categories.map((code) => t(`categories.${code}.label`, { defaultValue: code })) },
+    { label: st('case.report.fields.narrative'), value: narrative ?? unreadable, dir: 'auto', long: true },
+    { label: st('case.report.fields.when'), value: when },
+    { label: st('case.report.fields.ongoing'), value: details ? option('ongoing', details.ongoing) : unreadable },
+    { label: st('case.report.fields.region'), value: label('region', row.region) },
+    { label: st('case.report.fields.targeted'), value: details ? option('targeted', details.targeted) : unreadable },
+    { label: st('case.report.fields.community'), value: label('community', row.community) },
+    { label: st('case.report.fields.state'), value: label('state', row.suspected_state) },
+    { label: st('case.report.fields.state_reason'), value: details ? details.stateReason || null : unreadable, dir: 'auto', long: true },
+    { label: st('case.report.fields.perpetrator'), value: details ? option('perpetrator', details.perpetrator) : unreadable },
+    { label: st('case.report.fields.channels'), value: details ? details.channels.map((ch) => option('channels', ch)) : unreadable },
+    { label: st('case.report.fields.links'), value: details ? details.links : unreadable, dir: 'ltr' },
+    { label: st('case.report.fields.consent'), value: details ? option('consent', details.consent) : unreadable },
+    { label: st('case.report.fields.follow_up'), value: details ? option('follow_up', details.followUp) : unreadable },
   ];
   if (row.contact) {
     fields.push({
-      label: 'Contact',
+      label: st('case.report.fields.contact'),
       value: contact
-        ? `${option('contact_method', contact.method)}: ${contact.value} (replies in ${option('contact_language', contact.language)})`
+        ? st('case.report.fields.contact_value', {
+            method: option('contact_method', contact.method),
+            value: contact.value,
+            language: option('contact_language', contact.language),
+          })
         : unreadable,
       dir: 'auto',
     });
@@ -181,7 +184,7 @@ export async function notesOf(db: Db, c: OpenCase): Promise<NoteItem[]> {
   const rows = await q.listNotes(db, c.id);
   return rows.map((n) => ({
     id: n.id,
-    author: n.author_name ?? 'A former staff member',
+    author: n.author_name ?? staffTranslator()('common.former_staff'),
     body: readable(() => decryptText(c.dataKey, n.body, noteBody(n.id))),
     createdAt: n.created_at,
   }));
@@ -194,7 +197,7 @@ export async function threadOf(db: Db, c: OpenCase): Promise<MessageItem[]> {
   return rows.map((m) => ({
     id: m.id,
     author: m.author,
-    authorName: m.author === 'reporter' ? 'Reporter' : (m.author_name ?? 'Staff'),
+    authorName: m.author === 'reporter' ? staffTranslator()('case.messages.reporter') : (m.author_name ?? staffTranslator()('case.messages.staff_fallback')),
     body: readable(() => decryptText(c.dataKey, m.body, messageBody(m.id))),
     createdAt: m.created_at,
   }));
@@ -202,15 +205,20 @@ export async function threadOf(db: Db, c: OpenCase): Promise<MessageItem[]> {
 
 // ---------------------------------------------------------------- changes (the caller owns the transaction)
 
+/** The free-text fields of the case page; each has its own messages in the staff locale file. */
+export const TEXT_FIELDS = ['reopen_reason', 'note', 'message', 'retain_reason', 'crime_reference', 'override_reason'] as const;
+export type TextField = (typeof TEXT_FIELDS)[number];
+
 /** Free text from a form: required or not, at most `max` characters, no control or replacement characters. */
-export function textInput(raw: unknown, field: string, what: string, max: number, required = true): string {
+export function textInput(raw: unknown, field: TextField, max: number, required = true): string {
   // A repeated field arrives as an array: not text this form sent, so treated as empty.
   const value = (typeof raw === 'string' ? raw : '').replace(/\r\n/g, '\n').trim();
   const problem = checkText(value, max, required);
-  if (problem?.key === 'required') throw new CaseInputError(field, `Enter ${what}.`);
-  if (problem?.key === 'too_long') throw new CaseInputError(field, `Keep ${what} under ${max.toLocaleString('en-GB')} characters.`);
-  if (problem) throw new CaseInputError(field, `${what[0]!.toUpperCase()}${what.slice(1)} contains characters that could not be read. Type it again.`);
-  return value;
+  if (!problem) return value;
+  const st = staffTranslator();
+  if (problem.key === 'required') throw new CaseInputError(field, st(`case.errors.text.${field}.required`));
+  if (problem.key === 'too_long') throw new CaseInputError(field, st(`case.errors.text.${field}.too_long`, { max: max.toLocaleString('en-GB') }));
+  throw new CaseInputError(field, st(`case.errors.text.${field}.unreadable`));
 }
 
 async function addNoteRow(db: Db, c: OpenCase, actorId: string, body: string): Promise<string> {
@@ -228,25 +236,26 @@ export async function changeStatus(
 ): Promise<'reopened' | 'status'> {
   const current = await q.lockWorkflow(db, c.id);
   if (!current) throw notFound('case_not_found');
+  const st = staffTranslator();
   const from = current.status;
   const to = input.to;
   if (from === 'closed') {
-    if (to !== 'in_progress') throw new CaseInputError('status', 'A closed case can only be reopened.');
-    const reason = textInput(input.reason, 'reopen_reason', 'a reason for reopening the case', LIMITS.reason);
-    const noteId = await addNoteRow(db, c, actorId, `Reopened: ${reason}`);
+    if (to !== 'in_progress') throw new CaseInputError('status', st('case.errors.closed_reopen_only'));
+    const reason = textInput(input.reason, 'reopen_reason', LIMITS.reason);
+    const noteId = await addNoteRow(db, c, actorId, st('case.notes.reopened', { reason }));
     await q.updateWorkflow(db, c.id, { status: 'in_progress', closing_outcome: null, closed_at: null, triaged: 'set_if_null' });
     await audit(db, { action: 'case.reopened', actorId, caseId: c.id, details: { from, to, outcome: current.closing_outcome, noteId } });
     return 'reopened';
   }
-  if (!(STATUSES as readonly string[]).includes(to)) throw new CaseInputError('status', 'Choose a new status.');
-  if (to === from) throw new CaseInputError('status', `The case is already ${STATUS_LABELS[to]!.toLowerCase()}.`);
-  if (to === 'referred') throw new CaseInputError('status', 'Record a referral in the referral section to mark the case referred.');
+  if (!isStatus(to)) throw new CaseInputError('status', st('case.errors.choose_status'));
+  if (to === from) throw new CaseInputError('status', st('case.errors.already_status', { status: st(`case.errors.already.${to}`) }));
+  if (to === 'referred') throw new CaseInputError('status', st('case.errors.referred_by_referral'));
   if (!(NEXT_STATUSES[from] ?? []).includes(to)) {
-    throw new CaseInputError('status', `A case cannot move from ${STATUS_LABELS[from] ?? from} to ${STATUS_LABELS[to]}.`);
+    throw new CaseInputError('status', st('case.errors.cannot_move', { from: statusLabel(from), to: statusLabel(to) }));
   }
   let outcome: string | null = null;
   if (to === 'closed') {
-    if (!(OUTCOMES as readonly string[]).includes(input.outcome)) throw new CaseInputError('outcome', 'Choose a closing outcome to close the case.');
+    if (!isOutcome(input.outcome)) throw new CaseInputError('outcome', st('case.errors.choose_outcome'));
     outcome = input.outcome;
   }
   await q.updateWorkflow(db, c.id, {
@@ -259,7 +268,7 @@ export async function changeStatus(
 }
 
 export async function setUrgency(db: Db, actorId: string, c: OpenCase, raw: unknown): Promise<void> {
-  if (raw !== 'yes' && raw !== 'no') throw new CaseInputError('urgent', 'Choose whether the case is urgent.');
+  if (raw !== 'yes' && raw !== 'no') throw new CaseInputError('urgent', staffTranslator()('case.errors.choose_urgency'));
   const current = await q.lockWorkflow(db, c.id);
   if (!current) throw notFound('case_not_found');
   const urgent = raw === 'yes';
@@ -274,7 +283,7 @@ export async function setAssignee(db: Db, actorId: string, c: OpenCase, raw: unk
   if (value) {
     const active = await q.activeCaseworkers(db);
     if (!UUID.test(value) || !active.some((u) => u.id === value.toLowerCase())) {
-      throw new CaseInputError('assignee', 'Choose an active caseworker, or nobody.');
+      throw new CaseInputError('assignee', staffTranslator()('case.errors.choose_assignee'));
     }
     assignee = value.toLowerCase();
   }
@@ -287,18 +296,19 @@ export async function setAssignee(db: Db, actorId: string, c: OpenCase, raw: unk
 
 /** Comma-separated labels: trimmed, inner spaces collapsed, duplicates (ignoring case) dropped. */
 export function parseLabels(raw: unknown): string[] {
+  const st = staffTranslator();
   const text = typeof raw === 'string' ? raw : '';
-  if (checkText(text.trim(), 2_000, false)) throw new CaseInputError('labels', 'Labels contain characters that could not be read, or are too long.');
+  if (checkText(text.trim(), 2_000, false)) throw new CaseInputError('labels', st('case.errors.labels_unreadable'));
   const seen = new Set<string>();
   const labels: string[] = [];
   for (const part of text.split(',')) {
     const label = part.replace(/\s+/g, ' ').trim();
     if (!label || seen.has(label.toLowerCase())) continue;
-    if (Array.from(label).length > LIMITS.label) throw new CaseInputError('labels', `Each label can have at most ${LIMITS.label} characters.`);
+    if (Array.from(label).length > LIMITS.label) throw new CaseInputError('labels', st('case.errors.label_too_long', { max: LIMITS.label }));
     seen.add(label.toLowerCase());
     labels.push(label);
   }
-  if (labels.length > LIMITS.labels) throw new CaseInputError('labels', `A case can have at most ${LIMITS.labels} labels.`);
+  if (labels.length > LIMITS.labels) throw new CaseInputError('labels', st('case.errors.too_many_labels', { max: LIMITS.labels }));
   return labels;
 }
 
@@ -314,8 +324,8 @@ export async function setLabels(db: Db, actorId: string, c: OpenCase, raw: unkno
 
 /** Links two cases; both are audited, so each case's history shows the link. */
 export async function linkCases(db: Db, actorId: string, c: OpenCase, other: OpenCase | null): Promise<boolean> {
-  if (!other) throw new CaseInputError('link_case', 'There is no case with that ID that you can open.');
-  if (other.id === c.id) throw new CaseInputError('link_case', 'A case cannot be linked to itself.');
+  if (!other) throw new CaseInputError('link_case', staffTranslator()('case.errors.link_unknown'));
+  if (other.id === c.id) throw new CaseInputError('link_case', staffTranslator()('case.errors.link_self'));
   if (!(await q.insertLink(db, c.id, other.id, actorId))) return false;
   await audit(db, { action: 'case.linked', actorId, caseId: c.id, details: { otherCaseId: other.id } });
   await audit(db, { action: 'case.linked', actorId, caseId: other.id, details: { otherCaseId: c.id } });
@@ -329,7 +339,7 @@ export async function unlinkCases(db: Db, actorId: string, c: OpenCase, otherId:
 }
 
 export async function addNote(db: Db, actorId: string, c: OpenCase, raw: unknown): Promise<string> {
-  const body = textInput(raw, 'note', 'the note', LIMITS.note);
+  const body = textInput(raw, 'note', LIMITS.note);
   const noteId = await addNoteRow(db, c, actorId, body);
   await audit(db, { action: 'case.note_added', actorId, caseId: c.id, details: { noteId } });
   return noteId;
@@ -337,7 +347,7 @@ export async function addNote(db: Db, actorId: string, c: OpenCase, raw: unknown
 
 /** A reply to the reporter, encrypted like theirs (the receipt opens the same data key, P5). */
 export async function sendMessage(db: Db, actorId: string, c: OpenCase, raw: unknown): Promise<string> {
-  const body = textInput(raw, 'message', 'a message', LIMITS.message);
+  const body = textInput(raw, 'message', LIMITS.message);
   const id = randomUUID();
   await q.insertStaffMessage(db, { id, report_id: c.id, author_id: actorId, body: encryptField(c.dataKey, body, messageBody(id)) });
   await audit(db, { action: 'case.message_sent', actorId, caseId: c.id, details: { messageId: id } });
@@ -355,7 +365,8 @@ export async function caseworkerOptions(db: Db, currentAssignee: string | null) 
   if (currentAssignee && !active.some((u) => u.id === currentAssignee)) {
     // Assigned to someone since deactivated: still shown, so the form does not silently unassign.
     const gone = await q.findUserName(db, currentAssignee);
-    active.unshift({ id: currentAssignee, name: `${gone?.display_name ?? 'Unknown'} (deactivated)` });
+    const st = staffTranslator();
+    active.unshift({ id: currentAssignee, name: st('common.deactivated_user', { name: gone?.display_name ?? st('common.unknown') }) });
   }
   return active;
 }
@@ -372,3 +383,48 @@ export async function evidenceFile(db: Db, c: OpenCase, rawId: string) {
   const meta = readable(() => readEvidenceMeta(c.dataKey, row.id, row.meta!));
   return meta ? { row, meta } : null;
 }
+
+// ---------------------------------------------------------------- retention
+
+/**
+ * Keeps a closed case past its retention date, until a chosen day (at most
+ * MAX_EXTENSION_DAYS ahead). The reason is an encrypted internal note; the
+ * audit entry holds the date and the note's id.
+ */
+export async function keepLonger(db: Db, actorId: string, c: OpenCase, input: { until: unknown; reason: unknown }, closedRetentionDays: number): Promise<void> {
+  const st = staffTranslator();
+  const current = await q.lockWorkflow(db, c.id);
+  if (!current) throw notFound('case_not_found');
+  const due = await deletionDateOf(db, c.id, closedRetentionDays);
+  if (!due) throw new CaseInputError('retain_until', st('case.errors.retention_not_closed'));
+  const raw = typeof input.until === 'string' ? input.until.trim() : '';
+  const until = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? new Date(`${raw}T23:59:59Z`) : null;
+  if (!until || Number.isNaN(until.getTime()) || until.toISOString().slice(0, 10) !== raw) {
+    throw new CaseInputError('retain_until', st('case.errors.retention_date'));
+  }
+  if (until <= due) throw new CaseInputError('retain_until', st('case.errors.retention_after', { date: due.toISOString().slice(0, 10) }));
+  if (until.getTime() > Date.now() + MAX_EXTENSION_DAYS * 86_400_000) {
+    throw new CaseInputError('retain_until', st('case.errors.retention_max', { count: MAX_EXTENSION_DAYS / 365 }));
+  }
+  const reason = textInput(input.reason, 'retain_reason', LIMITS.reason);
+  const noteId = await addNoteRow(db, c, actorId, st('case.notes.kept_until', { date: raw, reason }));
+  await extendRetention(db, c.id, until);
+  await audit(db, { action: 'case.retention_extended', actorId, caseId: c.id, details: { until: raw, noteId } });
+}
+
+/**
+ * Deletes a never-triaged report as spam, with every row tied to it (keys,
+ * fields, evidence chunks, messages, sessions). Needs an explicit
+ * confirmation; a case someone has triaged cannot be deleted this way.
+ */
+export async function deleteAsSpam(db: Db, actorId: string, c: OpenCase, confirm: unknown): Promise<void> {
+  if (confirm !== 'yes') throw new CaseInputError('confirm_spam', staffTranslator()('case.errors.spam_confirm'));
+  const current = await q.lockWorkflow(db, c.id);
+  if (!current) throw notFound('case_not_found');
+  if (current.status !== 'new' || current.triaged_at !== null) {
+    throw new CaseInputError('confirm_spam', staffTranslator()('case.errors.spam_triaged'));
+  }
+  if (!(await deleteUntriaged(db, c.id))) throw notFound('case_not_found');
+  await audit(db, { action: 'case.deleted_as_spam', actorId, caseId: c.id });
+}
+

@@ -210,7 +210,15 @@ export interface StatsArchiveTable {
   first_response_days: number | null;
 }
 
+/** Administrator settings that override their defaults (see server/settings). */
+export interface SettingsTable {
+  key: string;
+  value: ColumnType<unknown, string, string>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
 export interface Database {
+  settings: SettingsTable;
   stats_archive: StatsArchiveTable;
   users: UsersTable;
   key_grants: KeyGrantsTable;

@@ -1,7 +1,8 @@
 import express, { Router } from 'express';
 import type { AppContext } from '../web/context.js';
+import { onionLocation } from '../settings/settings.js';
 import { languageFromPath } from '../web/language.js';
-import { confirmReceipt, showForm, showReceipt, submitReport } from './intake.js';
+import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from './intake.js';
 import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, withdraw } from './status.js';
 
 /**
@@ -16,8 +17,12 @@ export function reporterRoutes(ctx: AppContext): Router {
   r.use(languageFromPath);
   r.use(async (req, res, next) => {
     const inst = await ctx.installation();
-    res.locals['orgName'] = inst?.orgName ?? null;
-    res.locals['quickExitUrl'] = ctx.config.quickExitUrl;
+    const settings = inst ? await ctx.settings() : null;
+    res.locals['orgName'] = settings?.orgName ?? null;
+    res.locals['orgContact'] = settings?.orgContact ?? null;
+    res.locals['quickExitUrl'] = settings?.quickExitUrl ?? ctx.config.quickExitUrl;
+    const onion = settings && onionLocation(settings, req.originalUrl);
+    if (onion) res.setHeader('Onion-Location', onion);
     if (inst) {
       res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
       res.locals['csrfToken'] = ctx.csrf.token(req, res);
@@ -33,6 +38,7 @@ export function reporterRoutes(ctx: AppContext): Router {
 
   r.get('/report', showForm(ctx));
   r.post('/report', submitReport(ctx)); // multipart, streamed
+  r.post('/report/language', switchLanguage(ctx)); // the same form, in another language; nothing stored
   r.get('/report/receipt', showReceipt(ctx));
   r.post('/report/receipt', form, confirmReceipt(ctx));
 

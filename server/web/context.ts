@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
+import type { Settings } from '../settings/settings.js';
 import { getInstallation, type Installation } from '../setup/service.js';
 import type { Csrf } from './csrf.js';
 import type { RateLimits } from './rate-limit.js';
@@ -13,6 +14,8 @@ export type AppContext = {
   csrf: Csrf;
   rateLimits: RateLimits;
   installation(): Promise<Installation | null>;
+  /** The administrator's settings, read from the database each time (no cross-instance staleness). */
+  settings(): Promise<Settings>;
 };
 
 /**

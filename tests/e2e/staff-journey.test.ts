@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
 import { createUser } from '../../server/staff/users.js';
 import {
   E2E_REPORT,
+  axeViolations,
   canaryJpeg,
   clickAndLoad,
   fillReport,
@@ -191,3 +193,58 @@ describe('staff journey with JavaScript disabled', () => {
     expect(await again.locator('figure.qr').count()).toBe(0);
   });
 });
+
+describe('administrator journey', () => {
+  it('an administrator views statistics, downloads the CSV and changes a setting; axe finds nothing on the way', async () => {
+    const { baseUrl, t } = served;
+    // axe runs in the page: this context has JavaScript on and ignores the CSP (the pages need neither).
+    const context = await browser.newContext({ javaScriptEnabled: true, bypassCSP: true, acceptDownloads: true });
+    contexts.push(context);
+    const page = await context.newPage();
+    const found: string[] = [];
+    const checkAxe = async (name: string) => {
+      for (const v of await axeViolations(page)) found.push(`${name}: ${v.id} ${v.help} → ${v.targets.join(' | ')}`);
+    };
+
+    const admin = await addStaff(t, { roles: ['admin'], name: 'Ada Admin' });
+    await staffPasswordStep(page, baseUrl, admin);
+    await page.locator('#code').fill(currentTotp(admin.totpSecret));
+    await clickAndLoad(page, submit(page, '/staff/two-factor'));
+
+    await clickAndLoad(page, page.locator('nav[aria-label="Staff"]').getByRole('link', { name: 'Statistics' }));
+    expect(path(page)).toBe('/admin/statistics');
+    expect(await page.locator('svg.chart').count()).toBeGreaterThan(0);
+    expect(await page.locator('table').count()).toBeGreaterThan(0);
+    await checkAxe('statistics');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^harbour-statistics-\d{4}-\d{2}-to-\d{4}-\d{2}\.csv$/);
+    const csv = readFileSync((await download.path())!, 'utf8');
+    expect(csv).toContain('# Harbour statistics');
+    expect(csv).toContain('Counts below 10 are suppressed and shown as [c]');
+    expect(csv).toMatch(/^Category,.*,Total\r$/m);
+
+    // A setting: the quick-exit destination, refused when it is not a web address, then saved.
+    await clickAndLoad(page, page.locator('nav[aria-label="Staff"]').getByRole('link', { name: 'Settings' }));
+    expect(path(page)).toBe('/admin/settings');
+    await checkAxe('settings');
+    await page.locator('#quick_exit_url').fill('not a web address');
+    await clickAndLoad(page, submit(page, '/admin/settings'));
+    expect(await page.locator('.error-summary').count()).toBe(1);
+    expect(await page.locator('#quick_exit_url').getAttribute('aria-invalid')).toBe('true');
+    await checkAxe('settings with an error');
+    await page.locator('.error-summary a[href="#quick_exit_url"]').click();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('quick_exit_url'); // the summary leads to the field
+    await page.locator('#quick_exit_url').fill('https://www.example.org/weather');
+    await clickAndLoad(page, submit(page, '/admin/settings'));
+    expect(await page.locator('.notice--success').innerText()).toContain('Settings saved');
+    expect(await page.locator('#quick_exit_url').inputValue()).toBe('https://www.example.org/weather');
+
+    // Reporters get the new destination at once.
+    const reporter = await noScriptPage();
+    await reporter.goto(`${baseUrl}/en/`);
+    expect(await reporter.locator('a.quick-exit').getAttribute('href')).toBe('https://www.example.org/weather');
+    expect(found, found.join('\n')).toEqual([]);
+  });
+});
+

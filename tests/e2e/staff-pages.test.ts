@@ -60,6 +60,8 @@ const STAFF_PAGES = [
   'case with referral error',
   'case after referral',
   'referral pack',
+  'closed case due for deletion',
+  'queue of cases due for deletion',
   'team keys',
   'account',
   'staff list',
@@ -69,6 +71,10 @@ const STAFF_PAGES = [
   'audit log with case ID error',
   'statistics',
   'statistics with a period error',
+  'settings',
+  'settings with an error',
+  'settings list',
+  'settings list value',
   'enrolment',
   'enrolment with wrong code',
 ] as const;
@@ -180,6 +186,21 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   expect(await page.locator('h1').innerText()).toBe('Referral pack');
   await visit('referral pack');
 
+  // Closed, and nearly a year ago: the retention panel and the queue's flag.
+  await go(caseUrl);
+  await page.locator('#status-closed').check();
+  await page.locator('#outcome').selectOption('support_given');
+  await clickAndLoad(page, submit(`${caseUrl}/status`));
+  expect(await errorSummary.count(), 'closed').toBe(0);
+  const caseId = caseUrl.split('/').pop()!;
+  await t.testDb.db.updateTable('reports').set({ closed_at: new Date(Date.now() - 360 * 86_400_000) }).where('id', '=', caseId).execute();
+  await go(caseUrl);
+  expect(await page.locator('#retention').innerText()).toContain('This case is deleted on');
+  await visit('closed case due for deletion');
+  await go('/staff/cases?status=closed&deleting=yes');
+  expect(await page.locator('.tag--deleting').count(), 'flagged rows').toBeGreaterThan(0);
+  await visit('queue of cases due for deletion');
+
   await go('/staff/keys');
   await visit('team keys');
   await go('/staff/account');
@@ -213,6 +234,17 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   await go('/admin/statistics?from=2030-Q1&to=2020-Q1', 400);
   expect(await errorSummary.count(), 'statistics period error').toBe(1);
   await visit('statistics with a period error');
+
+  await go('/admin/settings');
+  await visit('settings');
+  await page.locator('#stats_threshold').fill('3');
+  await clickAndLoad(page, submit('/admin/settings'));
+  expect(await errorSummary.count(), 'threshold error').toBe(1);
+  await visit('settings with an error');
+  await go('/admin/settings/lists/community');
+  await visit('settings list');
+  await go('/admin/settings/lists/community/uyghur');
+  await visit('settings list value');
 
   // Signing out, and someone new setting up a second factor.
   await clickAndLoad(page, submit('/staff/sign-out'));

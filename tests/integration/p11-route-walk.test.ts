@@ -42,12 +42,22 @@ function routes(): Route[] {
     { method: 'POST', path: `${c}/referrals`, allowed: 'caseworker', ok: 422, case: true },
     { method: 'GET', path: `${c}/referrals/${ids.referralId}/pack`, allowed: 'caseworker', ok: 200, case: true },
     { method: 'GET', path: `${c}/referrals/${ids.referralId}/bundle`, allowed: 'caseworker', ok: 200, case: true },
+    { method: 'POST', path: `${c}/retention`, allowed: 'caseworker', ok: 422, case: true }, // not closed
+    { method: 'POST', path: `${c}/spam`, allowed: 'caseworker', ok: 422, case: true }, // not confirmed
     { method: 'GET', path: '/admin', allowed: 'admin', ok: 302 },
     { method: 'GET', path: '/admin/staff', allowed: 'admin', ok: 200 },
     { method: 'GET', path: '/admin/audit', allowed: 'admin', ok: 200 },
     { method: 'GET', path: '/admin/statistics', allowed: 'admin', ok: 200 },
     { method: 'GET', path: '/admin/statistics.csv', allowed: 'admin', ok: 200 },
     { method: 'GET', path: '/admin/statistics.json', allowed: 'admin', ok: 200 },
+    { method: 'GET', path: '/admin/settings', allowed: 'admin', ok: 200 },
+    { method: 'POST', path: '/admin/settings', allowed: 'admin', ok: 303 }, // nothing submitted: nothing changes
+    { method: 'GET', path: '/admin/settings/lists/region', allowed: 'admin', ok: 200 },
+    { method: 'POST', path: '/admin/settings/lists/region', allowed: 'admin', ok: 422 },
+    { method: 'GET', path: '/admin/settings/lists/region/london', allowed: 'admin', ok: 200 },
+    { method: 'POST', path: '/admin/settings/lists/region/london', allowed: 'admin' }, // clears the labels: allowed run skipped
+    { method: 'POST', path: '/admin/settings/lists/region/london/retire', allowed: 'admin' }, // changes the form: allowed run skipped
+    { method: 'POST', path: '/admin/settings/lists/region/london/restore', allowed: 'admin', ok: 303 },
     { method: 'POST', path: '/admin/staff/invitations', allowed: 'admin', ok: 422 },
     { method: 'POST', path: `/admin/staff/${ids.dummy}/reset-2fa`, allowed: 'admin', ok: 303 },
     { method: 'POST', path: `/admin/staff/${ids.dummy}/deactivate`, allowed: 'admin' }, // destructive: allowed run skipped

@@ -25,6 +25,7 @@ import { viewsDir } from '../../server/paths.js';
 import { DEFAULT_LISTS } from '../../server/reporting/lists.js';
 import { CATEGORIES } from '../../server/reporting/taxonomy.js';
 import { currentTeamKey, setupOrganisation } from '../../server/setup/service.js';
+import { loadSettings } from '../../server/settings/settings.js';
 import type { AppContext } from '../../server/web/context.js';
 import { initI18n, translator } from '../../server/web/i18n.js';
 import { testConfig } from '../helpers/app.js';
@@ -34,6 +35,7 @@ import { readAsTeam, teamKey } from '../helpers/staff.js';
 /** The queue's "present": seeded dates and overdue thresholds are relative to it. */
 const NOW = new Date('2026-06-01T12:00:00Z');
 const TARGETS: Targets = { triageHours: 48, urgentTriageHours: 12, replyDays: 7 };
+const policy = (targets: Targets = TARGETS) => ({ targets, closedRetentionDays: 365 });
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const ago = (ms: number) => new Date(NOW.getTime() - ms);
@@ -223,7 +225,7 @@ async function walk(q: QueueQuery, limit: number, targets = TARGETS) {
   const rows = [];
   let cursor = null;
   for (let pages = 1; ; pages++) {
-    const page = await listQueue(t.db, { ...q, cursor }, targets, limit, NOW);
+    const page = await listQueue(t.db, { ...q, cursor }, policy(targets), limit, NOW);
     rows.push(...page.rows);
     if (!page.nextCursor) {
       expect(page.rows.length).toBeLessThanOrEqual(limit);
@@ -289,9 +291,9 @@ describe('seeded cases', () => {
 
 describe('listQueue', () => {
   it('returns plaintext triage fields only, never pending reports', async () => {
-    const page = await listQueue(t.db, Q({ status: 'all' }), TARGETS, 300, NOW);
+    const page = await listQueue(t.db, Q({ status: 'all' }), policy(), 300, NOW);
     expect(Object.keys(page.rows[0]!).sort()).toEqual(
-      ['assigneeId', 'assigneeName', 'categories', 'community', 'createdAt', 'id', 'labels', 'overdue', 'region', 'status', 'submittedAt', 'unread', 'urgent'].sort(),
+      ['assigneeId', 'assigneeName', 'categories', 'community', 'createdAt', 'deletesAt', 'id', 'labels', 'overdue', 'region', 'status', 'submittedAt', 'unread', 'urgent'].sort(),
     );
     expect(page.rows).toHaveLength(296);
     expect(page.rows.some((r) => pendingIds.includes(r.id))).toBe(false);
@@ -359,25 +361,25 @@ describe('listQueue', () => {
   });
 
   it('starts again from the first page for a cursor from another sort, and ends after the last row', async () => {
-    const first = await listQueue(t.db, Q({ status: 'all', sort: 'oldest' }), TARGETS, 10, NOW);
-    const newest = await listQueue(t.db, Q({ status: 'all' }), TARGETS, 10, NOW);
+    const first = await listQueue(t.db, Q({ status: 'all', sort: 'oldest' }), policy(), 10, NOW);
+    const newest = await listQueue(t.db, Q({ status: 'all' }), policy(), 10, NOW);
     const foreign = decodeCursor(newest.nextCursor!);
-    const again = await listQueue(t.db, Q({ status: 'all', sort: 'oldest', cursor: foreign }), TARGETS, 10, NOW);
+    const again = await listQueue(t.db, Q({ status: 'all', sort: 'oldest', cursor: foreign }), policy(), 10, NOW);
     expect(again.rows.map((r) => r.id)).toEqual(first.rows.map((r) => r.id));
 
     const beyond = { sort: 'newest' as const, createdAt: '1970-01-01T00:00:00.000000Z', id: '00000000-0000-4000-8000-000000000000', urgent: false };
-    const end = await listQueue(t.db, Q({ status: 'all', cursor: decodeCursor(encodeCursor(beyond)) }), TARGETS, 10, NOW);
+    const end = await listQueue(t.db, Q({ status: 'all', cursor: decodeCursor(encodeCursor(beyond)) }), policy(), 10, NOW);
     expect(end).toEqual({ rows: [], nextCursor: null });
   });
 
   it('computes overdue and unread on hand-made rows', async () => {
     for (const [name, c] of Object.entries(CRAFTED)) {
-      const { rows } = await listQueue(t.db, Q({ status: 'all', label: `flag-${name}` }), TARGETS, 50, NOW);
+      const { rows } = await listQueue(t.db, Q({ status: 'all', label: `flag-${name}` }), policy(), 50, NOW);
       expect(rows, name).toHaveLength(1);
       expect({ name, overdue: rows[0]!.overdue, unread: rows[0]!.unread }).toEqual({ name, overdue: c.overdue, unread: c.unread });
-      const inOverdue = await listQueue(t.db, Q({ status: 'all', label: `flag-${name}`, overdue: true }), TARGETS, 50, NOW);
+      const inOverdue = await listQueue(t.db, Q({ status: 'all', label: `flag-${name}`, overdue: true }), policy(), 50, NOW);
       expect(inOverdue.rows.length, `${name} in the overdue filter`).toBe(c.overdue ? 1 : 0);
-      const inUnread = await listQueue(t.db, Q({ status: 'all', label: `flag-${name}`, unread: true }), TARGETS, 50, NOW);
+      const inUnread = await listQueue(t.db, Q({ status: 'all', label: `flag-${name}`, unread: true }), policy(), 50, NOW);
       expect(inUnread.rows.length, `${name} in the unread filter`).toBe(c.unread ? 1 : 0);
     }
   });
@@ -385,7 +387,7 @@ describe('listQueue', () => {
   it('follows the configured targets', async () => {
     const looser: Targets = { triageHours: 72, urgentTriageHours: 24, replyDays: 9 };
     const get = async (name: string, targets: Targets) =>
-      (await listQueue(t.db, Q({ status: 'all', label: `flag-${name}` }), targets, 50, NOW)).rows[0]!.overdue;
+      (await listQueue(t.db, Q({ status: 'all', label: `flag-${name}` }), policy(targets), 50, NOW)).rows[0]!.overdue;
     expect(await get('new-49h', looser)).toBe(false);
     expect(await get('urgent-new-13h', looser)).toBe(false);
     expect(await get('reporter-waiting-8d', looser)).toBe(false);
@@ -423,7 +425,7 @@ describe('GET /staff/cases', () => {
   beforeAll(async () => {
     await initI18n();
     const config = testConfig({ TRIAGE_TARGET_HOURS: '48' });
-    const ctx = { config, db: t.db } as AppContext;
+    const ctx = { config, db: t.db, settings: () => loadSettings(t.db, config) } as AppContext;
     app = express();
     app.set('view engine', 'ejs');
     app.set('views', viewsDir);

@@ -86,6 +86,7 @@ describe('queue parameters', () => {
         label: 'hendon',
         unread: 'no',
         overdue: 'yes',
+        deleting: 'yes',
         sort: 'urgent',
         cursor,
       },
@@ -101,6 +102,7 @@ describe('queue parameters', () => {
       label: 'hendon',
       unread: false,
       overdue: true,
+      deleting: true,
       sort: 'urgent',
       cursor: decodeCursor(cursor),
     });
@@ -124,6 +126,7 @@ describe('queue parameters', () => {
         label: 'never-used',
         unread: 'true',
         overdue: '\u0000yes',
+        deleting: 'soon',
         sort: 'random()',
         cursor: 'garbage',
       },
@@ -140,6 +143,7 @@ describe('queue parameters', () => {
       label: '',
       unread: '',
       overdue: '',
+      deleting: '',
       sort: 'newest',
       cursor: '',
     });

@@ -26,6 +26,7 @@ const ROW: QueueRow = {
   labels: ['hendon'],
   overdue: true,
   unread: false,
+  deletesAt: null,
 };
 const known = { communities: ['uyghur', 'kazakh'], regions: ['london'], assigneeIds: [ME, OTHER], labels: ['hendon'], userId: ME };
 
@@ -69,9 +70,19 @@ describe('queue view', () => {
         labels: ['hendon'],
         overdue: true,
         unread: false,
+        deletesOn: null,
       },
     ]);
     expect(view({}, [{ ...ROW, assigneeId: null, assigneeName: null }]).rows[0]!.assignee).toBeNull();
+  });
+
+  it('flags a closed case only within the 14 days before retention deletes it', () => {
+    const now = new Date('2026-07-01T12:00:00Z');
+    const at = (days: number) => ({ ...ROW, status: 'closed', deletesAt: new Date(now.getTime() + days * 86_400_000) });
+    const flagged = queueView(translator('en'), LISTS, { params: parseQueueParams({}, known).params, rows: [at(13.9), at(14.1)], nextCursor: null, counts: COUNTS, assignees: [], labels: [], userId: ME, now, dueForDeletion: 1 });
+    expect(flagged.rows.map((r) => r.deletesOn)).toEqual(['15 Jul 2026', null]);
+    expect(flagged.dueForDeletion).toBe(1);
+    expect(flagged.dueHref).toBe('/staff/cases?status=closed&deleting=yes&sort=oldest');
   });
 
   it('offers every filter with the current choice selected, retired and deactivated values marked', () => {

@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import { MIN_THRESHOLD } from '../stats/disclosure.js';
+import { staffTranslator } from '../web/i18n.js';
+
+/**
+ * Settings an administrator changes at /admin/settings. Each has a default
+ * (from the environment where there is a variable for it); a row in
+ * `settings` overrides it. Read from the database on every use, never cached
+ * in memory, so a change takes effect at once in every instance.
+ */
+
+/** A v3 onion service address: 56 base32 characters, then .onion. */
+const ONION = /^[a-z2-7]{56}\.onion$/;
+
+// Messages are read from the staff locale file when a value is refused (never at import).
+const text = (max: number) =>
+  z.string().trim().max(max, { error: () => staffTranslator()('settings.errors.too_long', { max }) })
+    // Control characters would reach headers and pages; refuse them plainly.
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { error: () => staffTranslator()('settings.errors.control_characters') });
+
+/** A whole number's messages, one set per unit, so a translation can make each agree with its unit. */
+type WholeMessages = { whole(): string; min(min: number): string; max(max: number): string };
+const HOURS: WholeMessages = {
+  whole: () => staffTranslator()('settings.errors.whole_hours'),
+  min: (min) => staffTranslator()('settings.errors.min_hours', { min }),
+  max: (max) => staffTranslator()('settings.errors.max_hours', { max }),
+};
+const DAYS: WholeMessages = {
+  whole: () => staffTranslator()('settings.errors.whole_days'),
+  min: (min) => staffTranslator()('settings.errors.min_days', { min }),
+  max: (max) => staffTranslator()('settings.errors.max_days', { max }),
+};
+const REPORTS: WholeMessages = {
+  whole: () => staffTranslator()('settings.errors.whole_reports'),
+  min: (min) => staffTranslator()('settings.errors.min_reports', { min }),
+  max: (max) => staffTranslator()('settings.errors.max_reports', { max }),
+};
+
+const whole = (min: number, max: number, messages: WholeMessages) =>
+  z.coerce.number({ error: () => messages.whole() })
+    .int({ error: () => messages.whole() })
+    .min(min, { error: () => messages.min(min) })
+    .max(max, { error: () => messages.max(max) });
+
+export const SETTINGS_SCHEMA = {
+  org_name: text(200).min(1, { error: () => staffTranslator()('settings.errors.org_name') }),
+  org_contact: text(300),
+  triage_target_hours: whole(1, 24 * 60, HOURS),
+  urgent_triage_target_hours: whole(1, 48, HOURS),
+  reply_target_days: whole(1, 90, DAYS),
+  closed_retention_days: whole(30, 3650, DAYS),
+  quick_exit_url: z.string().trim().refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, { error: () => staffTranslator()('settings.errors.quick_exit_url') }),
+  onion_address: z.string().trim().toLowerCase()
+    .transform((s) => s.replace(/^https?:\/\//, '').replace(/\/+$/, ''))
+    .refine((s) => s === '' || ONION.test(s), { error: () => staffTranslator()('settings.errors.onion_address') }),
+  stats_threshold: whole(MIN_THRESHOLD, 100, REPORTS),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS_SCHEMA;
+export const SETTING_KEYS = Object.keys(SETTINGS_SCHEMA) as SettingKey[];
+
+export type Settings = {
+  orgName: string;
+  orgContact: string;
+  targets: { triageHours: number; urgentTriageHours: number; replyDays: number };
+  closedRetentionDays: number;
+  quickExitUrl: string;
+  /** Empty when there is none; otherwise a bare v3 address. */
+  onionAddress: string;
+  statsThreshold: number;
+};
+
+type Values = { [K in SettingKey]: z.output<(typeof SETTINGS_SCHEMA)[K]> };
+
+export function defaults(config: Config, orgName: string): Values {
+  return {
+    org_name: orgName,
+    org_contact: '',
+    triage_target_hours: config.targets.triageHours,
+    urgent_triage_target_hours: config.targets.urgentTriageHours,
+    reply_target_days: config.targets.replyDays,
+    closed_retention_days: config.closedRetentionDays,
+    quick_exit_url: config.quickExitUrl,
+    onion_address: '',
+    stats_threshold: 10,
+  };
+}
+
+async function storedValues(db: Db, config: Config): Promise<Values> {
+  const [rows, inst] = await Promise.all([
+    db.selectFrom('settings').select(['key', 'value']).execute(),
+    db.selectFrom('installation').select('org_name').executeTakeFirst(),
+  ]);
+  const values = defaults(config, inst?.org_name ?? 'Harbour');
+  for (const row of rows) {
+    if (!(SETTING_KEYS as string[]).includes(row.key)) continue;
+    const key = row.key as SettingKey;
+    // A stored value that no longer validates (a rule tightened since) falls back to the default.
+    const parsed = SETTINGS_SCHEMA[key].safeParse(row.value);
+    if (parsed.success) (values as Record<SettingKey, unknown>)[key] = parsed.data;
+  }
+  return values;
+}
+
+export async function loadSettings(db: Db, config: Config): Promise<Settings> {
+  return toSettings(await storedValues(db, config));
+}
+
+function toSettings(v: Values): Settings {
+  return {
+    orgName: v.org_name,
+    orgContact: v.org_contact,
+    targets: { triageHours: v.triage_target_hours, urgentTriageHours: v.urgent_triage_target_hours, replyDays: v.reply_target_days },
+    closedRetentionDays: v.closed_retention_days,
+    quickExitUrl: v.quick_exit_url,
+    onionAddress: v.onion_address,
+    statsThreshold: v.stats_threshold,
+  };
+}
+
+/** The form's current values, as strings, for the settings page. */
+export async function settingsForm(db: Db, config: Config): Promise<Record<SettingKey, string>> {
+  const v = await storedValues(db, config);
+  return Object.fromEntries(SETTING_KEYS.map((k) => [k, String(v[k])])) as Record<SettingKey, string>;
+}
+
+export type SettingsChange = { changed: SettingKey[]; errors: Partial<Record<SettingKey, string>> };
+
+/**
+ * Validates every submitted setting; if all are valid, stores those that
+ * changed (inside the caller's transaction) and returns their keys. Nothing
+ * is stored when any field is invalid.
+ */
+export async function saveSettings(db: Db, config: Config, input: Record<string, unknown>): Promise<SettingsChange> {
+  const current = await storedValues(db, config);
+  const errors: Partial<Record<SettingKey, string>> = {};
+  const next: Partial<Values> = {};
+  for (const key of SETTING_KEYS) {
+    if (!(key in input)) continue;
+    const parsed = SETTINGS_SCHEMA[key].safeParse(input[key]);
+    if (parsed.success) (next as Record<SettingKey, unknown>)[key] = parsed.data;
+    else errors[key] = parsed.error.issues[0]?.message ?? staffTranslator()('settings.errors.check');
+  }
+  const urgent = next.urgent_triage_target_hours ?? current.urgent_triage_target_hours;
+  const triage = next.triage_target_hours ?? current.triage_target_hours;
+  if (!errors.urgent_triage_target_hours && !errors.triage_target_hours && urgent > triage) {
+    errors.urgent_triage_target_hours = staffTranslator()('settings.errors.urgent_target');
+  }
+  if (Object.keys(errors).length > 0) return { changed: [], errors };
+
+  const changed = SETTING_KEYS.filter((k) => k in next && next[k] !== current[k]);
+  for (const key of changed) {
+    await db
+      .insertInto('settings')
+      .values({ key, value: JSON.stringify(next[key]) })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(next[key]), updated_at: new Date() }))
+      .execute();
+  }
+  return { changed, errors };
+}
+
+/** The Onion-Location header value for a request path, or null. */
+export function onionLocation(settings: Settings, originalUrl: string): string | null {
+  return settings.onionAddress ? `http://${settings.onionAddress}${originalUrl}` : null;
+}
