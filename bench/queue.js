@@ -32,21 +32,21 @@ const TARGET_P99_MS = 50;
 const DEEP_PAGE = 500;
 const WARM_UP = 5;
 
-const round = (n, d = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
+export const round = (n, d = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
 const defaultLog = (msg) => process.stderr.write(`[bench:queue] ${msg}\n`);
 
-function positive(raw, fallback) {
+export function positive(raw, fallback) {
   const n = Number(raw);
   return raw && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
 }
 
-function percentile(values, p) {
+export function percentile(values, p) {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1];
 }
 
-async function withClient(url, fn) {
+export async function withClient(url, fn) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -57,6 +57,22 @@ async function withClient(url, fn) {
 }
 
 const dist = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
+
+/**
+ * Creates database `name` next to BENCH_PG_ADMIN_URL's and returns its URL;
+ * `register(fn)` receives the step that drops it.
+ */
+export async function createThrowAwayDatabase(name, { register, log = defaultLog }) {
+  await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
+  register(async () => {
+    await withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    log(`dropped database ${name}`);
+  });
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  log(`created database ${name}`);
+  return u.toString();
+}
 
 /**
  * Runs the queue benchmark and returns its result object. `onCleanup(fn)`
@@ -83,21 +99,8 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
   };
   const register = (fn) => (onCleanup ? onCleanup(fn) : own.push(fn));
 
-  let url = process.env.BENCH_QUEUE_DATABASE_URL;
-  let fresh = false;
-  if (!url) {
-    const name = `harbour_bench_queue_${process.pid}`;
-    await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-    register(async () => {
-      await withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-      log(`dropped database ${name}`);
-    });
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    url = u.toString();
-    fresh = true;
-    log(`created database ${name}`);
-  }
+  const fresh = !process.env.BENCH_QUEUE_DATABASE_URL;
+  const url = process.env.BENCH_QUEUE_DATABASE_URL || (await createThrowAwayDatabase(`harbour_bench_queue_${process.pid}`, { register, log }));
 
   const db = await createDb({ kind: 'postgres', url, poolSize: 5 });
   register(() => db.destroy());
@@ -140,9 +143,10 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
       result.rows = existing;
     }
 
-    const config = { triageHours: 48, urgentTriageHours: 12, replyDays: 7 };
+    // The configuration's defaults (server/config.ts), in the shape the queue page passes.
+    const policy = { targets: { triageHours: 48, urgentTriageHours: 12, replyDays: 7 }, closedRetentionDays: 365 };
     const Q = (o = {}) => ({ ...DEFAULT_QUEUE_QUERY, ...o });
-    const page = (q) => listQueue(db, q, config);
+    const page = (q) => listQueue(db, q, policy);
 
     /** Follows the cursor until page `n` (or the last page); returns that page's query and number. */
     async function walkTo(q, n) {
@@ -220,8 +224,12 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
   }
 }
 
-// Standalone: node bench/queue.js
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+/**
+ * Runs a bench as a script: `run({ onCleanup })` resolves with its result,
+ * printed as one JSON object named `benchmark`; registered clean-up steps
+ * (database drops, servers) run on success, failure, SIGINT and SIGTERM.
+ */
+export function runStandalone(benchmark, run, log = defaultLog) {
   const t0 = performance.now();
   const cleanups = [];
   const cleanup = async () => {
@@ -229,27 +237,32 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
       try {
         await cleanups.pop()();
       } catch (err) {
-        defaultLog(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
+        log(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
   };
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {
-      defaultLog(`${signal}: cleaning up`);
+      log(`${signal}: cleaning up`);
       cleanup().finally(() => process.exit(130));
     });
   }
-  runQueueBench({ onCleanup: (fn) => cleanups.push(fn) }).then(
+  run({ onCleanup: (fn) => cleanups.push(fn) }).then(
     async (result) => {
       await cleanup();
       result.bench_seconds_total = round((performance.now() - t0) / 1000, 1);
-      process.stdout.write(JSON.stringify({ benchmark: 'harbour-queue', timestamp: new Date().toISOString(), ...result }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ benchmark, timestamp: new Date().toISOString(), ...result }, null, 2) + '\n');
       process.exit(0);
     },
     async (err) => {
-      defaultLog(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       await cleanup();
       process.exit(1);
     },
   );
+}
+
+// Standalone: node bench/queue.js
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  runStandalone('harbour-queue', runQueueBench);
 }

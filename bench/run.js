@@ -8,6 +8,9 @@
 //   4. the Argon2id cost of one receipt derivation (in this process)
 //   5. the caseworker queue on 100,000 seeded cases (bench/queue.js, under "queue";
 //      BENCH_QUEUE_ROWS and BENCH_QUEUE_ITERATIONS change its size)
+//   6. statistics on 1,000,000 seeded reports: building every table for two years,
+//      and the server's peak RSS during the CSV export (bench/stats.js, under "stats";
+//      BENCH_STATS_ROWS and BENCH_STATS_ITERATIONS change its size)
 // One JSON object goes to stdout and to bench/results/latest.json; progress
 // goes to stderr. Environment:
 //   BENCH_SECONDS        length of the load phase (default 30)
@@ -30,6 +33,7 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { runQueueBench } from './queue.js';
 import { signInBench } from './signin.js';
+import { runStatsBench } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
@@ -748,6 +752,10 @@ async function main() {
   log('sign-in: 20 concurrent staff sign-ins');
   result.sign_in = await signInBench(db.url);
   log(`sign-in: p99 ${result.sign_in.latency_p99_ms} ms, event-loop lag p99 ${result.sign_in.event_loop_lag_p99_ms} ms`);
+
+  // Last: it seeds a database of its own (about 2 GB), dropped in the final clean-up.
+  log('stats: statistics on seeded reports');
+  result.stats = await runStatsBench({ log: (msg) => log(`stats: ${msg}`), onCleanup: (fn) => cleanups.push(fn) });
 
   result.checks = {
     submissions_without_errors: result.submissions.errors === 0 && result.submissions.successes > 0,

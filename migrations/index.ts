@@ -2,6 +2,8 @@ import type { Migration } from 'kysely';
 import * as foundation from './2026_11_23_120000_foundation.js';
 import * as staffAndCases from './2026_11_24_090000_staff_and_cases.js';
 import * as statsArchive from './2026_11_24_150000_stats_archive.js';
+import * as settings from './2026_11_24_200000_settings.js';
+import * as statsIndexes from './2026_11_24_220000_stats_indexes.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -12,4 +14,6 @@ export const migrations: Record<string, Migration> = {
   '2026_11_23_120000_foundation': foundation,
   '2026_11_24_090000_staff_and_cases': staffAndCases,
   '2026_11_24_150000_stats_archive': statsArchive,
+  '2026_11_24_200000_settings': settings,
+  '2026_11_24_220000_stats_indexes': statsIndexes,
 };

@@ -100,8 +100,13 @@ export function protectTable(counts: readonly (readonly number[])[], rulesIn: Ru
 
 /** An average (e.g. days to first response) only over a base of at least 25 cases; otherwise suppressed. */
 export function protectedAverage(values: readonly number[]): Cell {
-  if (values.length < MIN_AVERAGE_BASE) return SUPPRESSED;
-  return value(Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 10) / 10);
+  return protectedMean(values.length, values.reduce((a, b) => a + b, 0));
+}
+
+/** The same rule from a count and a sum (what the statistics queries return). */
+export function protectedMean(count: number, sum: number): Cell {
+  if (count < MIN_AVERAGE_BASE) return SUPPRESSED;
+  return value(Math.round((sum / count) * 10) / 10);
 }
 
 /** The text every output uses for a cell. */

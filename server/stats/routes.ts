@@ -1,28 +1,43 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { HttpError } from '../errors.js';
-import { listLabel, type ListName } from '../reporting/lists.js';
+import { listItem, listLabel, loadLists, type ListName, type Lists } from '../reporting/lists.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { translator } from '../web/i18n.js';
-import { DEFAULT_RULES, cellText, type Cell } from './disclosure.js';
-import { PeriodError, buildStatistics, periodOf, quarterLabel, type Statistics } from './tables.js';
+import { staffTranslator, translator } from '../web/i18n.js';
+import { DEFAULT_RULES, MIN_AVERAGE_BASE, cellText, type Cell } from './disclosure.js';
+import { PeriodError, buildStatistics, periodOf, quarterLabel, type Statistics, type StatsTable } from './tables.js';
 
-const OUTCOME_LABELS: Record<string, string> = {
-  new: 'New',
-  triaged: 'Triaged',
-  in_progress: 'In progress',
-  referred: 'Referred (open)',
-  referred_to_police: 'Referred to police (any status)',
-};
+/** The open states the outcome table has rows for, besides one row per closing outcome ('closed:…'). */
+export const OUTCOME_ROWS = ['new', 'triaged', 'in_progress', 'referred', 'referred_to_police'] as const;
 
-function labeller() {
+function outcomeRowLabel(code: string): string {
+  const st = staffTranslator();
+  if ((OUTCOME_ROWS as readonly string[]).includes(code)) return st(`statistics.outcomes.${code}`);
+  return code.startsWith('closed:') ? st('statistics.outcomes.closed', { outcome: code.slice(7).replace(/_/g, ' ') }) : code;
+}
+
+function labeller(lists: Lists) {
   const t = translator('en');
   return (kind: string, code: string): string => {
     if (kind === 'category') return t(`categories.${code}.label`, { defaultValue: code });
-    if (kind === 'outcome') return OUTCOME_LABELS[code] ?? (code.startsWith('closed:') ? `Closed: ${code.slice(7).replace(/_/g, ' ')}` : code);
-    return listLabel(t, 'en', kind as ListName, code);
+    if (kind === 'outcome') return outcomeRowLabel(code);
+    return listLabel(t, 'en', kind as ListName, listItem(lists, kind as ListName, code));
   };
+}
+
+/**
+ * The fixed tables, by id, whose title and row heading the staff pages and
+ * exports take from the staff locale file (statistics.tables.*).
+ */
+export const TABLE_IDS = ['category-quarter', 'category-community', 'region-quarter', 'state-category', 'outcome-quarter'] as const;
+
+/** A table with its title and row heading in the staff interface's words (an unknown table keeps its own). */
+function titled(tb: StatsTable): StatsTable {
+  if (!(TABLE_IDS as readonly string[]).includes(tb.id)) return tb;
+  const st = staffTranslator();
+  const key = tb.id.replace(/-/g, '_');
+  return { ...tb, title: st(`statistics.tables.${key}.title`), rowTitle: st(`statistics.tables.${key}.row_title`) };
 }
 
 /** The last eight whole quarters, ending with the current one. */
@@ -38,7 +53,9 @@ async function statisticsFor(ctx: AppContext, req: Request): Promise<Statistics>
   const from = typeof req.query['from'] === 'string' && req.query['from'] ? req.query['from'] : d.from;
   const to = typeof req.query['to'] === 'string' && req.query['to'] ? req.query['to'] : d.to;
   try {
-    return await buildStatistics(ctx.db, periodOf(from, to), DEFAULT_RULES, labeller());
+    const { statsThreshold } = await ctx.settings();
+    const stats = await buildStatistics(ctx.db, periodOf(from, to), { ...DEFAULT_RULES, threshold: statsThreshold }, labeller(await loadLists(ctx.db)));
+    return { ...stats, tables: stats.tables.map(titled) };
   } catch (err) {
     if (err instanceof PeriodError) throw new HttpError(400, 'bad_period');
     throw err;
@@ -46,10 +63,13 @@ async function statisticsFor(ctx: AppContext, req: Request): Promise<Statistics>
 }
 
 const rulesText = (s: Statistics) =>
-  `Counts below ${s.rules.threshold} are suppressed and shown as [c]; where a row or column had one suppressed cell, a second was suppressed. ` +
-  `Other counts are rounded to the nearest ${s.rules.base}; totals are computed from unrounded data, then rounded. ` +
-  `Averages only over at least 25 cases. Period: ${quarterLabel(s.period.from)} to ${quarterLabel(s.period.to)}. ` +
-  `A report with several categories counts once in each.`;
+  staffTranslator()('statistics.rules', {
+    threshold: s.rules.threshold,
+    base: s.rules.base,
+    minBase: MIN_AVERAGE_BASE,
+    from: quarterLabel(s.period.from),
+    to: quarterLabel(s.period.to),
+  });
 
 /** Horizontal bars of a table's row totals, drawn on the server (no script); the table is the text alternative. */
 function barChart(id: string, title: string, bars: { label: string; cell: Cell }[]): string {
@@ -66,24 +86,26 @@ function barChart(id: string, title: string, bars: { label: string; cell: Cell }
         `<text x="${256 + w}" y="${y + 15}" font-size="12">${esc(cellText(b.cell))}</text>`;
     })
     .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 600 ${height}" role="img" aria-labelledby="${id}-chart-title" class="chart"><title id="${id}-chart-title">${esc(title)} (totals; the table below has every figure)</title>${rows}</svg>`;
+  const chartTitle = staffTranslator()('statistics.chart_title', { title });
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 600 ${height}" role="img" aria-labelledby="${id}-chart-title" class="chart"><title id="${id}-chart-title">${esc(chartTitle)}</title>${rows}</svg>`;
 }
 
 export function statisticsPage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const { user } = staffOf(res);
+    const st = staffTranslator();
     let stats: Statistics;
     try {
       stats = await statisticsFor(ctx, req);
     } catch (err) {
       if (err instanceof HttpError && err.code === 'bad_period') {
-        return res.status(400).render('admin/statistics', { title: 'Statistics', stats: null, error: 'Choose whole quarters like 2026-Q1, the first not after the last, at most five years.', query: req.query, charts: [], rules: '', cellText });
+        return res.status(400).render('admin/statistics', { title: st('statistics.title'), stats: null, error: st('statistics.errors.period'), query: req.query, charts: [], rules: '', cellText });
       }
       throw err;
     }
     await audit(ctx.db, { action: 'stats.viewed', actorId: user.id, details: { from: stats.period.from, to: stats.period.to } });
     const charts = stats.tables.map((tb) => barChart(tb.id, tb.title, tb.rows.map((r, i) => ({ label: r.label, cell: tb.data.rowTotals[i]! }))));
-    res.render('admin/statistics', { title: 'Statistics', stats, error: null, query: req.query, charts, rules: rulesText(stats), cellText });
+    res.render('admin/statistics', { title: st('statistics.title'), stats, error: null, query: req.query, charts, rules: rulesText(stats), cellText });
   };
 }
 
@@ -94,6 +116,8 @@ function csvField(v: string): string {
 export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): RequestHandler {
   return async (req, res: Response) => {
     const { user } = staffOf(res);
+    const st = staffTranslator();
+    const total = st('statistics.total');
     const stats = await statisticsFor(ctx, req);
     await audit(ctx.db, { action: 'stats.exported', actorId: user.id, details: { format, from: stats.period.from, to: stats.period.to } });
     const name = `harbour-statistics-${stats.period.from.slice(0, 7)}-to-${stats.period.to.slice(0, 7)}`;
@@ -105,23 +129,27 @@ export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): Reque
         tables: stats.tables.map((tb) => ({
           id: tb.id,
           title: tb.title,
-          columns: [...tb.columns.map((c) => c.label), 'Total'],
+          columns: [...tb.columns.map((c) => c.label), total],
           rows: tb.rows.map((r, i) => ({ label: r.label, cells: [...tb.data.cells[i]!.map(cellText), cellText(tb.data.rowTotals[i]!)] })),
           totals: [...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)],
         })),
         firstResponse: stats.firstResponse.map((f) => ({ quarter: f.label, answered: cellText(f.answered), unanswered: cellText(f.unanswered), meanDays: cellText(f.meanDays) })),
       });
     }
-    const lines = [`# Harbour statistics`, `# ${rulesText(stats)}`, ''];
+    const lines = [`# ${st('statistics.csv_title')}`, `# ${rulesText(stats)}`, ''];
     for (const tb of stats.tables) {
       lines.push(`# ${tb.title}`);
-      lines.push([tb.rowTitle, ...tb.columns.map((c) => c.label), 'Total'].map(csvField).join(','));
+      lines.push([tb.rowTitle, ...tb.columns.map((c) => c.label), total].map(csvField).join(','));
       tb.rows.forEach((r, i) => lines.push([r.label, ...tb.data.cells[i]!.map(cellText), cellText(tb.data.rowTotals[i]!)].map(csvField).join(',')));
-      lines.push(['Total', ...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)].map(csvField).join(','));
+      lines.push([total, ...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)].map(csvField).join(','));
       lines.push('');
     }
-    lines.push('# Time to first response (days)');
-    lines.push('Quarter,Answered,Not yet answered,Mean days');
+    lines.push(`# ${st('statistics.response.csv_title')}`);
+    lines.push(
+      [st('statistics.response.quarter'), st('statistics.response.answered'), st('statistics.response.unanswered'), st('statistics.response.mean_days')]
+        .map(csvField)
+        .join(','),
+    );
     for (const f of stats.firstResponse) lines.push([f.label, cellText(f.answered), cellText(f.unanswered), cellText(f.meanDays)].map(csvField).join(','));
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);

@@ -1,7 +1,7 @@
 import type { Db } from '../db/index.js';
 import { loadLists, type ListName } from '../reporting/lists.js';
 import { CATEGORIES } from '../reporting/taxonomy.js';
-import { checkRules, protectTable, protectedAverage, type Cell, type ProtectedTable, type Rules } from './disclosure.js';
+import { checkRules, protectTable, protectedMean, type Cell, type ProtectedTable, type Rules } from './disclosure.js';
 import * as q from './queries.js';
 
 /**
@@ -76,14 +76,14 @@ export async function buildStatistics(
   const categories: Axis = CATEGORIES.map((key) => ({ key, label: label('category', key) }));
   const list = (name: ListName, counts: q.PairCount[], side: 'row' | 'col') => axisFor(lists[name], counts, side, (c) => label(name, c));
 
-  const [byQuarter, byCommunity, regions, states, outcomes, response] = await Promise.all([
-    q.categoryByQuarter(db, period),
-    q.categoryByCommunity(db, period),
-    q.regionByQuarter(db, period),
-    q.stateByCategory(db, period),
-    q.outcomeByQuarter(db, period),
-    q.firstResponseDays(db, period),
-  ]);
+  const {
+    categoryByQuarter: byQuarter,
+    categoryByCommunity: byCommunity,
+    regionByQuarter: regions,
+    stateByCategory: states,
+    outcomeByQuarter: outcomes,
+    firstResponse: response,
+  } = await q.aggregates(db, period, quarters.map((qt) => qt.key));
   const outcomeKeys = ['new', 'triaged', 'in_progress', 'referred', ...new Set(outcomes.map((o) => o.row).filter((k) => k.startsWith('closed:')).sort()), 'referred_to_police'];
   const outcomeAxis: Axis = [...new Set(outcomeKeys)].map((key) => ({ key, label: label('outcome', key) }));
 
@@ -112,9 +112,9 @@ export async function buildStatistics(
       table('outcome-quarter', 'Status and referral outcome by quarter', 'Status or outcome', 'Quarter', outcomes, outcomeAxis, quarters),
     ],
     firstResponse: quarters.map((qt) => {
-      const r = response.find((x) => x.quarter === qt.key) ?? { days: [], unanswered: 0 };
-      const counts = protectTable([[r.days.length, r.unanswered]], rules);
-      return { quarter: qt.key, label: qt.label, answered: counts.cells[0]![0]!, unanswered: counts.cells[0]![1]!, meanDays: protectedAverage(r.days) };
+      const r = response.find((x) => x.quarter === qt.key) ?? { answered: 0, daySum: 0, unanswered: 0 };
+      const counts = protectTable([[r.answered, r.unanswered]], rules);
+      return { quarter: qt.key, label: qt.label, answered: counts.cells[0]![0]!, unanswered: counts.cells[0]![1]!, meanDays: protectedMean(r.answered, r.daySum) };
     }),
   };
 }

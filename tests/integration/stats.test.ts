@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellText } from '../../server/stats/disclosure.js';
 import { archiveForStatistics } from '../../server/stats/archive.js';
 import { buildStatistics, periodOf, PeriodError, type Statistics } from '../../server/stats/tables.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { insertReports, type ReportFacts } from '../helpers/reports.js';
 import { addStaff, signInStaff } from '../helpers/staff.js';
 
 /** Statistics over hand-built data: the disclosure rules hold on real aggregates, deletion does not change them. */
@@ -12,31 +12,7 @@ const label = (kind: string, code: string) => `${kind}:${code}`;
 const period = periodOf('2026-Q1', '2026-Q2');
 const rules = { threshold: 10, base: 5 };
 
-async function addReports(n: number, f: { categories: string[]; community?: string; region?: string; state?: string; at: string; status?: string; outcome?: string }) {
-  const rows = Array.from({ length: n }, () => ({
-    id: randomUUID(),
-    state: 'submitted' as const,
-    status: f.status ?? 'new',
-    categories: f.categories,
-    urgent: false,
-    community: f.community ?? 'uyghur',
-    region: f.region ?? 'london',
-    suspected_state: f.state ?? 'china',
-    incident_from: null,
-    incident_to: null,
-    team_key_id: t.team!.id,
-    data_key_sealed: new Uint8Array(80),
-    receipt_lookup: null,
-    data_key_wrapped: null,
-    narrative: new Uint8Array(40),
-    details: new Uint8Array(40),
-    contact: null,
-    submitted_at: f.at,
-    closing_outcome: f.outcome ?? null,
-  }));
-  await t.testDb.db.insertInto('reports').values(rows).execute();
-  return rows.map((r) => r.id);
-}
+const addReports = (n: number, f: ReportFacts & { categories: string[]; at: string }) => insertReports(t, n, f);
 
 const cell = (s: Statistics, table: string, row: string, col: string) => {
   const tb = s.tables.find((x) => x.id === table)!;
@@ -134,6 +110,13 @@ describe('statistics', () => {
     const s = await buildStatistics(t.testDb.db, period, rules, (k, c) => c);
     // CSV: a header block, then one block per table (title, column names, rows, totals).
     const blocks = csv.text.split('\r\n\r\n').slice(1);
+    // The charts draw each row's total: its figure (the last <text> of each bar) equals the table's total cell.
+    const charts = [...page.text.matchAll(/<svg[\s\S]*?<\/svg>/g)].map((m) => m[0]);
+    expect(charts).toHaveLength(body.tables.length);
+    body.tables.forEach((tb, k) => {
+      const figures = [...charts[k]!.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]).filter((_, i) => i % 2 === 1);
+      expect(figures, `chart ${tb.id}`).toEqual(tb.rows.map((r) => r.cells.at(-1)));
+    });
     body.tables.forEach((tb, k) => {
       const built = s.tables.find((x) => x.id === tb.id)!;
       const lines = blocks[k]!.split('\r\n');
