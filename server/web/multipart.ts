@@ -111,6 +111,21 @@ export function parseMultipart(
   });
 }
 
+/**
+ * The CSRF check for a streamed multipart form: the token is the first part,
+ * so the check runs once, at the first file or at the end, whichever comes
+ * first, over the fields read so far. Call the returned function at both.
+ */
+export function csrfOnFirstPart(csrf: { check(req: Request): void }, req: Request, fields: FormFields): () => void {
+  let checked = false;
+  return () => {
+    if (checked) return;
+    req.body = flatFields(fields);
+    csrf.check(req);
+    checked = true;
+  };
+}
+
 /** First value of each field, for code that wants a flat body (the CSRF check). */
 export function flatFields(fields: FormFields): Record<string, string> {
   return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v[0] ?? '']));
