@@ -4,7 +4,7 @@ import { constantTimeEqual, formatReceipt, normalizeReceipt } from '../crypto/in
 import { HttpError, notReady } from '../errors.js';
 import { currentTeamKey, type Installation } from '../setup/service.js';
 import type { AppContext } from '../web/context.js';
-import { flatFields, parseMultipart } from '../web/multipart.js';
+import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
 import { createReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
 import { storeEvidence } from './evidence.js';
 import { reportFormView } from './form-view.js';
@@ -23,13 +23,16 @@ function renderForm(
   res: Response,
   status: number,
   lists: Lists,
-  state: { values?: FormFields; errors?: FieldErrors; formError?: string | null; filesDropped?: boolean } = {},
+  state: { values?: FormFields; errors?: FieldErrors; formError?: string | null; filesDropped?: boolean; languageSwitched?: boolean } = {},
 ) {
   const t = res.locals['t'] as TFunction;
   res.status(status).render('reporter/report', {
+    // The language list submits this form to the chosen language (see switchLanguage).
+    languageForm: 'report-form',
     form: reportFormView(t, res.locals['lang'] as string, lists, state.values ?? {}, state.errors ?? {}),
     formError: state.formError ?? null,
     filesDropped: state.filesDropped ?? false,
+    languageSwitched: state.languageSwitched ?? false,
     limits: {
       files: ctx.config.limits.filesPerUpload,
       fileMb: Math.floor(ctx.config.limits.fileBytes / 1024 / 1024),
@@ -42,6 +45,31 @@ export function showForm(ctx: AppContext): RequestHandler {
   return async (_req, res) => {
     await requireInstallation(ctx);
     renderForm(ctx, res, 200, await loadLists(ctx.db));
+  };
+}
+
+/**
+ * The language list on the report form submits the form here, to
+ * /{new language}/report/language: the form comes back in the new language
+ * with every answer kept, and nothing is stored. Files are read and thrown
+ * away (a browser cannot re-fill a file input; the page says so). Works
+ * without JavaScript: the buttons use the form and formaction attributes.
+ */
+export function switchLanguage(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    await requireInstallation(ctx);
+    const lists = await loadLists(ctx.db);
+    const { limits } = ctx.config;
+    const fields: FormFields = {};
+    const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
+    const parsed = await parseMultipart(
+      req,
+      { fieldBytes: limits.fieldBytes, fields: 200, files: limits.filesPerUpload, totalBytes: limits.reportBytes + limits.formBytes },
+      fields,
+      async () => checkCsrf(), // the file itself is drained by parseMultipart, never stored
+    );
+    checkCsrf();
+    renderForm(ctx, res, 200, lists, { values: fields, filesDropped: parsed.files > 0, languageSwitched: true });
   };
 }
 
@@ -62,15 +90,9 @@ export function submitReport(ctx: AppContext): RequestHandler {
     const fields: FormFields = {};
     let validation: ReturnType<typeof validateReport> | null = null;
     let open: OpenReport | null = null;
-    let csrfChecked = false;
     let evidenceBytes = 0;
 
-    const checkCsrf = () => {
-      if (csrfChecked) return;
-      req.body = flatFields(fields);
-      ctx.csrf.check(req);
-      csrfChecked = true;
-    };
+    const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
     const prepare = async () => {
       if (validation) return;
       validation = validateReport(fields, lists);

@@ -68,10 +68,23 @@ export async function loadLists(db: Db): Promise<Lists> {
   return lists;
 }
 
+/**
+ * A value's label in a language: the administrator's label in that language;
+ * else, for a default value, the locale file's; else the administrator's
+ * English label; else the code itself (a code removed from the list but
+ * still in old reports stays readable).
+ */
 export function listLabel(t: TFunction, lang: string, list: ListName, item: ListItem | string): string {
   const code = typeof item === 'string' ? item : item.code;
-  const custom = typeof item === 'string' ? undefined : (item.labels[lang] ?? item.labels['en']);
-  return custom ?? t(`lists.${list}.${code}`, { defaultValue: code });
+  const labels = typeof item === 'string' ? {} : item.labels;
+  if (labels[lang]) return labels[lang];
+  if (DEFAULT_LISTS[list].includes(code)) return t(`lists.${list}.${code}`);
+  return labels['en'] || code;
+}
+
+/** Finds a value by code, or just its code when the list no longer has it. */
+export function listItem(lists: Lists, list: ListName, code: string): ListItem | string {
+  return lists[list].find((i) => i.code === code) ?? code;
 }
 
 export function activeCodes(lists: Lists, list: ListName): string[] {

@@ -3,7 +3,7 @@ import type { TFunction } from 'i18next';
 import { normalizeReceipt } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import type { AppContext } from '../web/context.js';
-import { flatFields, parseMultipart } from '../web/multipart.js';
+import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
 import {
   createReporterSession,
   endReporterSession,
@@ -12,7 +12,7 @@ import {
 } from '../web/sessions.js';
 import { decryptEvidence, readEvidenceMeta, storeEvidence } from './evidence.js';
 import { requireInstallation } from './intake.js';
-import { listLabel, loadLists, type ListName } from './lists.js';
+import { listItem, listLabel, loadLists, type ListName } from './lists.js';
 import * as q from './queries.js';
 import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport, type OpenReport } from './service.js';
 import { LIMITS, checkText, type FormFields } from './validation.js';
@@ -51,7 +51,7 @@ async function renderStatus(
   res.status(status).render('reporter/status', {
     report: view,
     labelFor: (list: ListName, code: string) =>
-      listLabel(t, lang, list, lists[list].find((i) => i.code === code) ?? code),
+      listLabel(t, lang, list, listItem(lists, list, code)),
     messageError: extra.messageError ?? null,
     messageDraft: extra.messageDraft ?? '',
     evidenceError: extra.evidenceError ?? null,
@@ -114,13 +114,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
     const open = openOf(session);
     let remaining = await remainingEvidenceBytes(ctx.db, open.reportId, limits.reportBytes);
     const fields: FormFields = {};
-    let csrfChecked = false;
-    const checkCsrf = () => {
-      if (csrfChecked) return;
-      req.body = flatFields(fields);
-      ctx.csrf.check(req);
-      csrfChecked = true;
-    };
+    const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
     try {
       const { files } = await parseMultipart(
         req,

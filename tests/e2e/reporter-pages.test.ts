@@ -3,14 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LANGS,
   REPORTER_PAGES,
-  RTL_LANGS,
   axeViolations,
   canaryJpeg,
+  expectLanguage,
   horizontalOverflow,
   launchBrowser,
   serveApp,
   walkReporterPages,
-  type Lang,
   type ServedApp,
 } from '../helpers/browser.js';
 
@@ -41,11 +40,6 @@ async function withPage(options: Parameters<Browser['newContext']>[0], use: (pag
   } finally {
     await context.close();
   }
-}
-
-async function expectLanguage(page: Page, lang: Lang, where: string) {
-  const html = await page.evaluate(() => ({ lang: document.documentElement.lang, dir: document.documentElement.dir }));
-  expect(html, where).toEqual({ lang, dir: RTL_LANGS.includes(lang) ? 'rtl' : 'ltr' });
 }
 
 describe.concurrent('axe-core finds no violations on any reporter page', () => {

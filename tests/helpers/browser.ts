@@ -8,7 +8,9 @@ import type { AxeResults, ImpactValue, RunOptions } from 'axe-core';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { expect } from 'vitest';
+import { rootDir } from '../../server/paths.js';
 import { createTestApp, type TestApp } from './app.js';
+import { readAsTeam, staffCsrf, type signInStaff } from './staff.js';
 
 /**
  * The browser tier (conventions §10): Debian's Chromium, never a downloaded
@@ -81,6 +83,14 @@ export async function canaryJpeg(): Promise<{ file: string; bytes: Buffer; clean
 export async function clickAndLoad(page: Page, target: Locator): Promise<void> {
   const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
   await target.click();
+  await navigated;
+  await page.waitForLoadState('load');
+}
+
+/** Presses a key (Enter or Space on a focused button or link) and waits until the next page has loaded, as clickAndLoad. */
+export async function pressAndLoad(page: Page, key: string): Promise<void> {
+  const navigated = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() });
+  await page.keyboard.press(key);
   await navigated;
   await page.waitForLoadState('load');
 }
@@ -293,4 +303,364 @@ export async function overflowOutside(page: Page, scroller: string | null = '.ta
       return `${el.tagName.toLowerCase()}${id}${cls} [${Math.round(r.left)}..${Math.round(r.right)}]`;
     }
   }, scroller);
+}
+
+// ---------------------------------------------------------------- languages
+
+const localeFiles = new Map<Lang, Record<string, unknown>>();
+
+/**
+ * A locale file as written, without i18next's English fallback: a string
+ * missing from it fails the test instead of passing as English.
+ */
+export function localeFile(lang: Lang): Record<string, unknown> {
+  let file = localeFiles.get(lang);
+  if (!file) {
+    file = JSON.parse(readFileSync(path.join(rootDir, 'locales', `${lang}.json`), 'utf8')) as Record<string, unknown>;
+    localeFiles.set(lang, file);
+  }
+  return file;
+}
+
+/** The text for `key` (dotted) in locales/<lang>.json, {{placeholders}} filled from vars. */
+export function tr(lang: Lang, key: string, vars: Record<string, string | number> = {}): string {
+  let v: unknown = localeFile(lang);
+  for (const part of key.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  if (typeof v !== 'string' || v === '') throw new Error(`locales/${lang}.json has no text for ${key}`);
+  return v.replace(/\{\{\s*(\w+)\s*\}\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+}
+
+/** Every string in a locale file. */
+export function localeStrings(lang: Lang): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') out.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(localeFile(lang));
+  return out;
+}
+
+export const pathOf = (page: Page): string => new URL(page.url()).pathname;
+
+/** `<html lang dir>` as a reporter page in `lang` must have them. */
+export async function expectLanguage(page: Page, lang: Lang, where: string): Promise<void> {
+  const html = await page.evaluate(() => ({ lang: document.documentElement.lang, dir: document.documentElement.dir }));
+  expect(html, where).toEqual({ lang, dir: RTL_LANGS.includes(lang) ? 'rtl' : 'ltr' });
+}
+
+/**
+ * One step of a reporter journey: the page is in `lang` (`<html lang dir>`),
+ * its h1 is the locale file's `titleKey` and so is the start of its <title>.
+ */
+export async function expectStep(page: Page, lang: Lang, titleKey: string, where: string): Promise<void> {
+  await expectLanguage(page, lang, where);
+  const title = tr(lang, titleKey);
+  expect(await page.locator('main h1').innerText(), `${where}: h1`).toBe(title);
+  expect(await page.title(), `${where}: <title>`).toMatch(new RegExp(`^(.*: )?${escapeRegExp(title)} · `));
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Latin-script words on a page in `lang` that the locale file does not
+ * contain: English left in a template, or a missing translation that fell
+ * back to English. Reporter-written text (dir=auto, narratives, messages,
+ * file names), form values, the language names in the switcher and the
+ * organisation's name are not the page's words and are skipped. Looks at
+ * text nodes (hidden ones too: a closed select's options are read aloud),
+ * aria-label/title/alt/placeholder and the document title.
+ */
+export async function untranslatedWords(page: Page, lang: Lang, allowed: string[] = []): Promise<string[]> {
+  const words = new Set<string>();
+  for (const s of [...localeStrings(lang), ...allowed]) for (const w of s.match(/[A-Za-z]{3,}/g) ?? []) words.add(w);
+  return page.evaluate(
+    ({ known }) => {
+      const ok = new Set(known);
+      // Reporter-written: narratives, messages, file names, links; the language names are each in their own language.
+      const skip = '[dir="auto"], .narrative, .message__body, .evidence-list span, dd[dir="ltr"] li, nav.languages, script, style, textarea, [translate="no"]';
+      const found: string[] = [];
+      const note = (where: string, text: string) => {
+        const bad = (text.match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !ok.has(w));
+        if (bad.length) found.push(`${where}: "${text.trim().slice(0, 80)}" (${bad.join(', ')})`);
+      };
+      const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''}`;
+      note('title', document.title);
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const parent = n.parentElement;
+        if (!parent || parent.closest(skip)) continue;
+        note(describe(parent), n.textContent ?? '');
+      }
+      for (const el of Array.from(document.body.querySelectorAll('[aria-label], [title], [alt], [placeholder]'))) {
+        if (el.closest(skip)) continue;
+        for (const a of ['aria-label', 'title', 'alt', 'placeholder']) {
+          const v = el.getAttribute(a);
+          if (v) note(`${describe(el)}[${a}]`, v);
+        }
+      }
+      return found;
+    },
+    { known: [...words] },
+  );
+}
+
+/**
+ * Runs of numbers in several groups ("1234 5678", "0800 789 321",
+ * "+44 7700 900123") whose digits are not shown left to right in reading
+ * order: in right-to-left text the bidi algorithm reverses the order of the
+ * groups unless the run is isolated (dir="ltr", LRI…PDI). Each digit's
+ * on-screen position is measured, so a run is judged as the reader sees it.
+ * Text the reporter wrote (dir="auto") is skipped.
+ */
+export async function reversedNumbers(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (n.parentElement?.closest('[dir="auto"]')) continue; // the reporter's own words, laid out as they wrote them
+      const text = n.textContent ?? '';
+      for (const m of text.matchAll(/\+?\d+(?:[ \u00a0.:/-]\d+)+/g)) {
+        const xs: { x: number; y: number }[] = [];
+        for (let i = m.index; i < m.index + m[0].length; i++) {
+          if (!/\d/.test(text[i]!)) continue;
+          const range = document.createRange();
+          range.setStart(n, i);
+          range.setEnd(n, i + 1);
+          const r = range.getBoundingClientRect();
+          if (r.width === 0) break; // not rendered (a closed select's option, hidden text)
+          xs.push({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
+        }
+        if (xs.length < 2) continue;
+        const wrapped = xs.some((p) => Math.abs(p.y - xs[0]!.y) > 4);
+        if (wrapped) continue; // over two lines: nothing to compare on one line
+        if (xs.some((p, i) => i > 0 && p.x <= xs[i - 1]!.x)) {
+          const el = n.parentElement!;
+          found.push(`${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).split(' ').join('.') : ''}: "${m[0]}" shown out of order`);
+        }
+      }
+    }
+    return found;
+  });
+}
+
+// ---------------------------------------------------------------- direction and layout
+
+type Box = { left: number; right: number; top: number; bottom: number };
+
+/** What a page's layout says about its reading direction, measured on screen. */
+export type DirectionFacts = {
+  dir: string;
+  /** The site name's and the quick-exit button's boxes in the header bar. */
+  header: { siteName: Box; quickExit: Box } | null;
+  /** main's content box (inside its padding). */
+  content: { left: number; right: number };
+  /** The first line of some block texts: where the text itself sits, and the computed text-align. */
+  texts: { what: string; textAlign: string; firstLine: Box }[];
+  /** A checkbox or radio and its label. */
+  choice: { what: string; input: Box; label: Box } | null;
+  /** Boxes marked on their reading-start side (danger box, notices, messages): border widths. */
+  startBorders: { what: string; left: number; right: number }[];
+  /** Elements that show numbers or receipts: computed direction. */
+  ltrRuns: { what: string; direction: string }[];
+  /** Arrow-like glyphs in text or ::before/::after, and whether a transform mirrors them. */
+  arrows: { what: string; glyph: string; mirrored: boolean }[];
+};
+
+export async function directionFacts(page: Page): Promise<DirectionFacts> {
+  return page.evaluate(() => {
+    const box = (r: DOMRect) => ({ left: r.left, right: r.right, top: r.top, bottom: r.bottom });
+    const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''}`;
+    const visible = (el: Element) => el.getBoundingClientRect().width > 0;
+    const main = document.querySelector('main')!;
+    const ms = getComputedStyle(main);
+    const mr = main.getBoundingClientRect();
+    const siteName = document.querySelector('.site-name');
+    const quickExit = document.querySelector('.quick-exit');
+
+    const texts: { what: string; textAlign: string; firstLine: Box }[] = [];
+    // Texts whose boxes start at main's content edge (not inside a padded or bordered box, nor a grid column).
+    const inset = '.danger-box, .receipt-box, .notice, .error-summary, .message, .field--check, .choice, .contact-details, .inline-group, .inline-form';
+    for (const sel of ['main h1', 'main > p', 'main h2', '.field > label', 'main legend', 'main dt']) {
+      const el = Array.from(document.querySelectorAll(sel)).find((e) => visible(e) && !e.closest(inset));
+      if (!el) continue;
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const first = range.getClientRects()[0];
+      if (first) texts.push({ what: sel, textAlign: getComputedStyle(el).textAlign, firstLine: box(first) });
+    }
+
+    const choiceEl = Array.from(document.querySelectorAll('main .choice, main .field--check')).find(visible);
+    const choice = choiceEl
+      ? {
+          what: describe(choiceEl),
+          input: box(choiceEl.querySelector('input')!.getBoundingClientRect()),
+          label: box(choiceEl.querySelector('label')!.getBoundingClientRect()),
+        }
+      : null;
+
+    const startBorders = Array.from(document.querySelectorAll('.danger-box, .notice, .message, .contact-details'))
+      .filter(visible)
+      .map((el) => {
+        const s = getComputedStyle(el);
+        return { what: describe(el), left: parseFloat(s.borderLeftWidth), right: parseFloat(s.borderRightWidth) };
+      });
+
+    const ltrRuns = Array.from(document.querySelectorAll('.receipt, #receipt, #contact_value, #links, .report-fields [dir="ltr"]'))
+      .filter(visible)
+      .map((el) => ({ what: describe(el), direction: getComputedStyle(el).direction }));
+
+    // Not « » ‹ ›: quotation marks in Uyghur, Chinese and others.
+    const ARROWS = /[←→↔⇐⇒⟵⟶⬅➡◀▶◁▷❮❯➜➔⮕⮐↩↪]/g;
+    const arrows: { what: string; glyph: string; mirrored: boolean }[] = [];
+    const mirrored = (s: CSSStyleDeclaration) => s.transform !== 'none' && new DOMMatrixReadOnly(s.transform).a < 0;
+    for (const el of Array.from(document.body.querySelectorAll('*'))) {
+      const own = Array.from(el.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('');
+      const s = getComputedStyle(el);
+      for (const g of own.match(ARROWS) ?? []) arrows.push({ what: describe(el), glyph: g, mirrored: mirrored(s) });
+      for (const pseudo of ['::before', '::after']) {
+        const ps = getComputedStyle(el, pseudo);
+        for (const g of (ps.content ?? '').match(ARROWS) ?? []) arrows.push({ what: describe(el) + pseudo, glyph: g, mirrored: mirrored(ps) || mirrored(s) });
+      }
+    }
+
+    return {
+      dir: document.documentElement.dir,
+      header: siteName && quickExit ? { siteName: box(siteName.getBoundingClientRect()), quickExit: box(quickExit.getBoundingClientRect()) } : null,
+      content: { left: mr.left + parseFloat(ms.paddingLeft), right: mr.right - parseFloat(ms.paddingRight) },
+      texts,
+      choice,
+      startBorders,
+      ltrRuns,
+      arrows,
+    };
+  });
+}
+
+/**
+ * What is wrong with a page's layout for reading direction `dir`, one line
+ * each (empty when right): the header, the start of text, choices, start
+ * borders mirror; receipts and numbers stay left to right. A page laid out
+ * for the other direction fails every check (tests prove it on English).
+ */
+export function directionProblems(f: DirectionFacts, dir: 'ltr' | 'rtl', where: string): string[] {
+  const p: string[] = [];
+  const rtl = dir === 'rtl';
+  const near = (a: number, b: number) => Math.abs(a - b) <= 2;
+  if (f.dir !== dir) p.push(`${where}: <html dir="${f.dir}">`);
+  if (!f.header) p.push(`${where}: no site name and quick exit in the header`);
+  else {
+    const { siteName: s, quickExit: q } = f.header;
+    const ok = rtl ? s.left >= q.right - 1 : s.right <= q.left + 1;
+    if (!ok) p.push(`${where}: site name [${s.left | 0}..${s.right | 0}] is not to the ${rtl ? 'right' : 'left'} of the quick exit [${q.left | 0}..${q.right | 0}]`);
+  }
+  if (!f.texts.length) p.push(`${where}: no text measured`);
+  for (const t of f.texts) {
+    const startEdge = rtl ? t.firstLine.right : t.firstLine.left;
+    const contentStart = rtl ? f.content.right : f.content.left;
+    if (!near(startEdge, contentStart)) {
+      p.push(`${where}: ${t.what} text starts at x=${startEdge | 0}, not at the ${rtl ? 'right' : 'left'} edge x=${contentStart | 0} (text-align: ${t.textAlign})`);
+    }
+    if (!['start', rtl ? 'right' : 'left'].includes(t.textAlign)) p.push(`${where}: ${t.what} text-align ${t.textAlign}`);
+  }
+  if (f.choice) {
+    const { input: i, label: l } = f.choice;
+    const ok = rtl ? i.left >= l.right - 1 : i.right <= l.left + 1;
+    if (!ok) p.push(`${where}: ${f.choice.what}: the box [${i.left | 0}..${i.right | 0}] is not to the ${rtl ? 'right' : 'left'} of its label [${l.left | 0}..${l.right | 0}]`);
+  }
+  for (const b of f.startBorders) {
+    const [start, end] = rtl ? [b.right, b.left] : [b.left, b.right];
+    if (!(start > 0 && start > end)) p.push(`${where}: ${b.what} is marked on the ${rtl ? 'left' : 'right'} (border left ${b.left}px, right ${b.right}px), not on the reading-start side`);
+  }
+  for (const r of f.ltrRuns) if (r.direction !== 'ltr') p.push(`${where}: ${r.what} has direction ${r.direction}; numbers must stay left to right`);
+  return p;
+}
+
+/**
+ * Arrow-like icons ("back", "next") on a right-to-left page must point the
+ * other way from the same page left to right: the other glyph, or the same
+ * one mirrored by a transform. Compares the two pages' arrows in order.
+ */
+export function arrowProblems(ltr: DirectionFacts, rtl: DirectionFacts, where: string): string[] {
+  const pointsRight = (a: DirectionFacts['arrows'][number]) => /[→⇒⟶➡▶▷❯➜➔⮕↪]/.test(a.glyph) !== a.mirrored;
+  const symmetric = (a: DirectionFacts['arrows'][number]) => a.glyph === '↔';
+  if (ltr.arrows.length !== rtl.arrows.length) {
+    return [`${where}: ${ltr.arrows.length} arrows left to right, ${rtl.arrows.length} right to left`];
+  }
+  return rtl.arrows.flatMap((a, i) => {
+    const l = ltr.arrows[i]!;
+    if (symmetric(a) || pointsRight(a) !== pointsRight(l)) return [];
+    return [`${where}: ${a.what} shows "${a.glyph}"${a.mirrored ? ' (mirrored)' : ''} pointing the same way as "${l.glyph}" left to right`];
+  });
+}
+
+// ---------------------------------------------------------------- caseworker
+
+type StaffAgent = Awaited<ReturnType<typeof signInStaff>>;
+
+/**
+ * A caseworker's reply to the report whose narrative contains `marker`,
+ * posted through the case page's form by a signed-in staff agent
+ * (signInStaff). The report is found as the team finds it: by opening it.
+ */
+export async function replyAsCaseworker(t: TestApp, staff: StaffAgent, marker: string, message: string): Promise<string> {
+  const rows = await t.testDb.db.selectFrom('reports').select('id').where('state', '=', 'submitted').execute();
+  let id: string | null = null;
+  for (const r of rows) {
+    if ((await readAsTeam(t.testDb.db, t.team!.keyPair, r.id)).narrative.includes(marker)) id = r.id;
+  }
+  if (!id) throw new Error(`no submitted report mentions ${marker}`);
+  const token = await staffCsrf(staff, `/staff/cases/${id}`);
+  const res = await staff.post(`/staff/cases/${id}/messages`).type('form').send({ _csrf: token, message });
+  if (res.status !== 303) throw new Error(`caseworker reply failed: ${res.status} ${res.text.slice(0, 300)}`);
+  return id;
+}
+
+// ---------------------------------------------------------------- keyboard
+
+/** The focused element: what it is, where it is, and whether its focus is drawn (outline or box-shadow). */
+export type Focused = {
+  what: string;
+  id: string;
+  tag: string;
+  type: string;
+  box: Box;
+  outline: string;
+  boxShadow: string;
+  focusVisible: boolean;
+  inViewport: boolean;
+};
+
+export async function focused(page: Page): Promise<Focused | null> {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body || el === document.documentElement) return null;
+    const s = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+    const label = (el as HTMLElement).innerText?.trim().slice(0, 40) || (el as HTMLInputElement).name || '';
+    return {
+      what: `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${label ? ` "${label}"` : ''}`,
+      id: el.id,
+      tag: el.tagName.toLowerCase(),
+      type: (el as HTMLInputElement).type ?? '',
+      box: { left: r.left + scrollX, right: r.right + scrollX, top: r.top + scrollY, bottom: r.bottom + scrollY },
+      outline: outline ? `${s.outlineStyle} ${s.outlineWidth} ${s.outlineColor}` : 'none',
+      boxShadow: s.boxShadow,
+      focusVisible: outline || s.boxShadow !== 'none',
+      inViewport: r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth,
+    };
+  });
+}
+
+/**
+ * Whether `next` comes after `prev` in reading order on screen: further
+ * down, or on the same line further along in the reading direction. Boxes
+ * overlapping vertically by half the smaller height are on one line.
+ */
+export function followsInReadingOrder(prev: Focused, next: Focused, dir: 'ltr' | 'rtl'): boolean {
+  const overlap = Math.min(prev.box.bottom, next.box.bottom) - Math.max(prev.box.top, next.box.top);
+  const minHeight = Math.min(prev.box.bottom - prev.box.top, next.box.bottom - next.box.top);
+  if (overlap >= minHeight / 2) return dir === 'ltr' ? next.box.left >= prev.box.left - 1 : next.box.right <= prev.box.right + 1;
+  return next.box.top > prev.box.top;
 }

@@ -104,11 +104,11 @@ describe('translations', () => {
 
   it('translates each language from its own file, falling back to English for missing keys', () => {
     const en = localeFile('en');
-    const enTagline = get(en, 'site.tagline');
-    expect(typeof enTagline).toBe('string');
+    const enTitle = get(en, 'landing.title');
+    expect(typeof enTitle).toBe('string');
     for (const { code } of LANGUAGES) {
-      const own = get(localeFile(code), 'site.tagline');
-      expect(translator(code)('site.tagline'), code).toBe(typeof own === 'string' ? own : enTagline);
+      const own = get(localeFile(code), 'landing.title');
+      expect(translator(code)('landing.title'), code).toBe(typeof own === 'string' ? own : enTitle);
     }
   });
 
