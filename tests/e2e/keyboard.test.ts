@@ -1,33 +1,23 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import {
   RTL_LANGS,
   expectStep,
   focused,
   followsInReadingOrder,
-  launchBrowser,
   pathOf,
   pressAndLoad,
-  serveApp,
+  useBrowserRig,
   type Focused,
   type Lang,
-  type ServedApp,
 } from '../helpers/browser.js';
 
 // Issue 5: the report form with the keyboard only (Tab, Shift+Tab, Space,
 // Enter, arrow keys, typing), from the top of the page to the receipt.
 // Every focused element shows its focus, and focus moves in reading order
 // (checked inside main; the header is only checked for visible focus).
-let browser: Browser;
-let served: ServedApp;
 
-beforeAll(async () => {
-  await Promise.all([launchBrowser().then((b) => (browser = b)), serveApp().then((s) => (served = s))]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-});
+const rig = useBrowserRig();
 
 type Step = (page: Page) => Promise<void>;
 const press = (...keys: string[]): Step => async (page) => {
@@ -92,11 +82,11 @@ const isSubmit = (page: Page) => page.evaluate(() => !!document.activeElement?.m
  */
 async function reportByKeyboard(lang: Lang, js: boolean): Promise<string[]> {
   const dir = RTL_LANGS.includes(lang) ? 'rtl' : 'ltr';
-  const context = await browser.newContext({ javaScriptEnabled: js });
+  const context = await rig.browser.newContext({ javaScriptEnabled: js });
   const problems: string[] = [];
   try {
     const page = await context.newPage();
-    await page.goto(`${served.baseUrl}/${lang}/report`);
+    await page.goto(`${rig.served.baseUrl}/${lang}/report`);
     await expectStep(page, lang, 'form.title', `${lang} report form`);
 
     const check = (f: Focused | null, prev: Focused | null, how: string): Focused => {

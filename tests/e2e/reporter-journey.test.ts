@@ -1,60 +1,42 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   E2E_REPORT,
   EXIF_CANARY,
-  canaryJpeg,
   clickAndLoad,
   fillReport,
-  launchBrowser,
   readReceipt,
-  serveApp,
   signIn,
-  type ServedApp,
+  useBrowserRig,
 } from '../helpers/browser.js';
 import { fileReport } from '../helpers/reporter.js';
 
 // The reporter's whole journey with JavaScript off (Tor Browser "Safest", product.md §2).
-let browser: Browser;
-let served: ServedApp;
-let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
 const contexts: BrowserContext[] = [];
 
-beforeAll(async () => {
-  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
-  await Promise.all([
-    launchBrowser().then((b) => (browser = b)),
-    serveApp().then((s) => (served = s)),
-    canaryJpeg().then((j) => (jpeg = j)),
-  ]);
-});
+const rig = useBrowserRig();
 afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()));
 });
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-  jpeg?.cleanup();
-});
 
 async function noScriptPage() {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await rig.browser.newContext({ javaScriptEnabled: false });
   contexts.push(context);
   return context.newPage();
 }
 
 describe('reporter journey with JavaScript disabled', () => {
   it('files a report with a photo, confirms the receipt, writes, signs out, comes back and downloads the cleaned photo', async () => {
-    const { baseUrl } = served;
+    const { baseUrl } = rig.served;
     const page = await noScriptPage();
 
     await page.goto(`${baseUrl}/en/`);
     await clickAndLoad(page, page.getByRole('link', { name: 'Make a report' }));
     expect(new URL(page.url()).pathname).toBe('/en/report');
 
-    await fillReport(page, { ...E2E_REPORT, files: [jpeg.file] });
+    await fillReport(page, { ...E2E_REPORT, files: [rig.jpeg.file] });
     await clickAndLoad(page, page.getByRole('button', { name: 'Send my report securely' }));
     expect(new URL(page.url()).pathname).toBe('/en/report/receipt');
     const receipt = await readReceipt(page);
@@ -91,7 +73,7 @@ describe('reporter journey with JavaScript disabled', () => {
     const bytes = readFileSync(file);
     expect([...bytes.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]); // still a JPEG
     expect(bytes.includes(EXIF_CANARY)).toBe(false); // metadata removed
-    expect(bytes.equals(jpeg.bytes)).toBe(false);
+    expect(bytes.equals(rig.jpeg.bytes)).toBe(false);
     const meta = await sharp(bytes).metadata();
     expect(meta.format).toBe('jpeg');
     expect([meta.width, meta.height]).toEqual([64, 48]);
@@ -99,7 +81,7 @@ describe('reporter journey with JavaScript disabled', () => {
   });
 
   it('withdraws a report after the confirmation checkbox; its receipt then opens nothing', async () => {
-    const { baseUrl, t } = served;
+    const { baseUrl, t } = rig.served;
     const { receipt } = await fileReport(t.app);
     const page = await noScriptPage();
 

@@ -1,30 +1,26 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   E2E_REPORT,
   LANGS,
-  RTL_LANGS,
   arrowProblems,
-  canaryJpeg,
   clickAndLoad,
   directionFacts,
   directionProblems,
   expectLanguage,
   expectStep,
   fillReport,
-  launchBrowser,
   localeStrings,
   pathOf,
   readReceipt,
   replyAsCaseworker,
   reversedNumbers,
-  serveApp,
   tr,
   untranslatedWords,
+  useBrowserRig,
   walkReporterPages,
   type DirectionFacts,
   type Lang,
-  type ServedApp,
 } from '../helpers/browser.js';
 import { fileReport } from '../helpers/reporter.js';
 import { addStaff, signInStaff } from '../helpers/staff.js';
@@ -34,34 +30,19 @@ import { addStaff, signInStaff } from '../helpers/staff.js';
 // the reporter's language, from its locale file; Uyghur laid out right to
 // left with numbers left to right; the language list keeps the reporter
 // where they are, on the report form with what they typed.
-let browser: Browser;
-let served: ServedApp;
-let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
-let staffAgent: ReturnType<typeof signInStaff> | null = null;
-/** One caseworker, signed in through the staff pages on first use, shared by the journeys. */
-const caseworker = () => (staffAgent ??= addStaff(served.t, { roles: ['caseworker'], name: 'Casey Worker' }).then((s) => signInStaff(served.t, s)));
 
 // Where the quick exit leads in this file: answered by the test, not the internet.
 const QUICK_EXIT_URL = 'https://quick-exit.invalid/weather';
+const rig = useBrowserRig({ QUICK_EXIT_URL });
 
-beforeAll(async () => {
-  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
-  await Promise.all([
-    launchBrowser().then((b) => (browser = b)),
-    serveApp({ QUICK_EXIT_URL }).then((s) => (served = s)),
-    canaryJpeg().then((j) => (jpeg = j)),
-  ]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-  jpeg?.cleanup();
-});
+let staffAgent: ReturnType<typeof signInStaff> | null = null;
+/** One caseworker, signed in through the staff pages on first use, shared by the journeys. */
+const caseworker = () => (staffAgent ??= addStaff(rig.served.t, { roles: ['caseworker'], name: 'Casey Worker' }).then((s) => signInStaff(rig.served.t, s)));
 
 async function withContext<T>(js: boolean, use: (newPage: () => Promise<Page>) => Promise<T>): Promise<T> {
   const contexts: BrowserContext[] = [];
   const newPage = async () => {
-    const context = await browser.newContext({ javaScriptEnabled: js });
+    const context = await rig.browser.newContext({ javaScriptEnabled: js });
     contexts.push(context);
     const page = await context.newPage();
     await page.route(`${new URL(QUICK_EXIT_URL).origin}/**`, (route) =>
@@ -109,7 +90,7 @@ const submitOf = (page: Page, action: string) => page.locator(`form[action="${ac
  * by their text in that language, so an untranslated control fails.
  */
 async function reporterJourney(lang: Lang, js: boolean) {
-  const { baseUrl } = served;
+  const { baseUrl } = rig.served;
   const marker = `#${lang}-${js ? 'js' : 'nojs'}-${Date.now()}`;
   const narrative = `${NARRATIVES[lang]} ${marker}`;
   const button = (page: Page, key: string) => page.getByRole('button', { name: tr(lang, key), exact: true });
@@ -124,7 +105,7 @@ async function reporterJourney(lang: Lang, js: boolean) {
     await expectPage(page, lang, 'form.title', 'report form');
     expect(await page.getByLabel(tr(lang, 'form.evidence.label'), { exact: false }).count(), 'evidence field labelled').toBe(1);
 
-    await fillReport(page, { ...E2E_REPORT, narrative, files: [jpeg.file] });
+    await fillReport(page, { ...E2E_REPORT, narrative, files: [rig.jpeg.file] });
     await clickAndLoad(page, button(page, 'form.submit'));
     expect(pathOf(page)).toBe(`/${lang}/report/receipt`);
     await expectPage(page, lang, 'receipt.title', 'receipt');
@@ -147,7 +128,7 @@ async function reporterJourney(lang: Lang, js: boolean) {
 
     // A caseworker replies meanwhile.
     const reply = `Thank you for telling us (${marker}). Can we call you on Thursday?`;
-    await replyAsCaseworker(served.t, await caseworker(), marker, reply);
+    await replyAsCaseworker(rig.served.t, await caseworker(), marker, reply);
 
     // Another day, another browser session: only the receipt leads back.
     const later = await newPage();
@@ -207,7 +188,7 @@ describe.concurrent('the reporter journey in every language', () => {
     await reporterJourney('ug', true);
     await withContext(true, async (newPage) => {
       const page = await newPage();
-      await page.goto(`${served.baseUrl}/ug/report`);
+      await page.goto(`${rig.served.baseUrl}/ug/report`);
       await page.locator('#narrative').fill('half written');
       const left = page.waitForURL(QUICK_EXIT_URL);
       for (let i = 0; i < 3; i++) await page.keyboard.press('Escape');
@@ -215,11 +196,11 @@ describe.concurrent('the reporter journey in every language', () => {
       expect(await page.locator('h1').innerText()).toBe('Weather');
       // location.replace: Back does not return to Harbour.
       await page.goBack().catch(() => null);
-      expect(page.url()).not.toContain(served.baseUrl + '/ug/report');
+      expect(page.url()).not.toContain(rig.served.baseUrl + '/ug/report');
 
       // Two presses are not enough (an ordinary Esc closes a menu).
       const other = await newPage();
-      await other.goto(`${served.baseUrl}/ug/`);
+      await other.goto(`${rig.served.baseUrl}/ug/`);
       await other.keyboard.press('Escape');
       await other.keyboard.press('Escape');
       await other.waitForTimeout(200);
@@ -230,7 +211,7 @@ describe.concurrent('the reporter journey in every language', () => {
   it('the check for words not from the locale file finds English on an English page (positive control)', async () => {
     await withContext(false, async (newPage) => {
       const page = await newPage();
-      await page.goto(`${served.baseUrl}/en/report`);
+      await page.goto(`${rig.served.baseUrl}/en/report`);
       const found = await untranslatedWords(page, 'zh-hans');
       expect(found.join('\n')).toContain(tr('en', 'form.title'));
     });
@@ -250,11 +231,11 @@ async function measureDirection(lang: Lang) {
       facts[name] = await directionFacts(page);
       numbers.push(...(await reversedNumbers(page)).map((n) => `${lang} ${name}: ${n}`));
     };
-    await page.goto(`${served.baseUrl}/${lang}/`);
+    await page.goto(`${rig.served.baseUrl}/${lang}/`);
     await measure('landing');
-    await page.goto(`${served.baseUrl}/${lang}/emergency`);
+    await page.goto(`${rig.served.baseUrl}/${lang}/emergency`);
     await measure('emergency');
-    await page.goto(`${served.baseUrl}/${lang}/report`);
+    await page.goto(`${rig.served.baseUrl}/${lang}/report`);
     await measure('report form');
     // A phone number to reply to: it must read left to right on the status page.
     await fillReport(page, { ...E2E_REPORT, narrative: NARRATIVES[lang], followUp: 'contact' });
@@ -274,7 +255,7 @@ async function measureDirection(lang: Lang) {
     const phone = page.locator('.report-fields span[dir="ltr"]');
     expect(await phone.innerText()).toBe('+44 7700 900123');
     await clickAndLoad(page, submitOf(page, `/${lang}/status/leave`));
-    await page.goto(`${served.baseUrl}/${lang}/status`);
+    await page.goto(`${rig.served.baseUrl}/${lang}/status`);
     await measure('status sign-in');
 
     // Positive control for the number check: a number in a sentence of this page's language, not isolated.
@@ -327,7 +308,7 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
   it('on an ordinary page each language links to the same page: /en/emergency → /ug/emergency', async () => {
     await withContext(false, async (newPage) => {
       const page = await newPage();
-      await page.goto(`${served.baseUrl}/en/emergency`);
+      await page.goto(`${rig.served.baseUrl}/en/emergency`);
       const nav = page.locator('nav.languages');
       expect(await nav.getAttribute('aria-label')).toBe(tr('en', 'site.languages'));
       const hrefs = await nav.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
@@ -340,10 +321,10 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
   });
 
   it('signed in on /zh-hant/status, Tibetan keeps the report open: /bo/status', async () => {
-    const { receipt } = await fileReport(served.t.app);
+    const { receipt } = await fileReport(rig.served.t.app);
     await withContext(false, async (newPage) => {
       const page = await newPage();
-      await page.goto(`${served.baseUrl}/zh-hant/status`);
+      await page.goto(`${rig.served.baseUrl}/zh-hant/status`);
       await page.locator('#receipt').fill(receipt);
       await clickAndLoad(page, submitOf(page, '/zh-hant/status'));
       await expectPage(page, 'zh-hant', 'status.title', 'status');
@@ -364,16 +345,16 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
         const hrefs = await page.locator('nav.languages a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href')!));
         for (const href of hrefs) {
           // With this browser's cookies (the reporter's session): what the link would show.
-          const res = await page.request.get(new URL(href, served.baseUrl).href, { maxRedirects: 0 });
+          const res = await page.request.get(new URL(href, rig.served.baseUrl).href, { maxRedirects: 0 });
           const expected = name === '404' ? 404 : 200;
           if (res.status() !== expected) broken.push(`${name} at ${pathOf(page)}: ${href} answers ${res.status()}`);
         }
       };
-      await walkReporterPages(page, served.baseUrl, 'en', jpeg.file, checkLinks);
+      await walkReporterPages(page, rig.served.baseUrl, 'en', rig.jpeg.file, checkLinks);
 
       // The status page after a refused message (rendered in answer to the POST).
-      const { receipt } = await fileReport(served.t.app);
-      await page.goto(`${served.baseUrl}/en/status`);
+      const { receipt } = await fileReport(rig.served.t.app);
+      await page.goto(`${rig.served.baseUrl}/en/status`);
       await page.locator('#receipt').fill(receipt);
       await clickAndLoad(page, submitOf(page, '/en/status'));
       await clickAndLoad(page, submitOf(page, '/en/status/messages'));
@@ -386,7 +367,7 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
   it('on the report form a language is a submit button that keeps what was typed: en → ug, JavaScript off', async () => {
     await withContext(false, async (newPage) => {
       const page = await newPage();
-      await page.goto(`${served.baseUrl}/en/report`);
+      await page.goto(`${rig.served.baseUrl}/en/report`);
       await expectPage(page, 'en', 'form.title', 'report form');
       const nav = page.locator('nav.languages');
       for (const code of LANGS.filter((l) => l !== 'en')) {
@@ -409,7 +390,7 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
       await page.locator('#narrative').fill(narrative);
       await page.locator('#cat-family').check();
       await page.locator('#region').selectOption('scotland');
-      await page.locator('#evidence').setInputFiles([jpeg.file]);
+      await page.locator('#evidence').setInputFiles([rig.jpeg.file]);
 
       await clickAndLoad(page, nav.locator('button[lang="ug"]'));
       // The answer to the POST is the form itself (nothing is stored to redirect to).
@@ -421,7 +402,7 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
       expect(await current.getAttribute('lang')).toBe('ug');
       const href = await current.getAttribute('href');
       expect(href).toBe('/ug/report');
-      expect((await page.request.get(new URL(href!, served.baseUrl).href)).status(), `the current language's link ${href}`).toBe(200);
+      expect((await page.request.get(new URL(href!, rig.served.baseUrl).href)).status(), `the current language's link ${href}`).toBe(200);
       expect(await page.locator('.error-summary').count(), 'no errors for a half-filled form').toBe(0);
       expect(await page.locator('#narrative').inputValue()).toBe(narrative);
       expect(await page.locator('input[name="categories"]:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual(['family']);

@@ -1,50 +1,32 @@
 import { readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
 import { createUser } from '../../server/staff/users.js';
 import {
   E2E_REPORT,
   axeViolations,
-  canaryJpeg,
   clickAndLoad,
   fillReport,
-  launchBrowser,
   readReceipt,
-  serveApp,
   signIn,
   staffPasswordStep,
-  type ServedApp,
+  useBrowserRig,
 } from '../helpers/browser.js';
 import { addStaff } from '../helpers/staff.js';
 
 // A caseworker's journey with JavaScript off: sign-in with the second
 // factor, the queue's filters, the case page (inline image, messages with
 // the reporter), a referral and its printable pack; and first-time TOTP set-up.
-let browser: Browser;
-let served: ServedApp;
-let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
 const contexts: BrowserContext[] = [];
 
-beforeAll(async () => {
-  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
-  await Promise.all([
-    launchBrowser().then((b) => (browser = b)),
-    serveApp().then((s) => (served = s)),
-    canaryJpeg().then((j) => (jpeg = j)),
-  ]);
-});
+const rig = useBrowserRig();
 afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()));
 });
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-  jpeg?.cleanup();
-});
 
 async function noScriptPage(): Promise<Page> {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await rig.browser.newContext({ javaScriptEnabled: false });
   contexts.push(context);
   return context.newPage();
 }
@@ -58,13 +40,13 @@ const londonToday = () =>
 
 describe('staff journey with JavaScript disabled', () => {
   it('a caseworker finds a new report, sees its photo, writes with the reporter, refers it and opens the pack', async () => {
-    const { baseUrl, t } = served;
+    const { baseUrl, t } = rig.served;
 
     // The reporter files a report (police referral: yes) with a photo and keeps the receipt.
     const reporter = await noScriptPage();
     await reporter.goto(`${baseUrl}/en/report`);
     const narrative = `${E2E_REPORT.narrative} (journey ${Date.now()})`;
-    await fillReport(reporter, { ...E2E_REPORT, narrative, consent: 'yes', files: [jpeg.file] });
+    await fillReport(reporter, { ...E2E_REPORT, narrative, consent: 'yes', files: [rig.jpeg.file] });
     await clickAndLoad(reporter, submit(reporter, '/en/report'));
     expect(path(reporter)).toBe('/en/report/receipt');
     const receipt = await readReceipt(reporter);
@@ -158,7 +140,7 @@ describe('staff journey with JavaScript disabled', () => {
   });
 
   it('a first sign-in without a second factor shows the QR code and key; the code from that key completes it', async () => {
-    const { baseUrl, t } = served;
+    const { baseUrl, t } = rig.served;
     const email = `new-admin-${Date.now()}@example.org`;
     const password = 'a long enough password for enrolment';
     await createUser(t.testDb.db, { email, displayName: 'New Admin', roles: ['admin'], password });
@@ -196,9 +178,9 @@ describe('staff journey with JavaScript disabled', () => {
 
 describe('administrator journey', () => {
   it('an administrator views statistics, downloads the CSV and changes a setting; axe finds nothing on the way', async () => {
-    const { baseUrl, t } = served;
+    const { baseUrl, t } = rig.served;
     // axe runs in the page: this context has JavaScript on and ignores the CSP (the pages need neither).
-    const context = await browser.newContext({ javaScriptEnabled: true, bypassCSP: true, acceptDownloads: true });
+    const context = await rig.browser.newContext({ javaScriptEnabled: true, bypassCSP: true, acceptDownloads: true });
     contexts.push(context);
     const page = await context.newPage();
     const found: string[] = [];

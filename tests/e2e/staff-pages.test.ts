@@ -1,17 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
 import { createUser } from '../../server/staff/users.js';
 import {
   axeViolations,
-  canaryJpeg,
   clickAndLoad,
-  launchBrowser,
   overflowOutside,
-  serveApp,
   staffPasswordStep,
-  type ServedApp,
+  useBrowserRig,
 } from '../helpers/browser.js';
 import { VALID_REPORT, fileReport } from '../helpers/reporter.js';
 import { addStaff } from '../helpers/staff.js';
@@ -19,32 +16,8 @@ import { addStaff } from '../helpers/staff.js';
 // Every staff and administrator page, in the states staff meet: accessible
 // (axe-core, all rules, at 1280px and at 320px) and usable on a 320px-wide
 // screen (only tables may scroll sideways, inside their .table-wrap).
-let browser: Browser;
-let served: ServedApp;
-let jpeg: Awaited<ReturnType<typeof canaryJpeg>>;
 
-beforeAll(async () => {
-  // Assigned as each comes up, so afterAll closes whatever started even if another failed.
-  await Promise.all([
-    launchBrowser().then((b) => (browser = b)),
-    serveApp().then((s) => (served = s)),
-    canaryJpeg().then((j) => (jpeg = j)),
-  ]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await served?.close();
-  jpeg?.cleanup();
-});
-
-async function withPage(options: Parameters<Browser['newContext']>[0], use: (page: Page) => Promise<void>) {
-  const context: BrowserContext = await browser.newContext(options);
-  try {
-    await use(await context.newPage());
-  } finally {
-    await context.close();
-  }
-}
+const rig = useBrowserRig();
 
 const STAFF_PAGES = [
   'sign-in',
@@ -87,14 +60,14 @@ type StaffPage = (typeof STAFF_PAGES)[number];
  * side. The walk checks it reached each state before calling `visit`.
  */
 async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<void>): Promise<void> {
-  const { baseUrl, t } = served;
+  const { baseUrl, t } = rig.served;
   const tag = Math.random().toString(16).slice(2, 10);
   const me = await addStaff(t, { roles: ['admin', 'caseworker'], name: `Alex Both ${tag}` });
   const newcomer = { email: `newcomer-${tag}@example.org`, password: `newcomer password ${tag}` };
   await createUser(t.testDb.db, { email: newcomer.email, displayName: 'New Comer', roles: ['caseworker'], password: newcomer.password });
   // consent talk_first: the referral form then asks why (an extra field and warning to check).
   await fileReport(t.app, { ...VALID_REPORT, narrative: `Walk ${tag}: ${String(VALID_REPORT['narrative'])}` }, [
-    { name: 'harbour-photo.jpg', content: readFileSync(jpeg.file) },
+    { name: 'harbour-photo.jpg', content: readFileSync(rig.jpeg.file) },
   ]);
 
   const go = async (p: string, status = 200) => {
@@ -263,7 +236,7 @@ describe.concurrent('staff pages', () => {
     const found: string[] = [];
     const visited: string[] = [];
     // axe runs in the page, so this context has JavaScript on and ignores the CSP.
-    await withPage({ javaScriptEnabled: true, bypassCSP: true }, async (page) => {
+    await rig.withPage({ javaScriptEnabled: true, bypassCSP: true }, async (page) => {
       await walkStaffPages(page, async (name) => {
         visited.push(name);
         // At a desktop width and a phone width: whether a table scrolls (and so must be focusable) depends on it.
@@ -282,7 +255,7 @@ describe.concurrent('staff pages', () => {
   it('every staff page fits a 320px-wide screen; only tables scroll sideways, inside their .table-wrap', async () => {
     const found: string[] = [];
     const visited: string[] = [];
-    await withPage({ javaScriptEnabled: false, viewport: { width: 320, height: 640 } }, async (page) => {
+    await rig.withPage({ javaScriptEnabled: false, viewport: { width: 320, height: 640 } }, async (page) => {
       await walkStaffPages(page, async (name) => {
         visited.push(name);
         const { scrollWidth, culprits } = await overflowOutside(page, '.table-wrap');

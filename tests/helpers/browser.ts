@@ -5,9 +5,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { AxeResults, ImpactValue, RunOptions } from 'axe-core';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { rootDir } from '../../server/paths.js';
 import { createTestApp, type TestApp } from './app.js';
 import { readAsTeam, staffCsrf, type signInStaff } from './staff.js';
@@ -56,6 +56,65 @@ export async function serveApp(env: Record<string, string> = {}): Promise<Served
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
       await t.close();
+    },
+  };
+}
+
+export type CanaryJpeg = Awaited<ReturnType<typeof canaryJpeg>>;
+type ContextOptions = Parameters<Browser['newContext']>[0];
+
+/** What a browser test file works with; read its fields inside tests (they are set in beforeAll). */
+export type BrowserRig = {
+  readonly browser: Browser;
+  readonly served: ServedApp;
+  readonly jpeg: CanaryJpeg;
+  /** A page in a fresh context (its own cookies), closed when `use` ends. */
+  withPage<T>(options: ContextOptions, use: (page: Page) => Promise<T>): Promise<T>;
+};
+
+/**
+ * Registers this file's set-up: Chromium, Harbour served over a fresh test
+ * database (with `env` added), and a JPEG carrying an EXIF canary; all
+ * closed after the file, whichever of them came up.
+ */
+export function useBrowserRig(env: Record<string, string> = {}): BrowserRig {
+  let browser: Browser | undefined;
+  let served: ServedApp | undefined;
+  let jpeg: CanaryJpeg | undefined;
+  beforeAll(async () => {
+    // Assigned as each comes up, so afterAll closes whatever started even if another failed.
+    await Promise.all([
+      launchBrowser().then((b) => (browser = b)),
+      serveApp(env).then((s) => (served = s)),
+      canaryJpeg().then((j) => (jpeg = j)),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await served?.close();
+    jpeg?.cleanup();
+  });
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not up: read it inside a test`);
+    return value;
+  };
+  return {
+    get browser() {
+      return ready(browser, 'the browser');
+    },
+    get served() {
+      return ready(served, 'the app');
+    },
+    get jpeg() {
+      return ready(jpeg, 'the canary JPEG');
+    },
+    async withPage(options, use) {
+      const context: BrowserContext = await ready(browser, 'the browser').newContext(options);
+      try {
+        return await use(await context.newPage());
+      } finally {
+        await context.close();
+      }
     },
   };
 }
