@@ -7,6 +7,7 @@ import {
   axeViolations,
   clickAndLoad,
   overflowOutside,
+  problemsAtDoubleText,
   staffPasswordStep,
   useBrowserRig,
 } from '../helpers/browser.js';
@@ -246,6 +247,19 @@ describe.concurrent('staff pages', () => {
             found.push(`${name} at ${width}px: ${v.id} (${v.impact}) ${v.help} → ${v.targets.join(' | ')}`);
           }
         }
+      });
+    });
+    expect(visited).toEqual(STAFF_PAGES);
+    expect(found, found.join('\n')).toEqual([]);
+  });
+
+  it('every staff page still works with text at 200%', async () => {
+    const found: string[] = [];
+    const visited: string[] = [];
+    await rig.withPage({ javaScriptEnabled: true, viewport: { width: 1280, height: 800 } }, async (page) => {
+      await walkStaffPages(page, async (name) => {
+        visited.push(name);
+        found.push(...(await problemsAtDoubleText(page)).map((p) => `${name}: ${p}`));
       });
     });
     expect(visited).toEqual(STAFF_PAGES);
