@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { audit, type AuditAction } from '../audit/log.js';
+import { AUDIT_ACTIONS, audit, type AuditAction } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
@@ -61,24 +61,12 @@ import {
 const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
 export const fmt = (d: Date | string) => dateTime.format(new Date(d));
 
-/** The audit actions a case's history names in words (locales/staff/en.json, case.history.actions); others show their code. */
-export const HISTORY_ACTIONS = [
-  'case.viewed',
-  'case.evidence_downloaded',
-  'case.status_changed',
-  'case.reopened',
-  'case.urgency_changed',
-  'case.assigned',
-  'case.labels_changed',
-  'case.linked',
-  'case.unlinked',
-  'case.note_added',
-  'case.message_sent',
-  'case.referred',
-  'case.referral_pack_viewed',
-  'case.referral_bundle_downloaded',
-  'case.retention_extended',
-] as const satisfies readonly AuditAction[];
+/**
+ * The audit actions a case's history names in words (locales/staff/en.json,
+ * case.history.actions): every case action but the spam deletion, which
+ * leaves no case to show. Others (none today) show their code.
+ */
+export const HISTORY_ACTIONS: readonly AuditAction[] = AUDIT_ACTIONS.filter((a) => a.startsWith('case.') && a !== 'case.deleted_as_spam');
 
 function actionLabel(action: string): string {
   if (!(HISTORY_ACTIONS as readonly string[]).includes(action)) return action;

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditVerify, parseAuditAnchor } from '../../server/audit/cli.js';
-import { audit, entryHash, GENESIS_HASH, type AuditAction } from '../../server/audit/log.js';
+import { AUDIT_ACTIONS, audit, entryHash, GENESIS_HASH, type AuditAction } from '../../server/audit/log.js';
 import { auditPage } from '../../server/audit/routes.js';
 import { verifyAuditChain, type AuditVerifyResult } from '../../server/audit/verify.js';
 import { createDb, type Db } from '../../server/db/index.js';
@@ -331,6 +331,9 @@ describe('GET /admin/audit (handler alone; the lead mounts it behind the admin g
     const byAction = await request(app).get('/admin/audit?action=staff.created');
     expect(seqsIn(byAction.text)).toEqual([2]);
     expect(byAction.text).toContain('<option value="staff.created" selected>');
+    // Every action the log records can be chosen, the purge's included.
+    const offered = [...byAction.text.matchAll(/<option value="([a-z_]+\.[a-z_]+)"/g)].map((m) => m[1]);
+    expect(offered).toEqual([...AUDIT_ACTIONS]);
     const none = await request(app).get(`/admin/audit?action=staff.created&actor=${worker.id}`);
     expect(none.status).toBe(200);
     expect(none.text).toContain('No entries match these filters.');
