@@ -4,6 +4,7 @@ import * as staffAndCases from './2026_11_24_090000_staff_and_cases.js';
 import * as statsArchive from './2026_11_24_150000_stats_archive.js';
 import * as settings from './2026_11_24_200000_settings.js';
 import * as statsIndexes from './2026_11_24_220000_stats_indexes.js';
+import * as reportsAutovacuum from './2026_11_25_090000_reports_autovacuum.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_150000_stats_archive': statsArchive,
   '2026_11_24_200000_settings': settings,
   '2026_11_24_220000_stats_indexes': statsIndexes,
+  '2026_11_25_090000_reports_autovacuum': reportsAutovacuum,
 };

@@ -20,6 +20,12 @@ describe('migrations', () => {
       expect(applied).toEqual(Object.keys(migrations));
       const up = await tables();
       expect(up).toEqual(expect.arrayContaining(['reports', 'evidence', 'evidence_chunks', 'messages', 'sessions', 'installation']));
+      // reports is vacuumed after 1% changes, so statistics stay index-only scans.
+      const options = await sql<{ reloptions: string[] | null }>`select reloptions from pg_class
+        where oid = to_regclass(${`${t.schema ?? 'public'}.reports`})`.execute(t.db);
+      expect(options.rows[0]?.reloptions).toEqual(
+        expect.arrayContaining(['autovacuum_vacuum_scale_factor=0.01', 'autovacuum_vacuum_insert_scale_factor=0.01']),
+      );
 
       const migrator = createMigrator(t.db, t.schema ?? undefined);
       for (let i = 0; i < Object.keys(migrations).length; i++) {
