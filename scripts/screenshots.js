@@ -74,8 +74,21 @@ async function submitAndLoad(page, button) {
   await page.waitForLoadState('load');
 }
 
+/**
+ * Chinese pages use the device's fonts (Harbour serves only Uyghur and
+ * Tibetan). A machine without a CJK font draws boxes, so say so up front.
+ */
+function warnWithoutChineseFont() {
+  const fc = spawnSync('fc-list', [':lang=zh', 'family'], { encoding: 'utf8' });
+  if (fc.error || fc.status !== 0) return log('fc-list is not available: cannot tell whether a Chinese font is installed');
+  if (fc.stdout.trim() === '') {
+    log('WARNING: no Chinese font on this machine; zh-hans and zh-hant screenshots will show boxes (Debian: apt-get install fonts-noto-cjk)');
+  }
+}
+
 async function main() {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'server', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  warnWithoutChineseFont();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbour-screenshots-'));
   const env = { ...process.env, DATA_DIR: dataDir, HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMITS: 'false' };
   delete env.DATABASE_URL; // always the embedded database, never a real one
