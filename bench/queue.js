@@ -22,57 +22,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import pg from 'pg';
+import { cleanupStack, DIST, importDist, isMain, mean, openBenchDatabase, percentile, positive, round, runStandalone, withClient } from './lib.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(ROOT, 'dist', 'server');
-const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGET_P99_MS = 50;
 const DEEP_PAGE = 500;
 const WARM_UP = 5;
 
-export const round = (n, d = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
 const defaultLog = (msg) => process.stderr.write(`[bench:queue] ${msg}\n`);
-
-export function positive(raw, fallback) {
-  const n = Number(raw);
-  return raw && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
-}
-
-export function percentile(values, p) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1];
-}
-
-export async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-const dist = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
-
-/**
- * Creates database `name` next to BENCH_PG_ADMIN_URL's and returns its URL;
- * `register(fn)` receives the step that drops it.
- */
-export async function createThrowAwayDatabase(name, { register, log = defaultLog }) {
-  await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-  register(async () => {
-    await withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    log(`dropped database ${name}`);
-  });
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  log(`created database ${name}`);
-  return u.toString();
-}
 
 /**
  * Runs the queue benchmark and returns its result object. `onCleanup(fn)`
@@ -85,27 +41,17 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
   if (!fs.existsSync(path.join(DIST, 'cases', 'queue-queries.js'))) {
     throw new Error('dist/server/cases/queue-queries.js is missing: run `npm run build` first');
   }
-  const { createDb, migrateToLatest } = await dist('db/index.js');
-  const { readySodium } = await dist('crypto/index.js');
-  const { setupOrganisation, currentTeamKey } = await dist('setup/service.js');
-  const { loadLists } = await dist('reporting/lists.js');
-  const { seedCases, seedCaseworkers } = await dist('cases/seed.js');
-  const { listQueue, countsByStatus, listLabels, listAssignees, decodeCursor, DEFAULT_QUEUE_QUERY } = await dist('cases/queue-queries.js');
+  const { readySodium } = await importDist('crypto/index.js');
+  const { setupOrganisation, currentTeamKey } = await importDist('setup/service.js');
+  const { loadLists } = await importDist('reporting/lists.js');
+  const { seedCases, seedCaseworkers } = await importDist('cases/seed.js');
+  const { listQueue, countsByStatus, listLabels, listAssignees, decodeCursor, DEFAULT_QUEUE_QUERY } = await importDist('cases/queue-queries.js');
   await readySodium();
 
-  const own = [];
-  const cleanup = async () => {
-    while (own.length) await own.pop()();
-  };
-  const register = (fn) => (onCleanup ? onCleanup(fn) : own.push(fn));
-
-  const fresh = !process.env.BENCH_QUEUE_DATABASE_URL;
-  const url = process.env.BENCH_QUEUE_DATABASE_URL || (await createThrowAwayDatabase(`harbour_bench_queue_${process.pid}`, { register, log }));
-
-  const db = await createDb({ kind: 'postgres', url, poolSize: 5 });
-  register(() => db.destroy());
+  const own = cleanupStack(log);
+  const register = onCleanup ?? own.push;
   try {
-    await migrateToLatest(db);
+    const { url, label: databaseLabel, db } = await openBenchDatabase('BENCH_QUEUE_DATABASE_URL', `harbour_bench_queue_${process.pid}`, { poolSize: 5, register, log });
     if (process.env.BENCH_QUEUE_EXTRA_SQL) {
       log(`running ${process.env.BENCH_QUEUE_EXTRA_SQL}`);
       const text = fs.readFileSync(process.env.BENCH_QUEUE_EXTRA_SQL, 'utf8');
@@ -114,7 +60,7 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
     const result = {
       rows,
       iterations,
-      database: fresh ? 'fresh (created and dropped)' : 'BENCH_QUEUE_DATABASE_URL',
+      database: databaseLabel,
       machine: { cpus: os.cpus().length, loadavg_1m_at_start: round(os.loadavg()[0]), loadavg_1m_at_end: null },
       seeding: null,
       targets: { p99_ms_max: TARGET_P99_MS },
@@ -175,7 +121,7 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
         rows: Array.isArray(sample?.rows) ? sample.rows.length : undefined,
         p50_ms: round(percentile(ms, 50)),
         p99_ms: round(percentile(ms, 99)),
-        mean_ms: round(ms.reduce((a, b) => a + b, 0) / ms.length),
+        mean_ms: round(mean(ms)),
         max_ms: round(Math.max(...ms)),
       };
       log(`${name}: p50 ${stats.p50_ms} ms, p99 ${stats.p99_ms} ms`);
@@ -220,49 +166,11 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
     result.machine.loadavg_1m_at_end = round(os.loadavg()[0]);
     return result;
   } finally {
-    if (!onCleanup) await cleanup();
+    if (!onCleanup) await own.run();
   }
-}
-
-/**
- * Runs a bench as a script: `run({ onCleanup })` resolves with its result,
- * printed as one JSON object named `benchmark`; registered clean-up steps
- * (database drops, servers) run on success, failure, SIGINT and SIGTERM.
- */
-export function runStandalone(benchmark, run, log = defaultLog) {
-  const t0 = performance.now();
-  const cleanups = [];
-  const cleanup = async () => {
-    while (cleanups.length) {
-      try {
-        await cleanups.pop()();
-      } catch (err) {
-        log(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  };
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.on(signal, () => {
-      log(`${signal}: cleaning up`);
-      cleanup().finally(() => process.exit(130));
-    });
-  }
-  run({ onCleanup: (fn) => cleanups.push(fn) }).then(
-    async (result) => {
-      await cleanup();
-      result.bench_seconds_total = round((performance.now() - t0) / 1000, 1);
-      process.stdout.write(JSON.stringify({ benchmark, timestamp: new Date().toISOString(), ...result }, null, 2) + '\n');
-      process.exit(0);
-    },
-    async (err) => {
-      log(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      await cleanup();
-      process.exit(1);
-    },
-  );
 }
 
 // Standalone: node bench/queue.js
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  runStandalone('harbour-queue', runQueueBench);
+if (isMain(import.meta.url)) {
+  runStandalone('harbour-queue', runQueueBench, defaultLog);
 }

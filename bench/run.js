@@ -24,21 +24,21 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import pg from 'pg';
+import {
+  benchDatabase, cleanupStack, CookieJar, csrfToken, freePort, importDist, mean, meanRssMb, percentile, positive, procStatusMb,
+  resetPeakRss, ROOT, round, rssSampler, serverEnv, sleep, startServer, withClient,
+} from './lib.js';
 import { runQueueBench } from './queue.js';
 import { signInBench } from './signin.js';
 import { runStatsBench } from './stats.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
 
-const LOAD_SECONDS = positive(process.env.BENCH_SECONDS, 30);
+const LOAD_SECONDS = positive(process.env.BENCH_SECONDS, 30, { integer: false });
 const SUBMITTERS = 16;
 const GET_PROBE_CONNECTIONS = 2;
 const IDLE_PROBE_SECONDS = 3;
@@ -46,30 +46,13 @@ const UPLOAD_BYTES = 100 * 1024 * 1024; // 100 MiB
 const UPLOAD_CHUNK = 64 * 1024;
 const RSS_SAMPLE_MS = 20;
 const ARGON2_RUNS = 20;
-const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGETS = Object.freeze({
   get_root_under_load_p99_ms_max: 50,
   upload_peak_rss_mb_max: 150,
 });
 
 const MB = 1024 * 1024;
-const round = (n, d = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-
-function positive(raw, fallback) {
-  const n = Number(raw);
-  return raw && Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
-/** Nearest-rank percentile of an array of numbers (copied and sorted). */
-function percentile(values, p) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1];
-}
-const mean = (values) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : null);
 
 function latencyStats(values) {
   return {
@@ -84,22 +67,9 @@ function latencyStats(values) {
 
 // ---------------------------------------------------------------- cleanup
 
-const cleanups = [];
-let cleaning = null;
+const cleanups = cleanupStack(log);
+const cleanup = cleanups.run;
 let interrupted = false;
-function cleanup() {
-  cleaning ??= (async () => {
-    while (cleanups.length) {
-      const fn = cleanups.pop();
-      try {
-        await fn();
-      } catch (err) {
-        log(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-  })();
-  return cleaning;
-}
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     interrupted = true;
@@ -112,48 +82,7 @@ process.on('uncaughtException', (err) => {
   cleanup().finally(() => process.exit(1));
 });
 
-// ---------------------------------------------------------------- database
-
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function prepareDatabase() {
-  if (process.env.BENCH_DATABASE_URL) {
-    log('using BENCH_DATABASE_URL (left in place afterwards)');
-    return { url: process.env.BENCH_DATABASE_URL, fresh: false };
-  }
-  const name = `harbour_bench_${process.pid}`;
-  await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-  cleanups.push(async () => {
-    await withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    log(`dropped database ${name}`);
-  });
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  log(`created database ${name}`);
-  return { url: url.toString(), fresh: true };
-}
-
 // ---------------------------------------------------------------- server
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function run(cmd, args, env, { quiet = false } = {}) {
   return new Promise((resolve, reject) => {
@@ -199,57 +128,10 @@ function pipeServerOutput(stream) {
   });
 }
 
-async function startServer(env, base) {
+/** The server (with BENCH_SERVER_NODE_ARGS), ready once GET /en/ answers; stopped at clean-up. */
+function startHarbour(env, base) {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/server/index.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let exited = null;
-  const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
-  pipeServerOutput(child.stdout);
-  pipeServerOutput(child.stderr);
-  cleanups.push(async () => {
-    if (exited) return;
-    child.kill('SIGTERM');
-    const timer = sleep(8000).then(() => 'timeout');
-    if ((await Promise.race([exit, timer])) === 'timeout') {
-      log('server did not stop on SIGTERM: SIGKILL');
-      child.kill('SIGKILL');
-      await exit;
-    }
-    log(`server stopped (${exited.signal ?? `exit ${exited.code}`})`);
-  });
-
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`server exited during start-up (${exited.signal ?? `code ${exited.code}`})`);
-    try {
-      const res = await fetch(`${base}/en/`);
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error('server not ready after 60 s');
-    await sleep(100);
-  }
-  return {
-    child,
-    isRunning: () => !exited,
-    /** Graceful stop (SIGTERM), as an operator would; resolves with how it exited. */
-    async stop() {
-      if (!exited) child.kill('SIGTERM');
-      return exit;
-    },
-  };
-}
-
-function rssMb(pid, field = 'VmRSS') {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
+  return startServer({ env, base, readyPath: '/en/', nodeArgs, onOutput: pipeServerOutput, register: cleanups.push, log });
 }
 
 /** User + system CPU seconds the process has used so far (all its threads), or null. */
@@ -263,25 +145,6 @@ function cpuSeconds(pid) {
   }
 }
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** Samples VmRSS every `ms` until stopped; returns the samples (MB). */
-function rssSampler(pid, ms) {
-  const samples = [];
-  const take = () => {
-    const v = rssMb(pid);
-    if (v !== null) samples.push(v);
-  };
-  take();
-  const timer = setInterval(take, ms);
-  return {
-    samples,
-    stop() {
-      clearInterval(timer);
-      take();
-      return samples;
-    },
-  };
-}
 
 // ---------------------------------------------------------------- reporter client
 
@@ -328,35 +191,15 @@ function narrative() {
   return parts.join(' ').slice(0, target).trim();
 }
 
-class CookieJar {
-  cookies = new Map();
-  header() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-  storeFrom(headers) {
-    const list = typeof headers.getSetCookie === 'function' ? headers.getSetCookie() : [].concat(headers['set-cookie'] ?? []);
-    for (const sc of list) {
-      const [pair, ...attrs] = sc.split(';');
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || /expires=Thu, 01 Jan 1970/i.test(sc);
-      if (expired || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-}
-
 /** GET /en/report: the CSRF token from the page, and its cookie into the jar. */
 async function fetchForm(base, jar) {
   const res = await fetch(`${base}/en/report`, { headers: { cookie: jar.header() } });
   const html = await res.text();
   jar.storeFrom(res.headers);
-  const m = /name="_csrf" value="([^"]+)"/.exec(html);
-  if (res.status !== 200 || !m) throw new Error(`GET /en/report: status ${res.status}, no CSRF token`);
+  const token = csrfToken(html);
+  if (res.status !== 200 || !token) throw new Error(`GET /en/report: status ${res.status}, no CSRF token`);
   if (!jar.cookies.has('harbour_csrf')) throw new Error('GET /en/report set no harbour_csrf cookie');
-  return m[1];
+  return token;
 }
 
 /** POST /en/report as a browser sends it: _csrf first, fields, an empty file input last. */
@@ -384,9 +227,7 @@ async function postReport(base, jar, token) {
 // ---------------------------------------------------------------- phases
 
 async function argon2Phase() {
-  const { deriveReceiptKeys, readySodium, RECEIPT_ARGON2, generateReceipt } = await import(
-    '../dist/server/crypto/index.js'
-  );
+  const { deriveReceiptKeys, readySodium, RECEIPT_ARGON2, generateReceipt } = await importDist('crypto/index.js');
   await readySodium();
   const salt = randomBytes(16);
   for (let i = 0; i < 2; i++) await deriveReceiptKeys(generateReceipt(), salt); // warm-up
@@ -499,6 +340,7 @@ async function loadPhase(base, port, pid) {
   clearInterval(progress);
   const rssSamples = rss.stop();
   if (sampleError) log(`first error: ${sampleError}`);
+  const { count: _count, ...postLatency } = latencyStats(post); // its figures, without the count
 
   return {
     submissions: {
@@ -508,11 +350,7 @@ async function loadPhase(base, port, pid) {
       errors,
       statuses,
       submissions_per_second: round(successes / elapsed),
-      p50_ms: round(percentile(post, 50)),
-      p90_ms: round(percentile(post, 90)),
-      p99_ms: round(percentile(post, 99)),
-      mean_ms: round(mean(post)),
-      max_ms: round(post.length ? Math.max(...post) : null),
+      ...postLatency, // p50_ms, p90_ms, p99_ms, mean_ms, max_ms
       form_get_p50_ms: round(percentile(formGet, 50)),
       form_get_p99_ms: round(percentile(formGet, 99)),
       server_peak_rss_mb_during_load: round(Math.max(...rssSamples), 1),
@@ -528,12 +366,7 @@ async function loadPhase(base, port, pid) {
 /** Streams one multipart report whose file is a 100 MiB "%PDF-1.4" + random bytes. */
 async function uploadPhase(base, port, pid, dbUrl) {
   await sleep(2000); // let the load phase's garbage settle
-  const baselineSamples = [];
-  for (let i = 0; i < 10; i++) {
-    baselineSamples.push(rssMb(pid));
-    await sleep(100);
-  }
-  const baseline = mean(baselineSamples.filter((v) => v !== null));
+  const baseline = await meanRssMb(pid, 10, 100);
 
   const jar = new CookieJar();
   const token = await fetchForm(base, jar);
@@ -550,14 +383,8 @@ async function uploadPhase(base, port, pid, dbUrl) {
   const tailBuf = Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8');
   const contentLength = headBuf.length + UPLOAD_BYTES + tailBuf.length;
 
-  // Reset the kernel's peak-RSS counter (VmHWM) so it covers the upload alone.
-  let hwmReset = false;
-  try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    hwmReset = true;
-  } catch {
-    /* older kernel or not permitted: the 20 ms samples remain */
-  }
+  // Reset the kernel's peak-RSS counter (VmHWM) so it covers the upload alone; else the 20 ms samples remain.
+  const hwmReset = resetPeakRss(pid);
 
   const sampler = rssSampler(pid, RSS_SAMPLE_MS);
   const serverCpu0 = cpuSeconds(pid);
@@ -601,7 +428,7 @@ async function uploadPhase(base, port, pid, dbUrl) {
   const seconds = (performance.now() - started) / 1000;
   const serverCpu = cpuSeconds(pid) - serverCpu0;
   const samples = sampler.stop();
-  const hwm = hwmReset ? rssMb(pid, 'VmHWM') : null;
+  const hwm = hwmReset ? procStatusMb(pid, 'VmHWM') : null;
   jar.storeFrom(response.headers);
 
   let stored = null;
@@ -676,29 +503,13 @@ async function main() {
   result.argon2 = await argon2Phase();
   log(`argon2id: mean ${result.argon2.mean_ms} ms, p50 ${result.argon2.p50_ms} ms`);
 
-  const db = await prepareDatabase();
-  result.config.database = db.fresh ? 'fresh (created and dropped)' : 'BENCH_DATABASE_URL';
+  const db = await benchDatabase('BENCH_DATABASE_URL', `harbour_bench_${process.pid}`, { register: cleanups.push, log });
+  result.config.database = db.label;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'harbour-bench-'));
   cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = {
-    ...process.env,
-    DATABASE_URL: db.url,
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PUBLIC_URL: base,
-    LOG_LEVEL: 'warn',
-    RATE_LIMITS: 'false',
-    MAX_FILE_MB: '120',
-    MAX_REPORT_MB: '130',
-    NODE_ENV: 'production',
-    // The same glibc malloc settings as `npm start` (see README: memory).
-    MALLOC_ARENA_MAX: '2',
-    MALLOC_MMAP_THRESHOLD_: '65536',
-    MALLOC_TRIM_THRESHOLD_: '131072',
-  };
+  const env = serverEnv({ databaseUrl: db.url, dataDir, port, extra: { MAX_FILE_MB: '120', MAX_REPORT_MB: '130' } });
 
   log('harbour setup --org Bench --no-admin');
   const setup = await run(process.execPath, ['bin/harbour.js', 'setup', '--org', 'Bench', '--no-admin'], env, { quiet: true });
@@ -708,9 +519,9 @@ async function main() {
   }
 
   log(`starting the server on ${base}`);
-  const server = await startServer(env, base);
-  const pid = server.child.pid;
-  result.server_rss_mb_after_start = round(rssMb(pid), 1);
+  const server = await startHarbour(env, base);
+  const pid = server.pid;
+  result.server_rss_mb_after_start = round(procStatusMb(pid), 1);
   log(`server ready (pid ${pid}, RSS ${result.server_rss_mb_after_start} MB)`);
 
   log('warm-up: 3 submissions');
@@ -731,11 +542,12 @@ async function main() {
 
   // The upload runs on a freshly started server, so its peak RSS measures the
   // upload and not garbage left by the load phase.
-  const stopped = await server.stop();
+  // A graceful stop, as an operator would: no SIGKILL, the server's own shutdown decides (it forces an exit after 10 s).
+  const stopped = await server.stop({ killAfterMs: Infinity });
   result.graceful_shutdown = { signal: 'SIGTERM', exit_code: stopped.code, exit_signal: stopped.signal };
   log(`server stopped on SIGTERM (exit ${stopped.code}); restarting for the upload`);
-  const uploadServer = await startServer(env, base);
-  const uploadPid = uploadServer.child.pid;
+  const uploadServer = await startHarbour(env, base);
+  const uploadPid = uploadServer.pid;
   log(`upload: one ${UPLOAD_BYTES / MB} MiB file`);
   result.upload = await uploadPhase(base, port, uploadPid, db.url);
   log(
@@ -744,9 +556,9 @@ async function main() {
   );
 
   // The queue phase has its own database; the idle upload server is stopped first.
-  await uploadServer.stop();
+  await uploadServer.stop({ killAfterMs: Infinity });
   log('queue: caseworker queue on seeded cases');
-  result.queue = await runQueueBench({ log: (msg) => log(`queue: ${msg}`), onCleanup: (fn) => cleanups.push(fn) });
+  result.queue = await runQueueBench({ log: (msg) => log(`queue: ${msg}`), onCleanup: cleanups.push });
 
   // Staff sign-in: 20 concurrent (password + TOTP), event-loop lag alongside, on the load phase's database.
   log('sign-in: 20 concurrent staff sign-ins');
@@ -755,7 +567,7 @@ async function main() {
 
   // Last: it seeds a database of its own (about 2 GB), dropped in the final clean-up.
   log('stats: statistics on seeded reports');
-  result.stats = await runStatsBench({ log: (msg) => log(`stats: ${msg}`), onCleanup: (fn) => cleanups.push(fn) });
+  result.stats = await runStatsBench({ log: (msg) => log(`stats: ${msg}`), onCleanup: cleanups.push });
 
   result.checks = {
     submissions_without_errors: result.submissions.errors === 0 && result.submissions.successes > 0,

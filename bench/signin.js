@@ -6,77 +6,61 @@
 // Runs the app in this process (createApp + node:http on 127.0.0.1), so the
 // event-loop monitor sees the server's own loop. Needs `npm run build`.
 // Standalone: `node bench/signin.js` (uses BENCH_DATABASE_URL or creates and
-// drops a database); bench/run.js calls signInBench(url).
+// drops a database; BENCH_PG_ADMIN_URL as in bench/run.js); bench/run.js
+// calls signInBench(url).
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { benchDatabase, cleanupStack, CookieJar, csrfToken, importDist, isMain, percentile, round } from './lib.js';
 
 const CONCURRENT = 20;
 const ROUNDS = 3;
-const dist = (p) => new URL(`../dist/server/${p}`, import.meta.url).href;
-const round = (n) => Math.round(n * 100) / 100;
-const pct = (values, p) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null;
-};
+const log = (msg) => process.stderr.write(`[bench:signin] ${msg}\n`);
 
-export function cookieJar() {
-  const jar = new Map();
-  return {
-    header: () => [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
-    take(res) {
-      for (const line of res.headers.getSetCookie()) {
-        const [pair] = line.split(';');
-        const i = pair.indexOf('=');
-        const name = pair.slice(0, i);
-        const value = pair.slice(i + 1);
-        if (value) jar.set(name, value);
-        else jar.delete(name);
-      }
-    },
-  };
+/** GET `path` for its form's CSRF token (and cookies into `jar`). */
+async function formToken(base, path, jar) {
+  const res = await fetch(`${base}${path}`, { headers: { cookie: jar.header() } });
+  jar.storeFrom(res.headers);
+  const token = csrfToken(await res.text());
+  if (!token) throw new Error(`GET ${path}: status ${res.status}, no CSRF token`);
+  return token;
+}
+
+/** POSTs `fields` to `path` as a browser form, without following the redirect; its cookies go into `jar`. */
+async function postForm(base, path, jar, fields) {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+    body: new URLSearchParams(fields),
+  });
+  jar.storeFrom(res.headers);
+  return res;
 }
 
 /** Signs in through the real pages (password, then TOTP code); `jar` keeps the session cookie. Returns the time taken (ms). */
-export async function signInOnce(base, user, currentTotp, jar = cookieJar()) {
-  const form = await fetch(`${base}/staff/sign-in`);
-  jar.take(form);
-  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())[1];
+export async function signInOnce(base, user, currentTotp, jar = new CookieJar()) {
+  const token = await formToken(base, '/staff/sign-in', jar);
   const start = performance.now();
-  const pw = await fetch(`${base}/staff/sign-in`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
-    body: new URLSearchParams({ _csrf: token, email: user.email, password: user.password }),
-  });
-  jar.take(pw);
+  const pw = await postForm(base, '/staff/sign-in', jar, { _csrf: token, email: user.email, password: user.password });
   if (pw.status !== 303) throw new Error(`password step: ${pw.status}`);
-  const two = await fetch(`${base}/staff/two-factor`, { headers: { cookie: jar.header() } });
-  jar.take(two);
-  const token2 = /name="_csrf" value="([^"]+)"/.exec(await two.text())[1];
-  const code = await fetch(`${base}/staff/two-factor`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
-    body: new URLSearchParams({ _csrf: token2, code: currentTotp(user.totpSecret) }),
-  });
+  const token2 = await formToken(base, '/staff/two-factor', jar);
+  const code = await postForm(base, '/staff/two-factor', jar, { _csrf: token2, code: currentTotp(user.totpSecret) });
   const ms = performance.now() - start;
-  jar.take(code); // the signed-in session cookie, for callers that go on
+  // The jar now holds the signed-in session cookie, for callers that go on.
   if (code.status !== 303) throw new Error(`code step: ${code.status}`);
   return ms;
 }
 
 export async function signInBench(databaseUrl) {
   const [{ createApp }, { loadConfig }, db, crypto, { createLogger }, { setupOrganisation }, users] = await Promise.all([
-    import(dist('app.js')),
-    import(dist('config.js')),
-    import(dist('db/index.js')),
-    import(dist('crypto/index.js')),
-    import(dist('logger.js')),
-    import(dist('setup/service.js')),
-    import(dist('staff/users.js')),
+    importDist('app.js'),
+    importDist('config.js'),
+    importDist('db/index.js'),
+    importDist('crypto/index.js'),
+    importDist('logger.js'),
+    importDist('setup/service.js'),
+    importDist('staff/users.js'),
   ]);
   await crypto.readySodium();
   const kysely = await db.createDb({ kind: 'postgres', url: databaseUrl, poolSize: 20 });
@@ -122,8 +106,8 @@ export async function signInBench(databaseUrl) {
     rounds: ROUNDS,
     sign_ins: latencies.length,
     sign_ins_per_second: round(latencies.length / seconds),
-    latency_p50_ms: round(pct(latencies, 50)),
-    latency_p99_ms: round(pct(latencies, 99)),
+    latency_p50_ms: round(percentile(latencies, 50)),
+    latency_p99_ms: round(percentile(latencies, 99)),
     event_loop_lag_p50_ms: ms(loop.percentile(50)),
     event_loop_lag_p99_ms: ms(loop.percentile(99)),
     event_loop_lag_max_ms: ms(loop.max),
@@ -132,29 +116,13 @@ export async function signInBench(databaseUrl) {
   };
 }
 
-// Standalone run.
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const admin = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-  let url = process.env.BENCH_DATABASE_URL;
-  let created = null;
-  if (!url) {
-    created = `harbour_bench_signin_${process.pid}`;
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`create database ${created}`);
-    await c.end();
-    const u = new URL(admin);
-    u.pathname = `/${created}`;
-    url = u.toString();
-  }
+// Standalone run: prints signInBench's result as is.
+if (isMain(import.meta.url)) {
+  const cleanups = cleanupStack(log);
   try {
+    const { url } = await benchDatabase('BENCH_DATABASE_URL', `harbour_bench_signin_${process.pid}`, { register: cleanups.push, log });
     process.stdout.write(JSON.stringify(await signInBench(url), null, 2) + '\n');
   } finally {
-    if (created) {
-      const c = new pg.Client({ connectionString: admin });
-      await c.connect();
-      await c.query(`drop database if exists ${created}`);
-      await c.end();
-    }
+    await cleanups.run();
   }
 }

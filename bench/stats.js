@@ -26,19 +26,17 @@
 //   BENCH_STATS_ROWS          reports to seed (default 1,000,000)
 //   BENCH_STATS_ITERATIONS    timed builds (default 10)
 // One JSON object goes to stdout; progress goes to stderr.
-import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createThrowAwayDatabase, percentile, positive, round, runStandalone, withClient } from './queue.js';
-import { cookieJar, signInOnce } from './signin.js';
+import {
+  cleanupStack, CookieJar, DIST, freePort, importDist, isMain, mean, meanRssMb, openBenchDatabase, percentile, positive, procStatusMb,
+  resetPeakRss, round, rssSampler, runStandalone, serverEnv, sleep, startServer, withClient,
+} from './lib.js';
+import { signInOnce } from './signin.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(ROOT, 'dist', 'server');
 const TARGETS = Object.freeze({ stats_build_p50_ms_max: 1000, csv_export_peak_rss_mb_max: 150 });
 const WARM_UP = 2;
 const CSV_DOWNLOADS = 3;
@@ -47,8 +45,6 @@ const SEED_CHUNK = 50_000;
 const SPAN_DAYS = 3 * 365; // submissions spread over three years, more of them recently
 
 const defaultLog = (msg) => process.stderr.write(`[bench:stats] ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const dist = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
 
 // ---------------------------------------------------------------- seeding
 
@@ -208,79 +204,7 @@ async function seedReports(client, { rows, archiveRows, teamKeyId, log }) {
   await client.query('drop table seed_category_sets, seed_blobs');
 }
 
-// ---------------------------------------------------------------- the server
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts dist/server/index.js as `npm start` does; resolves once it answers, with its pid and stop(). */
-async function startServer(env, base, log) {
-  const child = spawn(process.execPath, ['dist/server/index.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let exited = null;
-  const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
-  // Warnings and errors only (LOG_LEVEL=warn); shown, never parsed.
-  for (const stream of [child.stdout, child.stderr]) stream.on('data', (d) => log(`server: ${String(d).trim().slice(0, 1000)}`));
-  const stop = async () => {
-    if (exited) return exited;
-    child.kill('SIGTERM');
-    const timer = sleep(8000).then(() => 'timeout');
-    if ((await Promise.race([exit, timer])) === 'timeout') child.kill('SIGKILL');
-    return exit;
-  };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`server exited during start-up (${exited.signal ?? `code ${exited.code}`})`);
-    try {
-      const res = await fetch(`${base}/healthz`);
-      await res.arrayBuffer();
-      if (res.ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error('server not ready after 60 s');
-    }
-    await sleep(100);
-  }
-  return { pid: child.pid, stop };
-}
-
-function procStatusMb(pid, field) {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Samples VmRSS every RSS_SAMPLE_MS until stop(), which returns the samples (MB). */
-function rssSampler(pid) {
-  const samples = [];
-  const take = () => {
-    const v = procStatusMb(pid, 'VmRSS');
-    if (v !== null) samples.push(v);
-  };
-  take();
-  const timer = setInterval(take, RSS_SAMPLE_MS);
-  return {
-    stop() {
-      clearInterval(timer);
-      take();
-      return samples;
-    },
-  };
-}
+// ---------------------------------------------------------------- the CSV download
 
 /** One GET of the CSV, read as a stream and counted, never kept. */
 async function downloadCsv(url, jar) {
@@ -316,30 +240,21 @@ export async function runStatsBench({ log = defaultLog, onCleanup = null } = {})
   const rows = positive(process.env.BENCH_STATS_ROWS, 1_000_000);
   const iterations = positive(process.env.BENCH_STATS_ITERATIONS, 10);
   if (!fs.existsSync(path.join(DIST, 'stats', 'tables.js'))) throw new Error('dist/server/stats/tables.js is missing: run `npm run build` first');
-  const { createDb, migrateToLatest } = await dist('db/index.js');
-  const { readySodium, newTotpSecret, currentTotp } = await dist('crypto/index.js');
-  const { setupOrganisation, currentTeamKey } = await dist('setup/service.js');
-  const { createUser, wrapTotpSecret } = await dist('staff/users.js');
-  const { buildStatistics, periodOf } = await dist('stats/tables.js');
-  const { DEFAULT_RULES } = await dist('stats/disclosure.js');
+  const { readySodium, newTotpSecret, currentTotp } = await importDist('crypto/index.js');
+  const { setupOrganisation, currentTeamKey } = await importDist('setup/service.js');
+  const { createUser, wrapTotpSecret } = await importDist('staff/users.js');
+  const { buildStatistics, periodOf } = await importDist('stats/tables.js');
+  const { DEFAULT_RULES } = await importDist('stats/disclosure.js');
   await readySodium();
 
-  const own = [];
-  const cleanup = async () => {
-    while (own.length) await own.pop()();
-  };
-  const register = (fn) => (onCleanup ? onCleanup(fn) : own.push(fn));
-
-  const fresh = !process.env.BENCH_STATS_DATABASE_URL;
-  const url = process.env.BENCH_STATS_DATABASE_URL || (await createThrowAwayDatabase(`harbour_bench_stats_${process.pid}`, { register, log }));
-  const db = await createDb({ kind: 'postgres', url, poolSize: 10 });
-  register(() => db.destroy());
+  const own = cleanupStack(log);
+  const register = onCleanup ?? own.push;
   try {
-    await migrateToLatest(db);
+    const { url, label: databaseLabel, db } = await openBenchDatabase('BENCH_STATS_DATABASE_URL', `harbour_bench_stats_${process.pid}`, { poolSize: 10, register, log });
     const result = {
       rows,
       iterations,
-      database: fresh ? 'fresh (created and dropped)' : 'BENCH_STATS_DATABASE_URL',
+      database: databaseLabel,
       machine: { cpus: os.cpus().length, loadavg_1m_at_start: round(os.loadavg()[0]), loadavg_1m_at_end: null },
       seeding: null,
       data: null,
@@ -405,7 +320,7 @@ export async function runStatsBench({ log = defaultLog, onCleanup = null } = {})
       p90_ms: round(percentile(ms, 90)),
       p99_ms: round(percentile(ms, 99)),
       max_ms: round(Math.max(...ms)),
-      mean_ms: round(ms.reduce((a, b) => a + b, 0) / ms.length),
+      mean_ms: round(mean(ms)),
     };
     log(`build: p50 ${result.build.p50_ms} ms, p99 ${result.build.p99_ms} ms`);
 
@@ -428,7 +343,7 @@ export async function runStatsBench({ log = defaultLog, onCleanup = null } = {})
     result.machine.loadavg_1m_at_end = round(os.loadavg()[0]);
     return result;
   } finally {
-    if (!onCleanup) await cleanup();
+    if (!onCleanup) await own.run();
   }
 }
 
@@ -437,45 +352,22 @@ async function csvPhase({ url, period, log, register, createAdmin }) {
   register(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = {
-    ...process.env,
-    DATABASE_URL: url,
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PUBLIC_URL: base,
-    LOG_LEVEL: 'warn',
-    RATE_LIMITS: 'false',
-    NODE_ENV: 'production',
-    // The same glibc malloc settings as `npm start` (see README: memory).
-    MALLOC_ARENA_MAX: '2',
-    MALLOC_MMAP_THRESHOLD_: '65536',
-    MALLOC_TRIM_THRESHOLD_: '131072',
-  };
+  const env = serverEnv({ databaseUrl: url, dataDir, port });
   const admin = await createAdmin();
   log(`csv: starting the server on ${base}`);
-  const server = await startServer(env, base, log);
-  register(() => server.stop());
+  // Warnings and errors only (LOG_LEVEL=warn); shown, never parsed.
+  const onOutput = (stream) => stream.on('data', (d) => log(`server: ${String(d).trim().slice(0, 1000)}`));
+  const server = await startServer({ env, base, readyPath: '/healthz', onOutput, register, log });
   try {
-    const jar = cookieJar();
+    const jar = new CookieJar();
     await signInOnce(base, admin, admin.currentTotp, jar);
     const csvUrl = `${base}/admin/statistics.csv?from=${period.from}&to=${period.to}`;
 
     await sleep(1000); // let sign-in's garbage settle before the baseline
-    const before = [];
-    for (let i = 0; i < 10; i++) {
-      before.push(procStatusMb(server.pid, 'VmRSS'));
-      await sleep(50);
-    }
-    // Reset the kernel's peak-RSS counter (VmHWM) so it covers the downloads alone.
-    let hwmReset = false;
-    try {
-      fs.writeFileSync(`/proc/${server.pid}/clear_refs`, '5');
-      hwmReset = true;
-    } catch {
-      /* older kernel or not permitted: the 20 ms samples remain */
-    }
-    const sampler = rssSampler(server.pid);
+    const rssBefore = await meanRssMb(server.pid, 10, 50);
+    // Reset the kernel's peak-RSS counter (VmHWM) so it covers the downloads alone; else the 20 ms samples remain.
+    const hwmReset = resetPeakRss(server.pid);
+    const sampler = rssSampler(server.pid, RSS_SAMPLE_MS);
     const downloads = [];
     for (let i = 0; i < CSV_DOWNLOADS; i++) {
       downloads.push(await downloadCsv(csvUrl, jar));
@@ -483,7 +375,6 @@ async function csvPhase({ url, period, log, register, createAdmin }) {
     }
     const samples = sampler.stop();
     const hwm = hwmReset ? procStatusMb(server.pid, 'VmHWM') : null;
-    const rssBefore = before.reduce((a, b) => a + b, 0) / before.length;
     return {
       url: `/admin/statistics.csv?from=${period.from}&to=${period.to}`,
       downloads,
@@ -503,6 +394,6 @@ async function csvPhase({ url, period, log, register, createAdmin }) {
 }
 
 // Standalone: npm run bench:stats
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+if (isMain(import.meta.url)) {
   runStandalone('harbour-stats', runStatsBench, defaultLog);
 }
