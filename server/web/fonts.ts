@@ -52,7 +52,10 @@ const YEAR = 'public, max-age=31536000, immutable'; // each name carries its ver
 export const serveFont: RequestHandler = async (req, res, next) => {
   const name = req.path.replace(/^\//, '');
   if (NAME_FONTS[name]) {
-    if (!nameFonts.has(name)) nameFonts.set(name, nameFont(name));
+    if (!nameFonts.has(name)) {
+      // A failure is not kept: the next request tries again.
+      nameFonts.set(name, nameFont(name).catch((err: unknown) => (nameFonts.delete(name), Promise.reject(err))));
+    }
     return res.setHeader('Cache-Control', YEAR).type('font/woff2').send(await nameFonts.get(name)!);
   }
   const file = FONT_FILES[name];
