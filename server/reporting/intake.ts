@@ -29,6 +29,7 @@ function renderForm(
   res.status(status).render('reporter/report', {
     // The language list submits this form to the chosen language (see switchLanguage).
     languageForm: 'report-form',
+    languageAction: 'report/language',
     form: reportFormView(t, res.locals['lang'] as string, lists, state.values ?? {}, state.errors ?? {}),
     formError: state.formError ?? null,
     filesDropped: state.filesDropped ?? false,

@@ -3,7 +3,7 @@ import type { AppContext } from '../web/context.js';
 import { onionLocation } from '../settings/settings.js';
 import { languageFromPath } from '../web/language.js';
 import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from './intake.js';
-import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, withdraw } from './status.js';
+import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, switchStatusLanguage, withdraw } from './status.js';
 
 /**
  * Reporter pages under /{lang}/. Anonymous by design: no route needs an
@@ -45,6 +45,7 @@ export function reporterRoutes(ctx: AppContext): Router {
   r.get('/status', showStatus(ctx));
   r.post('/status', form, signIn(ctx));
   r.post('/status/messages', form, postMessage(ctx));
+  r.post('/status/language', form, switchStatusLanguage(ctx)); // the same page, in another language, the message kept; nothing stored
   r.post('/status/evidence', postEvidence(ctx)); // multipart, streamed
   r.get('/status/evidence/:id', downloadEvidence(ctx));
   r.get('/status/withdraw', showWithdraw(ctx));

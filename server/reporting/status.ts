@@ -58,6 +58,9 @@ async function renderStatus(
     notice: extra.notice ?? null,
     maxFileMb: Math.floor(ctx.config.limits.fileBytes / 1024 / 1024),
     maxFiles: ctx.config.limits.filesPerUpload,
+    // The language list submits the message box to the chosen language (see switchStatusLanguage).
+    languageForm: 'message-form',
+    languageAction: 'status/language',
   });
 }
 
@@ -104,6 +107,20 @@ export function postMessage(ctx: AppContext): RequestHandler {
     if (problem) return renderStatus(ctx, res, session, 422, { messageError: problem.key, messageDraft: body });
     await addMessage(ctx.db, openOf(session), 'reporter', body);
     res.redirect(303, `/${res.locals['lang']}/status#messages`);
+  };
+}
+
+/**
+ * The language list on the status page submits the message box here, to
+ * /{new language}/status/language: the page comes back in the new language
+ * with the half-written message kept, and nothing is stored.
+ */
+export function switchStatusLanguage(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    ctx.csrf.check(req);
+    const session = await requireSession(ctx, req);
+    // Kept as typed: the form's body limit bounds it, and sending it checks it.
+    await renderStatus(ctx, res, session, 200, { messageDraft: String(req.body?.message ?? '') });
   };
 }
 

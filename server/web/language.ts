@@ -22,6 +22,7 @@ const PAGE_AFTER_POST: Record<string, string> = {
   '/report/receipt': '/report/receipt',
   '/status': '/status',
   '/status/messages': '/status',
+  '/status/language': '/status',
   '/status/evidence': '/status',
 };
 

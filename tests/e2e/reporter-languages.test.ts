@@ -320,7 +320,7 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
     });
   });
 
-  it('signed in on /zh-hant/status, Tibetan keeps the report open: /bo/status', async () => {
+  it('signed in on /zh-hant/status, Tibetan keeps the report open and the half-written message, JavaScript off', async () => {
     const { receipt } = await fileReport(rig.served.t.app);
     await withContext(false, async (newPage) => {
       const page = await newPage();
@@ -328,12 +328,18 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
       await page.locator('#receipt').fill(receipt);
       await clickAndLoad(page, submitOf(page, '/zh-hant/status'));
       await expectPage(page, 'zh-hant', 'status.title', 'status');
-      const link = page.locator('nav.languages a[lang="bo"]');
-      expect(await link.getAttribute('href')).toBe('/bo/status');
-      await clickAndLoad(page, link);
-      expect(pathOf(page)).toBe('/bo/status');
+      const draft = `${NARRATIVES['zh-hant']} (draft)`;
+      await page.locator('#message').fill(draft);
+      await clickAndLoad(page, page.locator('nav.languages button[lang="bo"]'));
       await expectPage(page, 'bo', 'status.title', 'status via the language list');
       expect(await page.locator('.narrative').count(), 'still signed in, the report shown').toBe(1);
+      expect(await page.locator('#message').inputValue(), 'the message kept').toBe(draft);
+      expect(await page.locator('nav.languages a[aria-current="true"]').getAttribute('href')).toBe('/bo/status');
+      // Nothing was sent: sending it now adds it to the thread, in Tibetan.
+      expect(await page.locator('#messages .thread > li').count()).toBe(0);
+      await clickAndLoad(page, submitOf(page, '/bo/status/messages'));
+      expect(pathOf(page)).toBe('/bo/status');
+      expect(await page.locator('#messages .thread > li').count()).toBe(1);
     });
   });
 

@@ -8,8 +8,11 @@ import { csrfFrom, fileReport, signInWithReceipt } from '../helpers/reporter.js'
 
 /** The language list keeps the reporter where they are; on the report form it keeps what they typed. */
 let t: TestApp;
-const ug = JSON.parse(readFileSync(path.join(localesDir, 'ug.json'), 'utf8')) as { form: { title: string; files_dropped_language: string } };
-const count = async (table: 'reports' | 'evidence') =>
+const ug = JSON.parse(readFileSync(path.join(localesDir, 'ug.json'), 'utf8')) as {
+  form: { title: string; files_dropped_language: string };
+  status: { title: string };
+};
+const count = async (table: 'reports' | 'evidence' | 'messages') =>
   Number((await t.testDb.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
 
 beforeAll(async () => {
@@ -70,14 +73,53 @@ describe('language switcher', () => {
     expect((await agent.post('/fr/report/language').field('_csrf', token).field('narrative', 'x')).status).toBe(404);
   });
 
+  it('on the status page, offers each other language as a button that submits the message box there', async () => {
+    const { receipt } = await fileReport(t.app);
+    const { agent } = await signInWithReceipt(t.app, receipt);
+    const page = await agent.get('/en/status');
+    expect(page.text).toContain('id="message-form"');
+    for (const code of ['zh-hans', 'zh-hant', 'ug', 'bo']) {
+      expect(page.text).toMatch(new RegExp(`<button type="submit" form="message-form" formaction="/${code}/status/language" formnovalidate[^>]*lang="${code}"`));
+    }
+    expect(page.text).toMatch(/href="\/en\/status"[^>]*aria-current="true"/);
+  });
+
+  it('brings the status page back in the new language with the half-written message kept, storing nothing', async () => {
+    const { receipt } = await fileReport(t.app);
+    const { agent } = await signInWithReceipt(t.app, receipt);
+    const token = await csrfFrom(agent, '/en/status');
+    const messages = await count('messages');
+    const draft = 'They called my brother again last night. <b>ئۇلار</b> & more';
+    const res = await agent.post('/ug/status/language').type('form').send({ _csrf: token, message: draft });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('<html lang="ug" dir="rtl">');
+    expect(res.text).toContain(ug.status.title);
+    expect(res.text).toContain('>They called my brother again last night. &lt;b&gt;ئۇلار&lt;/b&gt; &amp; more</textarea>');
+    expect(res.text).toContain('action="/ug/status/messages"'); // sending it now sends it
+    expect(res.text).toMatch(/href="\/ug\/status"[^>]*aria-current="true"/); // not the POST-only address
+    expect(res.text).not.toContain('class="error-summary"');
+    expect(await count('messages')).toBe(messages);
+  });
+
+  it('refuses a status switch without the CSRF token or without a session', async () => {
+    const { receipt } = await fileReport(t.app);
+    const { agent } = await signInWithReceipt(t.app, receipt);
+    await csrfFrom(agent, '/en/status');
+    expect((await agent.post('/bo/status/language').type('form').send({ message: 'x' })).status).toBe(403);
+    const stranger = request.agent(t.app);
+    const token = await csrfFrom(stranger, '/en/status');
+    expect((await stranger.post('/bo/status/language').type('form').send({ _csrf: token, message: 'x' })).status).toBe(401);
+  });
+
   it('on a page drawn in answer to a form, links each language to a page that exists', async () => {
     const { receipt } = await fileReport(t.app);
     const { agent } = await signInWithReceipt(t.app, receipt);
     const token = await csrfFrom(agent, '/en/status');
     const refused = await agent.post('/en/status/messages').type('form').send({ _csrf: token, message: '' });
     expect(refused.status).toBe(422);
-    expect(refused.text).toContain('href="/ug/status"');
-    expect(refused.text).not.toContain('href="/ug/status/messages"');
+    expect(refused.text).toMatch(/href="\/en\/status"[^>]*aria-current="true"/);
+    expect(refused.text).toContain('formaction="/ug/status/language"');
+    expect(refused.text).not.toMatch(/href="\/[a-z-]+\/status\/messages"/); // no link to the POST-only address
     const withdrawn = await agent.post('/en/status/withdraw').type('form').send({ _csrf: token, confirm: 'yes' });
     expect(withdrawn.status).toBe(200);
     expect(withdrawn.text).toContain('href="/bo/"');
