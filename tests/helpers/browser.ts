@@ -466,7 +466,8 @@ export async function expectStep(page: Page, lang: Lang, titleKey: string, where
   await expectLanguage(page, lang, where);
   const title = tr(lang, titleKey);
   expect(await page.locator('main h1').innerText(), `${where}: h1`).toBe(title);
-  expect(await page.title(), `${where}: <title>`).toMatch(new RegExp(`^(.*: )?${escapeRegExp(title)} · `));
+  const withProblem = tr(lang, 'site.title_with_problem', { problem: tr(lang, 'form.error_summary_title'), title });
+  expect(await page.title(), `${where}: <title>`).toMatch(new RegExp(`^(${escapeRegExp(title)}|${escapeRegExp(withProblem)}) · `));
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
