@@ -5,6 +5,7 @@ import * as statsArchive from './2026_11_24_150000_stats_archive.js';
 import * as settings from './2026_11_24_200000_settings.js';
 import * as statsIndexes from './2026_11_24_220000_stats_indexes.js';
 import * as reportsAutovacuum from './2026_11_25_090000_reports_autovacuum.js';
+import * as reportsReferred from './2026_11_25_100000_reports_referred.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_200000_settings': settings,
   '2026_11_24_220000_stats_indexes': statsIndexes,
   '2026_11_25_090000_reports_autovacuum': reportsAutovacuum,
+  '2026_11_25_100000_reports_referred': reportsReferred,
 };

@@ -59,6 +59,8 @@ export interface ReportsTable {
   last_staff_message_at: Timestamp | null;
   staff_seen_at: Timestamp | null;
   retain_until: Timestamp | null;
+  /** Whether a referral exists; kept by a trigger on referrals (migration 2026_11_25_100000), never written by the app. */
+  referred: ColumnType<boolean, never, never>;
 }
 
 export interface MessagesTable {

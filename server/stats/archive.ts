@@ -10,8 +10,7 @@ export async function archiveForStatistics(db: Db, reportId: string): Promise<vo
   await sql`
     insert into stats_archive (quarter, categories, community, region, suspected_state, urgent, status, closing_outcome, referred, first_response_days)
     select date_trunc('quarter', r.submitted_at)::date, r.categories, r.community, r.region, r.suspected_state, r.urgent,
-           r.status, r.closing_outcome,
-           exists (select 1 from referrals f where f.report_id = r.id),
+           r.status, r.closing_outcome, r.referred,
            case when r.first_response_at is null then null
                 else floor(extract(epoch from (r.first_response_at - r.submitted_at)) / 86400)::int end
       from reports r

@@ -34,36 +34,21 @@ export type Aggregates = {
 const CONCURRENT_STATEMENTS = 3;
 
 /**
- * One row per report of one quarter: the triage fields and whole days to
- * first response (date_part, a double, rather than extract, a numeric, for
- * speed: the floor is the same for any interval under millennia). Referrals
- * are counted once for the whole period by referredByQuarter.
+ * One row per report of one quarter: the triage fields, whether it was
+ * referred, and whole days to first response (date_part, a double, rather
+ * than extract, a numeric, for speed: the floor is the same for any interval
+ * under millennia).
  */
 function quarterOfReports(quarter: string): RawBuilder<unknown> {
   return sql`(
     select ${quarter}::date as quarter, r.categories, r.community, r.region, r.suspected_state, r.status, r.closing_outcome,
-           false as referred,
+           r.referred,
            floor(date_part('epoch', r.first_response_at - r.submitted_at) / 86400)::int as first_response_days
       from reports r
      where r.state = 'submitted'
        and r.submitted_at >= ${quarter}::date
        and r.submitted_at < (${quarter}::date + interval '3 months')
   )`;
-}
-
-/**
- * Live reports with at least one referral, per quarter, in the tally's shape:
- * reports_stats_by_id and referrals_report merged in id order.
- */
-function referredByQuarter(p: Period): RawBuilder<Tally> {
-  return sql<Tally>`
-    select 'referred' as kind, to_char(date_trunc('quarter', r.submitted_at)::date, 'YYYY-MM-DD') as row, null as col, count(*) as n
-      from reports r
-     where r.state = 'submitted'
-       and r.submitted_at >= ${p.from}::date
-       and r.submitted_at < (${p.to}::date + interval '3 months')
-       and r.id in (select f.report_id from referrals f)
-     group by 2`;
 }
 
 function archivedInPeriod(p: Period): RawBuilder<unknown> {
@@ -161,8 +146,7 @@ class Counts {
 
 /** Every aggregate of the statistics tables for the quarters `quarters` (their first days, in `p`). */
 export async function aggregates(db: Db, p: Period, quarters: string[]): Promise<Aggregates> {
-  // The longest first (it reads every referral), so the others fill the time beside it.
-  const statements = [referredByQuarter(p), ...quarters.map((q) => tally(quarterOfReports(q))), tally(archivedInPeriod(p))];
+  const statements = [...quarters.map((q) => tally(quarterOfReports(q))), tally(archivedInPeriod(p))];
   const results = await mapConcurrently(statements, CONCURRENT_STATEMENTS, (s) => runAlone(db, s));
 
   const byKind = new Map<string, Counts>();

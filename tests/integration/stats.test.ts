@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellText } from '../../server/stats/disclosure.js';
 import { archiveForStatistics } from '../../server/stats/archive.js';
@@ -85,6 +86,48 @@ describe('statistics', () => {
     expect(cell(s, 'category-community', 'legal', 'tibetan')).toBe('35');
     expect(cell(s, 'category-community', 'family', 'tibetan')).toBe('15');
     expect(s.tables.find((x) => x.id === 'region-quarter')!.rows.some((r) => r.key === 'london')).toBe(true);
+  });
+
+  it('counts each referred report once, follows referrals added and removed, and keeps the count after deletion', async () => {
+    const own = await createTestApp();
+    try {
+      const db = own.testDb.db;
+      const q1 = await insertReports(own, 20, { categories: ['threats'], at: '2026-02-10T12:00:00Z' });
+      const q2 = await insertReports(own, 12, { categories: ['threats'], at: '2026-05-10T12:00:00Z' });
+      const refer = (ids: string[]) =>
+        db
+          .insertInto('referrals')
+          .values(ids.map((report_id) => ({ id: randomUUID(), report_id, destination: 'police_met', referred_on: '2026-06-01', consent_override: false, details: new Uint8Array(40) })))
+          .execute();
+      await refer(q1.slice(0, 15));
+      await refer(q1.slice(0, 5)); // referred twice: still one referred report
+      await refer(q2.slice(0, 10));
+      const referred = async () => Number((await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('referred', '=', true).executeTakeFirstOrThrow()).n);
+      expect(await referred()).toBe(25);
+      const police = async () => {
+        const s = await buildStatistics(db, period, rules, label);
+        return [cell(s, 'outcome-quarter', 'referred_to_police', '2026-01-01'), cell(s, 'outcome-quarter', 'referred_to_police', '2026-04-01')];
+      };
+      expect(await police()).toEqual(['15', '10']);
+
+      // A referral removed: the report stops counting only when it has none left.
+      await db.deleteFrom('referrals').where('report_id', 'in', q1.slice(5, 10)).execute();
+      const [first] = await db.selectFrom('referrals').select('id').where('report_id', '=', q1[0]!).execute();
+      await db.deleteFrom('referrals').where('id', '=', first!.id).execute();
+      expect(await referred()).toBe(20);
+      expect(await police()).toEqual(['10', '10']);
+
+      // Retention deletes referred cases (archived first): the figures stay.
+      for (const id of q2.slice(0, 5)) {
+        await db.transaction().execute(async (trx) => {
+          await archiveForStatistics(trx, id);
+          await trx.deleteFrom('reports').where('id', '=', id).execute();
+        });
+      }
+      expect(await police()).toEqual(['10', '10']);
+    } finally {
+      await own.close();
+    }
   });
 
   it('periods are whole quarters, in order, at most five years', () => {
