@@ -151,10 +151,27 @@ export function freePort() {
   });
 }
 
-// The server's environment as `npm start` runs it (its glibc malloc settings; see README: memory), in production, warnings only, no rate limits; `extra` adds to it.
+// What `npm start` runs, read from package.json so the benchmarks measure that server: its KEY=value settings and node flags (see README: memory).
+export function npmStart() {
+  const script = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const words = script.trim().split(/\s+/);
+  const env = {};
+  let i = 0;
+  for (; /^[A-Z_]+=/.test(words[i] ?? ''); i++) {
+    const at = words[i].indexOf('=');
+    env[words[i].slice(0, at)] = words[i].slice(at + 1);
+  }
+  if (words[i] !== 'node') throw new Error(`cannot read the start script (expected "[VAR=value ...] node [flags] file"): ${script}`);
+  const flags = [];
+  for (i++; (words[i] ?? '').startsWith('-'); i++) flags.push(words[i]);
+  return { env, flags };
+}
+
+// The server's environment as `npm start` runs it, in production, warnings only, no rate limits; `extra` adds to it.
 export function serverEnv({ databaseUrl, dataDir, port, extra = {} }) {
   return {
     ...process.env,
+    ...npmStart().env,
     DATABASE_URL: databaseUrl,
     DATA_DIR: dataDir,
     PORT: String(port),
@@ -163,16 +180,14 @@ export function serverEnv({ databaseUrl, dataDir, port, extra = {} }) {
     LOG_LEVEL: 'warn',
     RATE_LIMITS: 'false',
     NODE_ENV: 'production',
-    MALLOC_ARENA_MAX: '2',
-    MALLOC_MMAP_THRESHOLD_: '65536',
-    MALLOC_TRIM_THRESHOLD_: '131072',
     ...extra,
   };
 }
 
-// Starts `node [nodeArgs] dist/server/index.js` with `env` (output to `onOutput(stream)`, its stop to `register`) and resolves once GET base+readyPath answers 200 within 60 s (else stops it and throws).
+// Starts `node [npm start's flags] [nodeArgs] dist/server/index.js` with `env` (output to `onOutput(stream)`, its stop to `register`) and resolves once GET base+readyPath answers 200 within 60 s (else stops it and throws).
 export async function startServer({ env, base, readyPath, nodeArgs = [], onOutput, register, log }) {
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/server/index.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [...npmStart().flags, ...nodeArgs, 'dist/server/index.js'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let exited = null;
   const exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exited = { code, signal }))));
   onOutput(child.stdout);

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import {
-  benchDatabase, cleanupStack, CookieJar, csrfToken, freePort, importDist, mean, meanRssMb, percentile, positive, procStatusMb,
+  benchDatabase, cleanupStack, CookieJar, csrfToken, freePort, importDist, mean, meanRssMb, npmStart, percentile, positive, procStatusMb,
   resetPeakRss, ROOT, round, rssSampler, serverEnv, sleep, startServer, withClient,
 } from './lib.js';
 import { runQueueBench } from './queue.js';
@@ -493,7 +493,8 @@ async function main() {
       narrative_bytes: '1024-2048',
       get_probe_connections: GET_PROBE_CONNECTIONS,
       upload_file_bytes: UPLOAD_BYTES,
-      server_env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', RATE_LIMITS: 'false', MAX_FILE_MB: 120, MAX_REPORT_MB: 130 },
+      server_env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', RATE_LIMITS: 'false', MAX_FILE_MB: 120, MAX_REPORT_MB: 130, ...npmStart().env },
+      server_node_flags: [...npmStart().flags, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
       database: null,
     },
     targets: TARGETS,
