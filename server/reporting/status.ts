@@ -22,9 +22,10 @@ const openOf = (s: ReporterSession): OpenReport => ({
   dataKey: new Uint8Array(Buffer.from(s.payload.dataKey, 'base64')),
 });
 
+/** A signed-in reporter's session; one still waiting for the receipt to be typed back (just filed) is not one yet. */
 async function requireSession(ctx: AppContext, req: Request): Promise<ReporterSession> {
   const session = await loadReporterSession(ctx.db, ctx.config, req);
-  if (!session) throw new HttpError(401, 'session_expired');
+  if (!session || session.payload.receipt) throw new HttpError(401, 'session_expired');
   return session;
 }
 

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localesDir } from '../../server/paths.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { csrfFrom, fileReport, signInWithReceipt } from '../helpers/reporter.js';
+import { VALID_REPORT, csrfFrom, fileReport, postReport, signInWithReceipt } from '../helpers/reporter.js';
 
 /** The language list keeps the reporter where they are; on the report form it keeps what they typed. */
 let t: TestApp;
@@ -109,6 +109,15 @@ describe('language switcher', () => {
     const stranger = request.agent(t.app);
     const token = await csrfFrom(stranger, '/en/status');
     expect((await stranger.post('/bo/status/language').type('form').send({ _csrf: token, message: 'x' })).status).toBe(401);
+
+    // Just filed, the receipt not yet typed back: not signed in to the status page, whatever is posted.
+    const filer = request.agent(t.app);
+    const filed = await postReport(filer, await csrfFrom(filer, '/en/report'), VALID_REPORT);
+    expect(filed.status).toBe(303);
+    const token2 = await csrfFrom(filer, '/en/report/receipt');
+    for (const path of ['/bo/status/language', '/en/status/messages']) {
+      expect((await filer.post(path).type('form').send({ _csrf: token2, message: 'x' })).status, path).toBe(401);
+    }
   });
 
   it('on a page drawn in answer to a form, links each language to a page that exists', async () => {
