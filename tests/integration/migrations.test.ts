@@ -4,6 +4,9 @@ import { createMigrator, migrateToLatest } from '../../server/db/index.js';
 import { migrations } from '../../migrations/index.js';
 import { createTestDb } from '../helpers/db.js';
 
+const REFERRED = '00000000-0000-4000-8000-000000000001';
+const NOT_REFERRED = '00000000-0000-4000-8000-000000000002';
+
 /** Migrations go up, down to nothing, and up again on the real database (PostgreSQL in CI, PGlite otherwise). */
 describe('migrations', () => {
   it('up → down → up', async () => {
@@ -37,6 +40,32 @@ describe('migrations', () => {
       await migrateToLatest(t.db, t.schema ?? undefined);
       expect(await tables()).toEqual(up);
       expect(await migrateToLatest(t.db, t.schema ?? undefined)).toEqual([]); // idempotent
+    } finally {
+      await t.close();
+    }
+  });
+  it('marks reports referred before the referred column existed', async () => {
+    const t = await createTestDb({ migrate: false });
+    try {
+      const migrator = createMigrator(t.db, t.schema ?? undefined);
+      const { error } = await migrator.migrateTo('2026_11_25_090000_reports_autovacuum');
+      expect(error).toBeUndefined();
+      await sql`insert into team_keys (public_key, secret_sealed_to_recovery) values ('\\x00', '\\x00')`.execute(t.db);
+      for (const id of [REFERRED, NOT_REFERRED]) {
+        await sql`insert into reports (id, state, categories, urgent, community, region, suspected_state, team_key_id,
+                    data_key_sealed, narrative, details, submitted_at)
+                  select ${id}::uuid, 'submitted', '{threats}', false, 'uyghur', 'london', 'china', id, '\\x00', '\\x00', '\\x00', now()
+                    from team_keys`.execute(t.db);
+      }
+      await sql`insert into referrals (id, report_id, destination, referred_on, consent_override, details)
+                values (gen_random_uuid(), ${REFERRED}::uuid, 'police_met', current_date, false, '\\x00')`.execute(t.db);
+
+      await migrateToLatest(t.db, t.schema ?? undefined);
+      const rows = await t.db.selectFrom('reports').select(['id', 'referred']).orderBy('id').execute();
+      expect(rows).toEqual([
+        { id: REFERRED, referred: true },
+        { id: NOT_REFERRED, referred: false },
+      ]);
     } finally {
       await t.close();
     }
