@@ -5,6 +5,7 @@ import { LIST_NAMES, listLabel, loadLists, type ListName } from '../reporting/li
 import { addListItem, findListItem, isDefaultValue, isListName, parseLabels, relabelListItem, setRetired, usageCounts, type LabelErrors, type LabelInput } from '../settings/lists.js';
 import { SETTING_KEYS, saveSettings, settingsForm, type SettingKey } from '../settings/settings.js';
 import { staffOf } from '../staff/context.js';
+import { own } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { LANGUAGES, staffTranslator, translator } from '../web/i18n.js';
 
@@ -30,7 +31,7 @@ function noticeFor(code: unknown): string | null {
     retired: st('settings.notices.retired'),
     restored: st('settings.notices.restored'),
   };
-  return notices[String(code ?? '')] ?? null;
+  return own(notices, code) ?? null;
 }
 
 async function renderSettings(ctx: AppContext, res: Response, status: number, extra: { values?: Record<string, string>; errors?: Partial<Record<SettingKey, string>>; notice?: string | null }) {

@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import type { Role } from '../db/schema.js';
 import { badRequest, notFound } from '../errors.js';
+import { own } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../web/i18n.js';
 import { staffOf } from '../staff/context.js';
@@ -50,7 +51,7 @@ export function staffList(ctx: AppContext): RequestHandler {
       approved: st('staff.notices.approved'),
       approved_pending: st('staff.notices.approved_pending'),
     };
-    await renderStaffList(ctx, res, 200, { notice: notices[String(req.query['notice'] ?? '')] ?? null });
+    await renderStaffList(ctx, res, 200, { notice: own(notices, req.query['notice']) ?? null });
   };
 }
 

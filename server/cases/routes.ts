@@ -1,6 +1,7 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { requireRole } from '../staff/session.js';
 import type { AppContext } from '../web/context.js';
+import { urlencodedForm } from '../web/forms.js';
 import {
   downloadBundle,
   downloadEvidence,
@@ -26,7 +27,7 @@ import {
  * answers 404 for anything it cannot open (P11). Every POST checks CSRF.
  */
 export function caseRoutes(ctx: AppContext): Router {
-  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 1000 });
+  const form = urlencodedForm({ limit: '64kb', parameterLimit: 1000 });
   const r = Router();
 
   r.get('/staff/cases/:id', requireRole('caseworker'), showCase(ctx));

@@ -3,6 +3,7 @@ import type { TFunction } from 'i18next';
 import { constantTimeEqual, formatReceipt, normalizeReceipt } from '../crypto/index.js';
 import { HttpError, notReady } from '../errors.js';
 import { currentTeamKey, type Installation } from '../setup/service.js';
+import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
 import { createReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
@@ -61,7 +62,7 @@ export function switchLanguage(ctx: AppContext): RequestHandler {
     await requireInstallation(ctx);
     const lists = await loadLists(ctx.db);
     const { limits } = ctx.config;
-    const fields: FormFields = {};
+    const fields: FormFields = emptyMap();
     const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
     const parsed = await parseMultipart(
       req,
@@ -88,7 +89,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
     const inst = await requireInstallation(ctx);
     const lists = await loadLists(ctx.db);
     const { limits } = ctx.config;
-    const fields: FormFields = {};
+    const fields: FormFields = emptyMap();
     let validation: ReturnType<typeof validateReport> | null = null;
     let open: OpenReport | null = null;
     let evidenceBytes = 0;

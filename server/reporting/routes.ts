@@ -1,6 +1,7 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { AppContext } from '../web/context.js';
 import { onionLocation } from '../settings/settings.js';
+import { urlencodedForm } from '../web/forms.js';
 import { languageFromPath } from '../web/language.js';
 import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from './intake.js';
 import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, switchStatusLanguage, withdraw } from './status.js';
@@ -11,7 +12,7 @@ import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWit
  * inside its handler (multipart forms check it on the first part).
  */
 export function reporterRoutes(ctx: AppContext): Router {
-  const form = express.urlencoded({ extended: false, limit: ctx.config.limits.formBytes, parameterLimit: 50 });
+  const form = urlencodedForm({ limit: ctx.config.limits.formBytes, parameterLimit: 50 });
   const r = Router({ mergeParams: true });
 
   r.use(languageFromPath);

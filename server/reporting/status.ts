@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { TFunction } from 'i18next';
 import { normalizeReceipt } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
+import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
 import {
@@ -131,7 +132,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
     const session = await requireSession(ctx, req);
     const open = openOf(session);
     let remaining = await remainingEvidenceBytes(ctx.db, open.reportId, limits.reportBytes);
-    const fields: FormFields = {};
+    const fields: FormFields = emptyMap();
     const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
     try {
       const { files } = await parseMultipart(

@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
+import { own } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../web/i18n.js';
 import { endSession } from '../web/session-store.js';
@@ -30,7 +31,7 @@ export const showSignIn: RequestHandler = (req, res) => {
     everywhere: st('sign_in.notices.everywhere'),
     invitation: st('sign_in.notices.invitation'),
   };
-  renderSignIn(res, 200, { notice: notices[String(req.query['notice'] ?? '')] ?? null });
+  renderSignIn(res, 200, { notice: own(notices, req.query['notice']) ?? null });
 };
 
 /** Throttling answers as a page, not an error screen, so the form stays usable. */

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { addToList, relabelItem, retireItem, showItem, showList, showSettings, updateSettings } from '../admin/settings.js';
 import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
 import { auditPage } from '../audit/routes.js';
@@ -6,6 +6,7 @@ import { statisticsExport, statisticsPage } from '../stats/routes.js';
 import { queuePage } from '../cases/queue.js';
 import { caseRoutes } from '../cases/routes.js';
 import type { AppContext } from '../web/context.js';
+import { urlencodedForm } from '../web/forms.js';
 import { staffTranslator } from '../web/i18n.js';
 import {
   acceptInvitation,
@@ -29,7 +30,7 @@ import { loadStaff, requireRole, requireSignedIn } from './session.js';
  * POST handler.
  */
 export function staffRoutes(ctx: AppContext): Router {
-  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 100 });
+  const form = urlencodedForm({ limit: '64kb', parameterLimit: 100 });
   const r = Router();
   const area = ['/staff', '/admin'];
   r.use(area, async (req, res, next) => {

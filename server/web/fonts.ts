@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { RequestHandler } from 'express';
+import { own } from '../own.js';
 import { LANGUAGES, type Lang } from './i18n.js';
 
 /**
@@ -39,11 +40,11 @@ const NAME_FONTS: Record<string, { source: string; lang: Lang }> = {
 const nameFonts = new Map<string, Promise<Buffer>>();
 
 async function nameFont(name: string): Promise<Buffer> {
-  const spec = NAME_FONTS[name]!;
+  const spec = own(NAME_FONTS, name)!;
   const { readFile } = await import('node:fs/promises');
   const { default: subsetFont } = await import('subset-font');
   const text = LANGUAGES.find((l) => l.code === spec.lang)!.name;
-  return subsetFont(await readFile(FONT_FILES[spec.source]!), text, { targetFormat: 'woff2' });
+  return subsetFont(await readFile(own(FONT_FILES, spec.source)!), text, { targetFormat: 'woff2' });
 }
 
 const YEAR = 'public, max-age=31536000, immutable'; // each name carries its version
@@ -51,14 +52,14 @@ const YEAR = 'public, max-age=31536000, immutable'; // each name carries its ver
 /** GET /static/fonts/<file>.woff2 for the files above; anything else falls through (to a 404). */
 export const serveFont: RequestHandler = async (req, res, next) => {
   const name = req.path.replace(/^\//, '');
-  if (NAME_FONTS[name]) {
+  if (own(NAME_FONTS, name)) {
     if (!nameFonts.has(name)) {
       // A failure is not kept: the next request tries again.
       nameFonts.set(name, nameFont(name).catch((err: unknown) => (nameFonts.delete(name), Promise.reject(err))));
     }
     return res.setHeader('Cache-Control', YEAR).type('font/woff2').send(await nameFonts.get(name)!);
   }
-  const file = FONT_FILES[name];
+  const file = own(FONT_FILES, name);
   if (!file) return next();
   res.setHeader('Cache-Control', YEAR).type('font/woff2').sendFile(file);
 };

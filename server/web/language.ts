@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { notFound } from '../errors.js';
+import { own } from '../own.js';
 import { FONT_STYLESHEETS } from './fonts.js';
 import { DEFAULT_LANG, LANGUAGES, dirOf, isLang, pickLanguage, translator, type Lang } from './i18n.js';
 
@@ -34,7 +35,7 @@ export function setLanguage(res: Response, lang: Lang, originalUrl: string, meth
   res.locals['fontStylesheet'] = FONT_STYLESHEETS[lang] ?? null;
   // For the language switcher: the same page in another language.
   const rest = originalUrl.split('?')[0]!.replace(/^\/[^/]+/, '') || '/';
-  const page = method === 'GET' || method === 'HEAD' ? rest : (PAGE_AFTER_POST[rest] ?? '/');
+  const page = method === 'GET' || method === 'HEAD' ? rest : (own(PAGE_AFTER_POST, rest) ?? '/');
   res.locals['pathIn'] = (code: string) => `/${code}${page}`;
 }
 

@@ -54,12 +54,24 @@ export function parseMultipart(
       failure ??= err;
     };
 
-    bb.on('field', (name, value, info) => {
+    // Nothing thrown in a busboy listener may escape: it would be an
+    // uncaught exception in an event emitter, and end the process.
+    const guarded =
+      <A extends unknown[]>(listener: (...args: A) => void) =>
+      (...args: A) => {
+        try {
+          listener(...args);
+        } catch (err) {
+          fail(err);
+        }
+      };
+
+    bb.on('field', guarded((name: string, value: string, info: busboy.FieldInfo) => {
       if (info.valueTruncated) return fail(new HttpError(413, 'field_too_long'));
       if (info.nameTruncated) return fail(badRequest('bad_form'));
-      (fields[name] ??= []).push(value);
-    });
-    bb.on('file', (_name, stream, info) => {
+      addField(fields, name, value);
+    }));
+    bb.on('file', guarded((_name: string, stream: Readable, info: busboy.FileInfo) => {
       // A file input left empty still sends a part with no file name.
       if (!info.filename || failure) {
         stream.resume();
@@ -82,7 +94,7 @@ export function parseMultipart(
         }
         stream.resume(); // drain whatever the handler did not read
       });
-    });
+    }));
     bb.on('filesLimit', () => fail(payloadTooLarge('too_many_files')));
     bb.on('fieldsLimit', () => fail(payloadTooLarge('too_many_fields')));
     bb.on('partsLimit', () => fail(payloadTooLarge('too_many_fields')));
@@ -106,9 +118,27 @@ export function parseMultipart(
         queue.then(() => reject(failure));
       }
     });
-    req.on('aborted', () => fail(badRequest('aborted')));
+    // A client that goes away (or the server's request timeout) ends the
+    // request without an end to the body: busboy would wait for it forever.
+    // Destroying busboy errors the file being read, so the handler stops and
+    // deletes what it wrote, and the promise settles.
+    req.on('close', () => {
+      if (req.complete) return;
+      fail(badRequest('aborted'));
+      bb.destroy(new Error('request aborted'));
+    });
     req.pipe(bb);
   });
+}
+
+/**
+ * Adds one value to a map of fields filled from input. Defined, not
+ * assigned: on an ordinary object `fields['__proto__'] = …` would replace
+ * its prototype, and `fields['constructor']` finds Object's function.
+ */
+export function addField(fields: FormFields, name: string, value: string): void {
+  if (Object.hasOwn(fields, name)) fields[name]!.push(value);
+  else Object.defineProperty(fields, name, { value: [value], enumerable: true, writable: true, configurable: true });
 }
 
 /**
@@ -128,5 +158,5 @@ export function csrfOnFirstPart(csrf: { check(req: Request): void }, req: Reques
 
 /** First value of each field, for code that wants a flat body (the CSRF check). */
 export function flatFields(fields: FormFields): Record<string, string> {
-  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v[0] ?? '']));
+  return Object.assign(Object.create(null), Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v[0] ?? ''])));
 }
