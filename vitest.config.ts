@@ -22,7 +22,8 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          globalSetup: ['tests/global-setup.ts'], // drops the per-file schemas at the end
+          // Builds dist/ for the process tests; drops the per-file schemas at the end.
+          globalSetup: ['tests/global-build.ts', 'tests/global-setup.ts'],
           // Each file gets its own schema (PostgreSQL) or its own PGlite; a
           // few at a time keeps the 2-core CI machine responsive.
           maxWorkers: 2,

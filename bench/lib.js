@@ -159,7 +159,8 @@ export function npmStart() {
   let i = 0;
   for (; /^[A-Z_]+=/.test(words[i] ?? ''); i++) {
     const at = words[i].indexOf('=');
-    env[words[i].slice(0, at)] = words[i].slice(at + 1);
+    // NAME=${NAME:-default}: the default, as the shell would use it with NAME unset.
+    env[words[i].slice(0, at)] = words[i].slice(at + 1).replace(/^\$\{\w+:-(.*)\}$/, '$1');
   }
   if (words[i] !== 'node') throw new Error(`cannot read the start script (expected "[VAR=value ...] node [flags] file"): ${script}`);
   const flags = [];

@@ -1,7 +1,9 @@
+import { setMaxListeners } from 'node:events';
 import express, { type Express } from 'express';
 import cookieParser from 'cookie-parser';
 import type { Config } from './config.js';
 import { readySodium } from './crypto/index.js';
+import type { DiskGuard } from './db/disk.js';
 import { ping, type Db } from './db/index.js';
 import type { Logger } from './logger.js';
 import { publicDir, viewsDir } from './paths.js';
@@ -17,10 +19,10 @@ import { languageFromHeader, redirectToLanguage } from './web/language.js';
 import { RateLimits } from './web/rate-limit.js';
 import { noStore, securityHeaders } from './web/security.js';
 
-export type AppDeps = { config: Config; db: Db; logger: Logger };
+export type AppDeps = { config: Config; db: Db; logger: Logger; disk?: DiskGuard | null };
 
 /** Builds the Express app around the given database; no listening, no side effects. */
-export async function createApp({ config, db, logger }: AppDeps): Promise<{ app: Express; ctx: AppContext }> {
+export async function createApp({ config, db, logger, disk = null }: AppDeps): Promise<{ app: Express; ctx: AppContext }> {
   await readySodium();
   await initI18n();
   const ctx: AppContext = {
@@ -31,12 +33,20 @@ export async function createApp({ config, db, logger }: AppDeps): Promise<{ app:
     rateLimits: new RateLimits(db, config),
     installation: installationLoader(db),
     settings: () => loadSettings(db, config),
+    shutdown: new AbortController(),
+    disk,
   };
+
+  // Every upload in flight listens for the stop (multipart.ts): no warning at ten.
+  setMaxListeners(Infinity, ctx.shutdown.signal);
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // dynamic pages are no-store; static files keep their own ETags
   app.set('trust proxy', config.trustProxy);
+  app.set('env', config.env);
+  // Compiled templates are kept except while developing (edits show at once).
+  app.set('view cache', config.env !== 'development');
   app.set('view engine', 'ejs');
   app.set('views', viewsDir);
   app.set('query parser', 'simple');
@@ -54,8 +64,8 @@ export async function createApp({ config, db, logger }: AppDeps): Promise<{ app:
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const ok = await ping(db);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unreachable' });
+    const status = ctx.shutdown.signal.aborted ? 'stopping' : !(await ping(db)) ? 'database unreachable' : disk?.low ? 'disk nearly full' : 'ready';
+    res.status(status === 'ready' ? 200 : 503).json({ status });
   });
 
   app.use(cookieParser());

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
 import { readySodium } from './crypto/index.js';
 import { createDb, createMigrator, dbTargetFromConfig, migrateToLatest, type Db } from './db/index.js';
+import { DataDirLockedError, lockDataDir } from './db/lock.js';
 import { runHousekeeping } from './housekeeping.js';
 import { purge } from './retention/purge.js';
 import { loadSettings } from './settings/settings.js';
@@ -201,7 +202,23 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   await readySodium();
-  const db = await createDb(dbTargetFromConfig(config));
+  let release = async () => {};
+  if (!config.databaseUrl) {
+    try {
+      release = await lockDataDir(config.dataDir, `harbour ${command}`, () => {
+        process.stderr.write('harbour: another process took the data directory; stopping.\n');
+        process.exit(1);
+      });
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError)) throw err;
+      process.stderr.write(lockedMessage(err));
+      return 75; // EX_TEMPFAIL
+    }
+  }
+  const db = await createDb(dbTargetFromConfig(config)).catch(async (err: unknown) => {
+    await release();
+    throw err;
+  });
   try {
     switch (command) {
       case 'setup':
@@ -241,7 +258,23 @@ export async function runCli(argv: string[]): Promise<number> {
     }
   } finally {
     await db.destroy();
+    await release();
   }
+}
+
+/**
+ * The embedded database is one process's at a time (db/lock.ts): with the
+ * server running on it, a command would work on a stale copy and lose its
+ * writes, or corrupt the server's.
+ */
+function lockedMessage(err: DataDirLockedError): string {
+  const who = err.owner?.role === 'server' ? `The Harbour server (pid ${err.owner.pid}) is running` : `Another Harbour process${err.owner ? ` (${err.owner.role}, pid ${err.owner.pid})` : ''} is using`;
+  return `harbour: ${who} on the embedded database in ${err.dataDir}.
+Only one process can use it at a time. Stop the server first (Ctrl-C in its
+terminal, or \`systemctl stop harbour\`), run this command again, then start
+the server with \`npm start\`. (With PostgreSQL, DATABASE_URL, commands can run
+beside the server.)
+`;
 }
 
 export function cliMain(): void {

@@ -16,24 +16,38 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: positiveInt(0, 65535).default(3000),
-  PUBLIC_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
+  // A second listener for the Tor onion service, speaking the PROXY protocol
+  // (HiddenServiceExportCircuitID haproxy), so each Tor circuit is its own
+  // client for the rate limits. Unset: no onion listener.
+  ONION_PORT: positiveInt(1, 65535).optional(),
+  ONION_HOST: z.string().min(1).default('127.0.0.1'),
+  // Unset: derived from HOST and PORT (see publicUrlOf), so links printed at
+  // set-up and in invitations point at the port the server really uses.
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_SIZE: positiveInt(1, 200).default(10),
+  DATABASE_CONNECT_TIMEOUT_SECONDS: positiveInt(1, 120).default(5),
+  DATABASE_STATEMENT_TIMEOUT_SECONDS: positiveInt(1, 3600).default(15),
+  DATABASE_LOCK_TIMEOUT_SECONDS: positiveInt(1, 600).default(5),
   DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   TRUST_PROXY: positiveInt(0, 10).default(0),
   MAX_FILE_MB: positiveInt(1, 2048).default(30),
   MAX_REPORT_MB: positiveInt(1, 4096).default(100),
   MAX_FILES_PER_UPLOAD: positiveInt(1, 50).default(10),
+  // Embedded database only: refuse new reports and files below this much free
+  // disk. Unset: room for a WAL segment and the largest upload written twice.
+  MIN_FREE_DISK_MB: positiveInt(1, 1_000_000).optional(),
   SUBMISSIONS_PER_HOUR_PER_IP: positiveInt(1, 100000).default(10),
   SUBMISSIONS_PER_HOUR_TOTAL: positiveInt(1, 10000000).default(1000),
   RECEIPT_ATTEMPTS_PER_HOUR_PER_IP: positiveInt(1, 100000).default(10),
   RECEIPT_ATTEMPTS_PER_HOUR_TOTAL: positiveInt(1, 10000000).default(2000),
   REPORTER_SESSION_MINUTES: positiveInt(5, 240).default(30),
   REQUEST_TIMEOUT_SECONDS: positiveInt(10, 3600).default(900),
+  SHUTDOWN_GRACE_SECONDS: positiveInt(1, 600).default(10),
   QUICK_EXIT_URL: z.url({ protocol: /^https?$/ }).default('https://www.bbc.co.uk/weather'),
   RATE_LIMITS: bool.default(true),
   TRIAGE_TARGET_HOURS: positiveInt(1, 24 * 60).default(48),
@@ -51,12 +65,18 @@ export type Config = Readonly<{
   env: 'development' | 'production' | 'test';
   host: string;
   port: number;
+  /** The onion service's listener (PROXY protocol from Tor), or null. */
+  onion: Readonly<{ host: string; port: number }> | null;
   publicUrl: URL;
   /** Cookies get `Secure` and the `__Host-` prefix when served over HTTPS. */
   secureCookies: boolean;
   databaseUrl: string | null;
   databasePoolSize: number;
+  /** Limits that turn a lost, locked or stuck database into an error page within seconds. */
+  database: Readonly<{ acquireTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number }>;
   dataDir: string;
+  /** Below this much free space under DATA_DIR, new reports and files are refused (embedded database). */
+  minFreeDiskBytes: number;
   logLevel: string;
   trustProxy: number;
   limits: Readonly<{
@@ -86,10 +106,19 @@ export type Config = Readonly<{
     invitationDays: number;
   }>;
   requestTimeoutMs: number;
+  /** How long a stop waits for requests in flight before it ends them. */
+  shutdownGraceMs: number;
   quickExitUrl: string;
 }>;
 
 export class ConfigError extends Error {}
+
+/** The address a browser on this machine uses for HOST:PORT (loopback and wildcard addresses read as localhost). */
+export function publicUrlOf(host: string, port: number): string {
+  const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost', ''].includes(host);
+  const name = local ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset, as in most .env loaders.
@@ -104,17 +133,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
-  const publicUrl = new URL(c.PUBLIC_URL);
+  const publicUrl = new URL(c.PUBLIC_URL ?? publicUrlOf(c.HOST, c.PORT));
   const mb = 1024 * 1024;
   return Object.freeze({
     env: c.NODE_ENV,
     host: c.HOST,
     port: c.PORT,
+    onion: c.ONION_PORT ? Object.freeze({ host: c.ONION_HOST, port: c.ONION_PORT }) : null,
     publicUrl,
     secureCookies: publicUrl.protocol === 'https:',
     databaseUrl: c.DATABASE_URL ?? null,
     databasePoolSize: c.DATABASE_POOL_SIZE,
+    database: Object.freeze({
+      acquireTimeoutMs: c.DATABASE_CONNECT_TIMEOUT_SECONDS * 1000,
+      statementTimeoutMs: c.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000,
+      lockTimeoutMs: c.DATABASE_LOCK_TIMEOUT_SECONDS * 1000,
+    }),
     dataDir: path.resolve(c.DATA_DIR),
+    minFreeDiskBytes: (c.MIN_FREE_DISK_MB ?? 16 + 2 * c.MAX_REPORT_MB + 64) * mb,
     logLevel: c.LOG_LEVEL,
     trustProxy: c.TRUST_PROXY,
     limits: Object.freeze({
@@ -146,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       invitationDays: c.INVITATION_DAYS,
     }),
     requestTimeoutMs: c.REQUEST_TIMEOUT_SECONDS * 1000,
+    shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
     quickExitUrl: c.QUICK_EXIT_URL,
   });
 }

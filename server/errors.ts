@@ -22,3 +22,9 @@ export const payloadTooLarge = (code = 'too_large') => new HttpError(413, code);
 export const tooManyRequests = (retryAfterSeconds: number) =>
   new HttpError(429, 'too_many_requests', retryAfterSeconds);
 export const notReady = () => new HttpError(503, 'not_ready');
+/** The database is away (restarting, unreachable, too slow, out of disk): try again shortly. */
+export const databaseUnavailable = () => new HttpError(503, 'unavailable', 30);
+/** The process is stopping: what was being sent is discarded, and can be sent again in a moment. */
+export const shuttingDown = () => new HttpError(503, 'shutting_down', 30);
+/** Too little disk left to store more safely (the embedded database would stall on a full disk). */
+export const insufficientStorage = () => new HttpError(507, 'disk_full', 600);

@@ -1,15 +1,18 @@
 import { createServer } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createDb, dbTargetFromConfig, migrateToLatest } from './db/index.js';
+import { createDb, dbTargetFromConfig, embeddedDatabase, migrateToLatest, type Db } from './db/index.js';
+import { DiskGuard } from './db/disk.js';
+import { DataDirLockedError, lockDataDir } from './db/lock.js';
 import { startHousekeeping } from './housekeeping.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { getInstallation } from './setup/service.js';
+import { notSetUpHint } from './setup/hint.js';
+import { listenForOnion } from './web/onion.js';
 
-async function main(): Promise<void> {
-  let config: Config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -17,13 +20,71 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
-  const db = await createDb(dbTargetFromConfig(config));
-  const applied = await migrateToLatest(db);
-  if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-  if (!config.databaseUrl) logger.info({ dataDir: config.dataDir }, 'using the embedded PostgreSQL (PGlite)');
+}
 
-  const { app } = await createApp({ config, db, logger });
+/**
+ * Opens the database and migrates it. Migrations run without the request
+ * time limits (an index on a large table may take minutes); the app's own
+ * connections have them. The embedded database is locked to this process
+ * first: a second process on one data directory is refused at once.
+ */
+async function openDatabase(config: Config, logger: Logger): Promise<{ db: Db; release: () => Promise<void> }> {
+  let release = async () => {};
+  if (!config.databaseUrl) {
+    release = await lockDataDir(config.dataDir, 'server', (err) => {
+      // Another process took the directory (only possible if this one stalled
+      // past the lock's staleness): stop before two writers corrupt it.
+      logger.fatal({ err }, 'lost the lock on the data directory; stopping');
+      process.exit(1);
+    });
+    logger.info({ dataDir: config.dataDir }, 'using the embedded PostgreSQL (PGlite)');
+    const db = await createDb(
+      dbTargetFromConfig(config, {
+        timeouts: true,
+        onEvent: (event, detail) => logger[event === 'restarted' ? 'info' : 'error']({ event, err: detail }, `embedded database: ${event.replace('_', ' ')}`),
+      }),
+    );
+    const embedded = embeddedDatabase(db)!;
+    const limit = embedded.queryTimeoutMs;
+    embedded.queryTimeoutMs = 0;
+    const applied = await migrateToLatest(db);
+    embedded.queryTimeoutMs = limit;
+    if (applied.length) logger.info({ migrations: applied }, 'database migrated');
+    return { db, release };
+  }
+  const migrator = await createDb(dbTargetFromConfig(config));
+  try {
+    const applied = await migrateToLatest(migrator);
+    if (applied.length) logger.info({ migrations: applied }, 'database migrated');
+  } finally {
+    await migrator.destroy();
+  }
+  const db = await createDb(
+    dbTargetFromConfig(config, { timeouts: true, onError: (err) => logger.warn({ err }, 'database connection lost; it is replaced on the next request') }),
+  );
+  return { db, release };
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  let opened: { db: Db; release: () => Promise<void> };
+  try {
+    opened = await openDatabase(config, logger);
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(
+        `Harbour cannot start: ${err.message}.\nOnly one process may use an embedded data directory. Stop the other one first, or set DATA_DIR to another directory.\n`,
+      );
+      process.exit(75); // EX_TEMPFAIL
+    }
+    throw err;
+  }
+  const { db, release } = opened;
+
+  const disk = config.databaseUrl ? null : new DiskGuard(config.dataDir, config.minFreeDiskBytes, logger);
+  await disk?.start();
+  const { app, ctx } = await createApp({ config, db, logger, disk });
   const server = createServer(app);
   // Against slow clients: headers must arrive quickly; a whole request (an
   // upload over Tor included) has REQUEST_TIMEOUT_SECONDS.
@@ -33,13 +94,29 @@ async function main(): Promise<void> {
   server.timeout = 120_000; // socket idle
   const stopHousekeeping = startHousekeeping(db, config, logger);
 
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const where = `${config.host}:${config.port}`;
+    const line =
+      err.code === 'EADDRINUSE' ? `Harbour cannot start: ${where} is already in use (another Harbour, or another program). Stop it, or set PORT to a free port.`
+      : err.code === 'EACCES' ? `Harbour cannot start: no permission to listen on ${where}. Use a port above 1023, or put Harbour behind a reverse proxy.`
+      : err.code === 'EADDRNOTAVAIL' ? `Harbour cannot start: ${config.host} is not an address of this machine. Check HOST.`
+      : null;
+    if (!line) throw err;
+    process.stderr.write(`${line}\n`);
+    void release().finally(() => process.exit(1));
+  });
+
+  const onion = config.onion
+    ? listenForOnion(server, config.onion.host, config.onion.port, () => logger.warn('a connection to the onion port without a PROXY header was closed (check HiddenServiceExportCircuitID haproxy)'))
+    : null;
+  onion?.on('error', (err) => server.emit('error', err));
+  onion?.on('listening', () => logger.info({ host: config.onion!.host, port: config.onion!.port }, 'listening for the onion service (PROXY protocol)'));
+
   server.listen(config.port, config.host, async () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     logger.info({ host: config.host, port }, 'Harbour is listening');
-    if (!(await getInstallation(db))) {
-      logger.warn('Not set up yet: run `npx harbour setup --org "Your organisation"` to create the keys.');
-    }
+    if (!(await getInstallation(db).catch(() => null))) logger.warn(notSetUpHint(config));
   });
 
   let stopping = false;
@@ -48,10 +125,20 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     stopHousekeeping();
-    const force = setTimeout(() => process.exit(1), 10_000);
+    disk?.stop();
+    // Uploads still arriving are answered with a "try again" page and what
+    // they wrote is discarded (multipart.ts); nothing is acknowledged that
+    // the stop then loses. Whatever is left when the grace period ends is cut.
+    ctx.shutdown.abort();
+    const force = setTimeout(() => {
+      logger.warn('grace period over; stopping now');
+      process.exit(1);
+    }, config.shutdownGraceMs);
     force.unref();
+    onion?.close();
     server.close(async () => {
-      await db.destroy();
+      await db.destroy().catch((err: unknown) => logger.warn({ err }, 'closing the database failed'));
+      await release().catch(() => undefined);
       logger.info('stopped');
       process.exit(0);
     });

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import type { AppContext } from '../web/context.js';
 import { onionLocation } from '../settings/settings.js';
 import { urlencodedForm } from '../web/forms.js';
@@ -17,8 +18,15 @@ export function reporterRoutes(ctx: AppContext): Router {
 
   r.use(languageFromPath);
   r.use(async (req, res, next) => {
-    const inst = await ctx.installation();
-    const settings = inst ? await ctx.settings() : null;
+    // The emergency advice, and the error pages, must work with the database
+    // away: without it, pages go on with the defaults and no form token, and
+    // whatever needs the database fails on its own with a "try again" page.
+    const { inst, settings } = await Promise.all([ctx.installation(), ctx.settings()])
+      .then(([i, s]) => ({ inst: i, settings: i ? s : null }))
+      .catch((err: unknown) => {
+        if (!isDatabaseUnavailable(err)) throw err;
+        return { inst: null, settings: null };
+      });
     res.locals['orgName'] = settings?.orgName ?? null;
     res.locals['orgContact'] = settings?.orgContact ?? null;
     res.locals['quickExitUrl'] = settings?.quickExitUrl ?? ctx.config.quickExitUrl;

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
+import type { DiskGuard } from '../db/disk.js';
 import type { Logger } from '../logger.js';
 import type { Settings } from '../settings/settings.js';
 import { getInstallation, type Installation } from '../setup/service.js';
@@ -16,6 +17,10 @@ export type AppContext = {
   installation(): Promise<Installation | null>;
   /** The administrator's settings, read from the database each time (no cross-instance staleness). */
   settings(): Promise<Settings>;
+  /** Free space under the embedded database (null with PostgreSQL, whose server guards its own disk). */
+  disk: DiskGuard | null;
+  /** Aborted when the process begins to stop: uploads in flight answer "try again" and discard what they wrote. */
+  shutdown: AbortController;
 };
 
 /**

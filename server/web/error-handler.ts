@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { HttpError, notFound } from '../errors.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { HttpError, databaseUnavailable, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_LANG, isLang, pickLanguage, staffTranslator } from './i18n.js';
 import { setLanguage } from './language.js';
@@ -35,9 +36,11 @@ export const notFoundHandler: RequestHandler = (_req, _res, next) => next(notFou
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known = err instanceof HttpError ? err : fromBodyParser(err as { type?: string; status?: number });
+    const unavailable = isDatabaseUnavailable(err);
+    const known = err instanceof HttpError ? err : unavailable ? databaseUnavailable() : fromBodyParser(err as { type?: string; status?: number });
     const httpError = known ?? new HttpError(500, 'server_error');
-    if (!known) logger.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
+    if (unavailable) logger.warn({ err, method: req.method, route: req.route?.path }, 'database unavailable');
+    else if (!known) logger.error({ err, method: req.method, route: req.route?.path }, 'unhandled error');
     if (res.headersSent) {
       req.socket.destroy();
       return;

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import busboy from 'busboy';
 import type { Readable } from 'node:stream';
-import { HttpError, badRequest, payloadTooLarge } from '../errors.js';
+import { HttpError, badRequest, payloadTooLarge, shuttingDown } from '../errors.js';
 import type { FormFields } from '../reporting/validation.js';
 
 export type FileInfo = { filename: string; mimeType: string };
@@ -29,8 +29,10 @@ export function parseMultipart(
   limits: MultipartLimits,
   fields: FormFields,
   onFile: FileHandler,
+  stopping?: AbortSignal,
 ): Promise<{ fields: FormFields; files: number }> {
   return new Promise((resolve, reject) => {
+    if (stopping?.aborted) return reject(shuttingDown());
     const type = req.headers['content-type'] ?? '';
     if (!type.toLowerCase().startsWith('multipart/form-data')) return reject(badRequest('bad_form'));
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -127,6 +129,17 @@ export function parseMultipart(
       fail(badRequest('aborted'));
       bb.destroy(new Error('request aborted'));
     });
+    // The process is stopping: the upload cannot finish within the grace
+    // period, so it ends now with a "try again" page; destroying busboy makes
+    // the file handler delete what it wrote. The rest of the body is not read.
+    const onStop = () => {
+      fail(shuttingDown());
+      req.unpipe(bb);
+      bb.destroy(shuttingDown());
+      queue.then(() => reject(failure));
+    };
+    stopping?.addEventListener('abort', onStop, { once: true });
+    bb.once('close', () => stopping?.removeEventListener('abort', onStop));
     req.pipe(bb);
   });
 }

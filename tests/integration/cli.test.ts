@@ -44,7 +44,7 @@ describe('harbour CLI', () => {
     expect(text).toMatch(/keep it offline/);
     const key = /([0-9A-F]{8}(?:-[0-9A-F]{8}){7}-[0-9A-F]{4})/.exec(text)![1]!;
 
-    const db = await createDb({ kind: 'pglite', dataDir: dir });
+    const db = await createDb({ kind: 'pglite', dataDir: path.join(dir, 'pgdata') });
     try {
       const team = await openTeamKeyWithRecovery(db, key);
       expect(team.privateKey).toHaveLength(32);
