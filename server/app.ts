@@ -13,7 +13,7 @@ import { loadSettings } from './settings/settings.js';
 import { installationLoader, type AppContext } from './web/context.js';
 import { createCsrf } from './web/csrf.js';
 import { serveFont } from './web/fonts.js';
-import { errorHandler, notFoundHandler, requestLogger } from './web/error-handler.js';
+import { errorHandler, notFoundHandler, requestDeadline, requestLogger } from './web/error-handler.js';
 import { initI18n } from './web/i18n.js';
 import { languageFromHeader, redirectToLanguage } from './web/language.js';
 import { RateLimits } from './web/rate-limit.js';
@@ -55,6 +55,7 @@ export async function createApp({ config, db, logger, disk = null }: AppDeps): P
   app.locals['orgName'] = null;
 
   app.use(requestLogger(logger));
+  app.use(requestDeadline(config.requestTimeoutMs + 5000));
   app.use(securityHeaders({ https: config.secureCookies }));
   app.use('/static/fonts', serveFont);
   app.use('/static', express.static(publicDir, { index: false, maxAge: '1d', fallthrough: false }));

@@ -1,7 +1,7 @@
 import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import type { Logger } from './logger.js';
-import { deleteAbandonedReports } from './reporting/queries.js';
+import { deleteAbandonedEvidence, deleteAbandonedReports, deleteOldFormClaims } from './reporting/queries.js';
 import { purge } from './retention/purge.js';
 import { loadSettings } from './settings/settings.js';
 import { deleteExpiredRateLimits } from './web/rate-limit.js';
@@ -15,7 +15,13 @@ import { deleteExpiredSessions } from './web/session-store.js';
 export async function runHousekeeping(db: Db, config: Config): Promise<void> {
   await deleteExpiredSessions(db, config);
   await deleteExpiredRateLimits(db);
-  await deleteAbandonedReports(db, 60);
+  // A request that fails deletes what it wrote at once; these sweeps only
+  // catch what a crash left, so they wait past the longest a request may run.
+  const crashedMinutes = Math.ceil(config.requestTimeoutMs / 60_000) + 5;
+  await deleteAbandonedReports(db, Math.max(60, crashedMinutes));
+  await deleteAbandonedEvidence(db, crashedMinutes);
+  // A form's receipt copy lives as long as a reporter session can (two hours).
+  await deleteOldFormClaims(db, Math.max(120, crashedMinutes));
   const { closedRetentionDays } = await loadSettings(db, config); // the administrator's setting, or CLOSED_RETENTION_DAYS
   await purge(db, { closedRetentionDays }); // one instance at a time (advisory lock)
 }

@@ -100,6 +100,14 @@ export interface SessionsTable {
   expires_at: Timestamp;
 }
 
+export interface FormSubmissionsTable {
+  key_hash: Bytes;
+  state: 'sending' | 'sent';
+  report_id: string | null;
+  receipt_sealed: Bytes | null;
+  created_at: Generated<Date>;
+}
+
 export interface RateLimitsTable {
   key: string;
   points: number;
@@ -238,6 +246,7 @@ export interface Database {
   evidence: EvidenceTable;
   evidence_chunks: EvidenceChunksTable;
   sessions: SessionsTable;
+  form_submissions: FormSubmissionsTable;
   rate_limits: RateLimitsTable;
   ip_hash_keys: IpHashKeysTable;
 }

@@ -1,16 +1,20 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { TFunction } from 'i18next';
-import { constantTimeEqual, formatReceipt, normalizeReceipt } from '../crypto/index.js';
-import { HttpError, notReady } from '../errors.js';
+import { constantTimeEqual, formatReceipt, normalizeReceipt, type SessionToken } from '../crypto/index.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { HttpError, databaseUnavailable, notReady } from '../errors.js';
 import { currentTeamKey, type Installation } from '../setup/service.js';
 import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
-import { createReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
+import { setSessionCookie } from '../web/session-store.js';
+import { createReporterSession, insertReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
 import { storeEvidence } from './evidence.js';
 import { reportFormView } from './form-view.js';
 import { loadLists, type Lists } from './lists.js';
-import { createPendingReport, discardPendingReport, finalizeReport, type OpenReport } from './service.js';
+import { claimForm, newFormKey, parseFormKey, sealReceiptForForm, type Claim, type FormKey } from './form-claims.js';
+import { completeFormClaim, forgetClaimReceipt, releaseFormClaim } from './queries.js';
+import { createPendingReport, discardPendingReport, issueReceipt, markSubmitted, openWithReceipt, reportUrgency, type OpenReport } from './service.js';
 import { validateReport, type FieldErrors, type FormFields } from './validation.js';
 
 export async function requireInstallation(ctx: AppContext): Promise<Installation> {
@@ -32,6 +36,9 @@ function renderForm(
     languageForm: 'report-form',
     languageAction: 'report/language',
     form: reportFormView(t, res.locals['lang'] as string, lists, state.values ?? {}, state.errors ?? {}),
+    // The form's one submission (form-claims.ts): kept across a language
+    // switch and a refused attempt, new for each fresh form.
+    formKey: parseFormKey(state.values?.['form_key']?.[0])?.cookieValue ?? newFormKey(),
     formError: state.formError ?? null,
     filesDropped: state.filesDropped ?? false,
     languageSwitched: state.languageSwitched ?? false,
@@ -78,11 +85,14 @@ export function switchLanguage(ctx: AppContext): RequestHandler {
 /**
  * Receives the report form in one streamed request. The form's fields come
  * first; at the first file (or the end) they are validated and, if valid,
- * the report is stored encrypted in the 'pending' state; each file then
- * streams into encrypted evidence. Only when everything has arrived is the
- * receipt issued and the report marked submitted; on any failure the pending
- * report is deleted and the form comes back with everything the reporter
- * typed (files must be chosen again: browsers cannot re-fill a file input).
+ * the form's one submission is claimed and the report stored encrypted in
+ * the 'pending' state; each file then streams into encrypted evidence. Only
+ * when everything has arrived are the receipt, the report's 'submitted' state
+ * and the reporter's session written, in one transaction. On any failure —
+ * bad input, a limit, the client gone, the request timing out, the process
+ * stopping, the database away — what this request wrote is deleted at once
+ * and the form comes back with everything the reporter typed (files must be
+ * chosen again: browsers cannot re-fill a file input).
  */
 export function submitReport(ctx: AppContext): RequestHandler {
   return async (req, res) => {
@@ -91,7 +101,10 @@ export function submitReport(ctx: AppContext): RequestHandler {
     const { limits } = ctx.config;
     const fields: FormFields = emptyMap();
     let validation: ReturnType<typeof validateReport> | null = null;
+    let formKey: FormKey | null = null;
+    let claim: Claim | null = null;
     let open: OpenReport | null = null;
+    let filed = false;
     let evidenceBytes = 0;
 
     const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
@@ -99,6 +112,18 @@ export function submitReport(ctx: AppContext): RequestHandler {
       if (validation) return;
       validation = validateReport(fields, lists);
       if (!validation.ok) return;
+      ctx.disk?.ensureSpace();
+      // Every form the server draws has a key; a post without one (a script)
+      // is filed without the double-submission guard, which protects people, not the server.
+      formKey = parseFormKey(fields['form_key']?.[0]);
+      if (formKey) {
+        claim = await claimForm(ctx.db, formKey, {
+          maxWaitMs: ctx.config.requestTimeoutMs,
+          gone: () => req.socket.destroyed,
+          stopping: ctx.shutdown.signal,
+        });
+        if (claim.kind === 'sent') return; // a repeat: nothing more is stored
+      }
       await ctx.rateLimits.consume('submit', req);
       open = await createPendingReport(ctx.db, await currentTeamKey(ctx.db), validation.value);
     };
@@ -113,7 +138,8 @@ export function submitReport(ctx: AppContext): RequestHandler {
           checkCsrf();
           await prepare();
           const report = open as OpenReport | null;
-          if (!report) return; // invalid form: the file is drained and must be chosen again
+          if (!report) return; // invalid form, or a repeat: the file is drained, never stored
+          ctx.disk?.ensureSpace();
           const remaining = limits.reportBytes - evidenceBytes;
           const { meta } = await storeEvidence(ctx.db, {
             reportId: report.reportId,
@@ -126,6 +152,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
           });
           evidenceBytes += meta.originalSize;
         },
+        { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
       );
       filesSent = parsed.files;
       checkCsrf();
@@ -135,31 +162,87 @@ export function submitReport(ctx: AppContext): RequestHandler {
         renderForm(ctx, res, 422, lists, { values: fields, errors: result?.errors ?? {}, filesDropped: filesSent > 0 });
         return;
       }
+      const repeat = claim as Claim | null;
+      if (repeat?.kind === 'sent') return await showRepeat(ctx, inst, res, repeat);
       const report = open as OpenReport | null;
       if (!report) throw new Error('valid report without a pending row');
-      const receipt = await finalizeReport(ctx.db, inst, report);
-      open = null;
-      await createReporterSession(ctx.db, ctx.config, res, {
-        reportId: report.reportId,
-        dataKey: Buffer.from(report.dataKey).toString('base64'),
-        receipt,
-        urgent: result.value.urgent,
-      });
+      const session = await fileReport(ctx, inst, report, formKey, result.value.urgent);
+      filed = true;
+      setSessionCookie(ctx.config, res, 'reporter', session);
       res.redirect(303, `/${res.locals['lang']}/report/receipt`);
     } catch (err) {
-      const pending = open as OpenReport | null;
-      if (pending) await discardPendingReport(ctx.db, pending.reportId);
-      if (!(err instanceof HttpError) || err.status >= 500) throw err;
-      if (err.retryAfterSeconds) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      const known = err instanceof HttpError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
+      if (!known) throw err;
+      if (req.socket.destroyed) return; // nobody left to answer
+      if (known.retryAfterSeconds) res.setHeader('Retry-After', String(known.retryAfterSeconds));
+      // The body was not read to its end: this answer ends the connection.
+      if (known.code === 'shutting_down' || known.code === 'upload_timeout') res.setHeader('Connection', 'close');
       const result = validation as ReturnType<typeof validateReport> | null;
-      renderForm(ctx, res, err.status, lists, {
+      renderForm(ctx, res, known.status, lists, {
         values: fields,
         errors: result && !result.ok ? result.errors : {},
-        formError: err.code,
+        formError: known.code,
         filesDropped: true,
       });
+    } finally {
+      // Whatever did not end in a receipt is removed now, not left for the
+      // hourly sweep (which only catches what a crash leaves).
+      if (!filed) await discardUnfiled(ctx, open as OpenReport | null, formKey as FormKey | null, (claim as Claim | null)?.kind === 'mine');
     }
   };
+}
+
+/**
+ * The receipt, the report's 'submitted' state, the reporter's session and the
+ * form's "sent" mark in one transaction: a report is never stored without a
+ * session that opens it, nor a session for a report that is not there.
+ */
+async function fileReport(ctx: AppContext, inst: Installation, report: OpenReport, formKey: FormKey | null, urgent: boolean): Promise<SessionToken> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const issued = await issueReceipt(inst, report);
+    const session = await ctx.db.transaction().execute(async (trx) => {
+      if (!(await markSubmitted(trx, report, issued))) return null;
+      const token = await insertReporterSession(trx, {
+        reportId: report.reportId,
+        dataKey: Buffer.from(report.dataKey).toString('base64'),
+        receipt: issued.receipt,
+        urgent,
+      });
+      if (formKey) await completeFormClaim(trx, formKey.idHash, report.reportId, sealReceiptForForm(formKey, issued.receipt));
+      return token;
+    });
+    if (session) return session;
+  }
+  throw new Error('could not issue a unique receipt');
+}
+
+/** Removes a pending report (its evidence cascades) and gives the form back; logs, never throws. */
+async function discardUnfiled(ctx: AppContext, open: OpenReport | null, formKey: FormKey | null, claimed: boolean): Promise<void> {
+  try {
+    if (open) await discardPendingReport(ctx.db, open.reportId);
+    if (claimed && formKey) await releaseFormClaim(ctx.db, formKey.idHash);
+  } catch (err) {
+    ctx.logger.warn({ err }, 'could not discard an unfinished report; housekeeping will');
+  }
+}
+
+/**
+ * A repeat of a form that was already filed: the same receipt page (a new
+ * session for the same report, from the receipt copy), or, once the receipt
+ * was typed back, a page that says the report was sent.
+ */
+async function showRepeat(ctx: AppContext, inst: Installation, res: Response, claim: Extract<Claim, { kind: 'sent' }>): Promise<void> {
+  if (!claim.receipt) throw new HttpError(409, 'already_sent');
+  const opened = await openWithReceipt(ctx.db, inst, claim.receipt);
+  if (!opened) throw new HttpError(409, 'already_sent'); // withdrawn since
+  const urgent = (await reportUrgency(ctx.db, opened.reportId)) ?? false;
+  await createReporterSession(ctx.db, ctx.config, res, {
+    reportId: opened.reportId,
+    dataKey: Buffer.from(opened.dataKey).toString('base64'),
+    receipt: claim.receipt,
+    urgent,
+  });
+  res.redirect(303, `/${res.locals['lang']}/report/receipt`);
 }
 
 async function sessionWithReceipt(ctx: AppContext, req: Request) {
@@ -193,6 +276,7 @@ export function confirmReceipt(ctx: AppContext): RequestHandler {
     delete session.payload.receipt;
     delete session.payload.urgent;
     await updateReporterSession(ctx.db, session);
+    await forgetClaimReceipt(ctx.db, session.payload.reportId); // a repeat of the form now only says "already sent"
     res.redirect(303, `/${res.locals['lang']}/status?confirmed=1`);
   };
 }

@@ -46,6 +46,69 @@ export async function deleteAbandonedReports(db: Db, olderThanMinutes: number): 
   return Number(res.numDeletedRows);
 }
 
+/** Evidence rows left "uploading" by a process that died mid-upload (a failed request deletes its own at once). */
+export async function deleteAbandonedEvidence(db: Db, olderThanMinutes: number): Promise<number> {
+  const res = await db
+    .deleteFrom('evidence')
+    .where('state', '=', 'uploading')
+    .where('created_at', '<', sql<Date>`now() - make_interval(mins => ${olderThanMinutes})`)
+    .executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
+// ---------------------------------------------------------------- one submission per form
+
+/**
+ * Claims a form's key for this request; false if another request has it (or
+ * filed it). A claim still 'sending' after `staleAfterMs` belonged to a
+ * process that died mid-request, and is taken over.
+ */
+export async function insertFormClaim(db: Db, keyHash: Uint8Array, staleAfterMs: number): Promise<boolean> {
+  const rows = await db
+    .insertInto('form_submissions')
+    .values({ key_hash: keyHash, state: 'sending' })
+    .onConflict((oc) =>
+      oc
+        .column('key_hash')
+        .doUpdateSet({ created_at: sql`now()` })
+        .where('form_submissions.state', '=', 'sending')
+        .where('form_submissions.created_at', '<', sql<Date>`now() - make_interval(secs => ${staleAfterMs / 1000})`),
+    )
+    .returning('key_hash')
+    .execute();
+  return rows.length === 1;
+}
+
+export function findFormClaim(db: Db, keyHash: Uint8Array) {
+  return db.selectFrom('form_submissions').select(['state', 'report_id', 'receipt_sealed']).where('key_hash', '=', keyHash).executeTakeFirst();
+}
+
+export async function completeFormClaim(db: Db, keyHash: Uint8Array, reportId: string, receiptSealed: Uint8Array): Promise<void> {
+  await db
+    .updateTable('form_submissions')
+    .set({ state: 'sent', report_id: reportId, receipt_sealed: receiptSealed })
+    .where('key_hash', '=', keyHash)
+    .execute();
+}
+
+/** A request that did not file its report gives the form back (a retry may file it). */
+export async function releaseFormClaim(db: Db, keyHash: Uint8Array): Promise<void> {
+  await db.deleteFrom('form_submissions').where('key_hash', '=', keyHash).where('state', '=', 'sending').execute();
+}
+
+/** Once the reporter has typed the receipt back, no copy of it is kept for repeats. */
+export async function forgetClaimReceipt(db: Db, reportId: string): Promise<void> {
+  await db.updateTable('form_submissions').set({ receipt_sealed: null }).where('report_id', '=', reportId).execute();
+}
+
+export async function deleteOldFormClaims(db: Db, olderThanMinutes: number): Promise<number> {
+  const res = await db
+    .deleteFrom('form_submissions')
+    .where('created_at', '<', sql<Date>`now() - make_interval(mins => ${olderThanMinutes})`)
+    .executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
 export async function findByReceiptLookup(db: Db, lookup: Uint8Array) {
   return db
     .selectFrom('reports')

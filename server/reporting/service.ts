@@ -64,19 +64,28 @@ export async function createPendingReport(db: Db, teamKey: TeamPublicKey, input:
   return { reportId: id, dataKey };
 }
 
+export type IssuedReceipt = { receipt: string; lookup: Uint8Array; wrapped: Uint8Array };
+
 /**
- * Issues the receipt: stores only its Argon2id-derived lookup hash and the
- * data key wrapped under the receipt-derived key (P5). Returns the receipt,
- * which the caller shows once and never stores in the clear.
+ * A new receipt for a report: its Argon2id-derived lookup hash and the data
+ * key wrapped under the receipt-derived key (P5). Slow (Argon2id), so it is
+ * done before the transaction that stores it. The receipt itself is shown
+ * once and never stored in the clear.
  */
-export async function finalizeReport(db: Db, inst: Installation, report: OpenReport): Promise<string> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const receipt = generateReceipt();
-    const keys = await deriveReceiptKeys(receipt, inst.receiptSalt);
-    const wrapped = encryptField(keys.wrapKey, report.dataKey, field(report.reportId, 'data_key_wrapped'));
-    if (await q.markSubmitted(db, report.reportId, keys.lookup, wrapped)) return receipt;
-  }
-  throw new Error('could not issue a unique receipt');
+export async function issueReceipt(inst: Installation, report: OpenReport): Promise<IssuedReceipt> {
+  const receipt = generateReceipt();
+  const keys = await deriveReceiptKeys(receipt, inst.receiptSalt);
+  return { receipt, lookup: keys.lookup, wrapped: encryptField(keys.wrapKey, report.dataKey, field(report.reportId, 'data_key_wrapped')) };
+}
+
+/** Marks the pending report submitted under the receipt; false if the lookup collided (astronomically unlikely) or it is gone. */
+export function markSubmitted(db: Db, report: OpenReport, issued: IssuedReceipt): Promise<boolean> {
+  return q.markSubmitted(db, report.reportId, issued.lookup, issued.wrapped);
+}
+
+/** Whether a submitted report is marked urgent; null if it is gone. */
+export async function reportUrgency(db: Db, reportId: string): Promise<boolean | null> {
+  return (await q.getReport(db, reportId))?.urgent ?? null;
 }
 
 export async function discardPendingReport(db: Db, reportId: string): Promise<void> {

@@ -105,6 +105,7 @@ export function postMessage(ctx: AppContext): RequestHandler {
     ctx.csrf.check(req);
     const session = await requireSession(ctx, req);
     const body = String(req.body?.message ?? '').trim();
+    ctx.disk?.ensureSpace();
     const problem = checkText(body, LIMITS.message, true);
     if (problem) return renderStatus(ctx, res, session, 422, { messageError: problem.key, messageDraft: body });
     await addMessage(ctx.db, openOf(session), 'reporter', body);
@@ -141,6 +142,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
         fields,
         async (stream, info) => {
           checkCsrf();
+          ctx.disk?.ensureSpace();
           const { meta } = await storeEvidence(ctx.db, {
             reportId: open.reportId,
             dataKey: open.dataKey,
@@ -152,6 +154,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
           });
           remaining -= meta.originalSize;
         },
+        { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
       );
       checkCsrf();
       if (files === 0) return renderStatus(ctx, res, session, 422, { evidenceError: 'evidence_none' });

@@ -84,3 +84,20 @@ export function requestLogger(logger: Logger): RequestHandler {
     next();
   };
 }
+
+/**
+ * The last word on a request whose body is still arriving after `ms`: the
+ * connection is closed. Node's own requestTimeout does not cover a body
+ * that goes on arriving once the request has begun (checked on Node 20);
+ * uploads end earlier, with a page (multipart.ts), and this catches the rest.
+ */
+export function requestDeadline(ms: number): RequestHandler {
+  return (req, res, next) => {
+    const timer = setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, ms);
+    timer.unref();
+    res.once('close', () => clearTimeout(timer));
+    next();
+  };
+}

@@ -29,8 +29,9 @@ export function parseMultipart(
   limits: MultipartLimits,
   fields: FormFields,
   onFile: FileHandler,
-  stopping?: AbortSignal,
+  opts: { stopping?: AbortSignal; deadlineMs?: number } = {},
 ): Promise<{ fields: FormFields; files: number }> {
+  const { stopping, deadlineMs } = opts;
   return new Promise((resolve, reject) => {
     if (stopping?.aborted) return reject(shuttingDown());
     const type = req.headers['content-type'] ?? '';
@@ -139,7 +140,21 @@ export function parseMultipart(
       queue.then(() => reject(failure));
     };
     stopping?.addEventListener('abort', onStop, { once: true });
-    bb.once('close', () => stopping?.removeEventListener('abort', onStop));
+    // The whole upload has REQUEST_TIMEOUT_SECONDS (Node's own requestTimeout
+    // does not cover a body that is still arriving after the request began):
+    // past it, the same ending, with a "took too long" page.
+    const deadline = deadlineMs
+      ? setTimeout(() => {
+          fail(new HttpError(408, 'upload_timeout'));
+          req.unpipe(bb);
+          bb.destroy(new Error('upload took too long'));
+          queue.then(() => reject(failure));
+        }, deadlineMs)
+      : null;
+    bb.once('close', () => {
+      stopping?.removeEventListener('abort', onStop);
+      if (deadline) clearTimeout(deadline);
+    });
     req.pipe(bb);
   });
 }

@@ -32,12 +32,15 @@ function cookieOptions(config: Config) {
   return { httpOnly: true, secure: config.secureCookies, sameSite: 'strict' as const, path: '/' };
 }
 
-export async function createSession<P>(
-  db: Db,
-  config: Config,
-  res: Response,
-  s: { kind: SessionKind; payload: P; lifetimeMs: number; reportId?: string | null; userId?: string | null },
-): Promise<Session<P>> {
+export type NewSession<P> = { kind: SessionKind; payload: P; lifetimeMs: number; reportId?: string | null; userId?: string | null };
+
+/**
+ * Inserts a session row (pass a transaction to make it part of a larger
+ * change) and returns its token; setSessionCookie then hands it to the
+ * browser. Times come from the database's clock, like every check against
+ * them: an instance whose clock is off cannot end or stretch a session.
+ */
+export async function insertSession<P>(db: Db, s: NewSession<P>): Promise<SessionToken> {
   const token = newSessionToken();
   await db
     .insertInto('sessions')
@@ -47,11 +50,20 @@ export async function createSession<P>(
       report_id: s.reportId ?? null,
       user_id: s.userId ?? null,
       payload: encryptJson(token.key, s.payload, payloadContext(token)),
-      expires_at: new Date(Date.now() + s.lifetimeMs),
-      last_seen_at: new Date(),
+      expires_at: sql<Date>`now() + make_interval(secs => ${s.lifetimeMs / 1000})`,
+      last_seen_at: sql<Date>`now()`,
     })
     .execute();
-  res.cookie(cookieName(config, s.kind), token.cookieValue, cookieOptions(config));
+  return token;
+}
+
+export function setSessionCookie(config: Config, res: Response, kind: SessionKind, token: SessionToken): void {
+  res.cookie(cookieName(config, kind), token.cookieValue, cookieOptions(config));
+}
+
+export async function createSession<P>(db: Db, config: Config, res: Response, s: NewSession<P>): Promise<Session<P>> {
+  const token = await insertSession(db, s);
+  setSessionCookie(config, res, s.kind, token);
   return { token, payload: s.payload, userId: s.userId ?? null, createdAt: new Date() };
 }
 
@@ -72,7 +84,7 @@ export async function loadSession<P>(
   if (!token) return null;
   const row = await db
     .selectFrom('sessions')
-    .select(['payload', 'last_seen_at', 'user_id', 'created_at'])
+    .select(['payload', 'user_id', 'created_at', sql<boolean>`last_seen_at < now() - interval '1 minute'`.as('seen_a_while_ago')])
     .where('id_hash', '=', token.idHash)
     .where('kind', '=', kind)
     .where('expires_at', '>', sql<Date>`now()`)
@@ -86,7 +98,7 @@ export async function loadSession<P>(
     return null;
   }
   // Sliding idle timeout; written at most once a minute to spare the database.
-  if (Date.now() - new Date(row.last_seen_at).getTime() > 60_000) {
+  if (row.seen_a_while_ago) {
     await db.updateTable('sessions').set({ last_seen_at: sql`now()` }).where('id_hash', '=', token.idHash).execute();
   }
   return { token, payload, userId: row.user_id, createdAt: row.created_at };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { Express } from 'express';
 
@@ -23,11 +24,19 @@ export const VALID_REPORT: Record<string, string | string[]> = {
 
 /** The CSRF token from the first hidden _csrf input on a page (and the cookie lands in the agent). */
 export async function csrfFrom(agent: Agent, path: string): Promise<string> {
+  return (await formFrom(agent, path)).csrf;
+}
+
+/** The CSRF token and, on the report form, the form's one-submission key. */
+export async function formFrom(agent: Agent, path: string): Promise<{ csrf: string; formKey: string | null }> {
   const res = await agent.get(path);
   const m = /name="_csrf" value="([^"]+)"/.exec(res.text);
   if (!m) throw new Error(`no CSRF token on ${path} (status ${res.status})`);
-  return m[1]!;
+  return { csrf: m[1]!, formKey: /name="form_key" value="([^"]+)"/.exec(res.text)?.[1] ?? null };
 }
+
+/** A fresh form key, as the report form carries one (each form files one report). */
+export const newFormKeyForTest = () => randomBytes(32).toString('base64url');
 
 export type Upload = { field?: string; name: string; content: Buffer };
 
@@ -41,6 +50,8 @@ export function postReport(
 ) {
   let req = agent.post(`/${lang}/report`);
   if (token !== null) req = req.field('_csrf', token);
+  // Like a browser, the form's own key comes with it (a new form each call, unless the test gives one).
+  if (!('form_key' in fields)) req = req.field('form_key', newFormKeyForTest());
   for (const [k, v] of Object.entries(fields)) {
     for (const value of Array.isArray(v) ? v : [v]) req = req.field(k, value);
   }
