@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { readySodium } from './crypto/index.js';
 import { createDb, createMigrator, dbTargetFromConfig, migrateToLatest, type Db } from './db/index.js';
 import { DataDirLockedError, lockDataDir } from './db/lock.js';
@@ -10,7 +10,7 @@ import { runHousekeeping } from './housekeeping.js';
 import { purge } from './retention/purge.js';
 import { loadSettings } from './settings/settings.js';
 import { currentTeamKey, setupOrganisation } from './setup/service.js';
-import { seedCases, seedCaseworkers } from './cases/seed.js';
+import { seedDemo } from './cases/seed-demo.js';
 import { audit } from './audit/log.js';
 import { runAuditVerify } from './audit/cli.js';
 import type { Role } from './db/schema.js';
@@ -32,8 +32,10 @@ Commands:
                          with the offline recovery key (asked for, or read from K), give this
                          caseworker access to every case; with F, also set a new password
                          (new keys; they set up a new second factor at sign-in)
-  seed --demo [--cases N] fill a fresh installation with fictional cases (default 400) so the
-                         dashboard has something to show; refused if real reports exist
+  seed --demo [--cases N] fill a fresh installation with two years of fictional casework: N live
+                         cases (default 400) with messages, notes, referrals and history, and
+                         the statistics of older ones retention has deleted; refused if real
+                         reports or statistics exist
   audit verify [--expect SEQ:HASH]
                          check the audit log's hash chain (and a head recorded earlier); exit 1 on any change
   migrate [--down]       apply every pending migration (or undo the last one)
@@ -44,6 +46,9 @@ Configuration comes from the environment (see .env.example): DATABASE_URL for
 a PostgreSQL server, otherwise the embedded database in DATA_DIR (./data).`;
 
 const out = (s: string) => process.stdout.write(s + '\n');
+
+/** Every demo case carries its history in memory until the chain is written: a demo, not a load test (bench/). */
+const MAX_DEMO_CASES = 100_000;
 
 async function ask(question: string, opts: { hidden?: boolean } = {}): Promise<string> {
   if (!process.stdin.isTTY) throw new Error(`${question.replace(/:\s*$/, '')} is required (pass it as an option).`);
@@ -177,20 +182,24 @@ async function recover(db: Db, args: string[]): Promise<number> {
   return 0;
 }
 
-async function seed(db: Db, args: string[]): Promise<number> {
+async function seed(db: Db, config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { demo: { type: 'boolean' }, cases: { type: 'string' } }, strict: true });
   if (!values.demo) throw new Error('Usage: harbour seed --demo [--cases N]');
   const count = Number(values.cases ?? 400);
-  if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new Error('--cases takes a whole number from 1 to 1,000,000.');
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DEMO_CASES) throw new Error(`--cases takes a whole number from 1 to ${MAX_DEMO_CASES.toLocaleString('en-GB')}.`);
   await migrateToLatest(db);
-  const existing = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-  if (Number(existing.n) > 0) throw new Error('This installation already has reports: demo data goes only into a fresh one.');
   const teamKey = await currentTeamKey(db).catch(() => {
     throw new Error('Run `harbour setup` first.');
   });
-  const assigneeIds = await seedCaseworkers(db, 3);
-  const seeded = await seedCases(db, { count, teamKey, assigneeIds });
-  out(`Seeded ${seeded} fictional cases over the last two years, assigned among 3 fictional caseworkers (who cannot sign in).`);
+  // The retention period in force decides which of two years' cases would still exist.
+  const { closedRetentionDays } = await loadSettings(db, config);
+  const s = await seedDemo(db, { count, teamKey, closedRetentionDays });
+  const n = (x: number) => x.toLocaleString('en-GB');
+  out(`Seeded ${n(s.live)} fictional cases, as two years of work would leave them:`);
+  out(`  ${n(s.live)} cases in the queue, with ${n(s.messages)} messages, ${n(s.notes)} internal notes, ${n(s.referrals)} referral records`);
+  out(`  and ${n(s.historyEntries)} history entries, by ${s.caseworkers} fictional caseworkers (who cannot sign in);`);
+  out(`  ${n(s.archived)} older cases already deleted by the ${closedRetentionDays}-day retention period, kept as statistics only.`);
+  out(`None of them is due for deletion in the next ${s.marginDays} days.`);
   return 0;
 }
 
@@ -231,7 +240,7 @@ export async function runCli(argv: string[]): Promise<number> {
       case 'recover':
         return await recover(db, rest);
       case 'seed':
-        return await seed(db, rest);
+        return await seed(db, config, rest);
       case 'purge': {
         const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean' } }, strict: true });
         await migrateToLatest(db);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import type { Db } from '../db/index.js';
+import type { AuditLogTable } from '../db/schema.js';
 
 /**
  * The audit log: append-only, each entry hashed together with the previous
@@ -72,11 +73,6 @@ export function entryHash(
   return new Uint8Array(createHash('sha256').update(prevHash).update(canonical).digest());
 }
 
-/**
- * Appends one entry. Appends from every instance are serialised by a
- * transaction-scoped advisory lock, so the chain never forks. Pass the
- * caller's transaction to make the entry part of the change it records.
- */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Ids are hashed in the form PostgreSQL stores them (lower case), or a genuine entry would fail verification. */
@@ -87,31 +83,59 @@ function storedId(id: string | null | undefined): string | null {
 }
 
 /**
+ * Appends one entry. Appends from every instance are serialised by a
+ * transaction-scoped advisory lock, so the chain never forks. Pass the
+ * caller's transaction to make the entry part of the change it records.
  * (Callers passing a transaction: use the default READ COMMITTED isolation.
  * Under REPEATABLE READ the read of the last entry could miss a concurrent
  * commit; the insert would then fail on the primary key rather than fork the
  * chain, but the change it records would fail with it.)
  */
 export async function audit(db: Db, entry: AuditEntry): Promise<void> {
+  await append(db, [{ ...entry, at: null }]);
+}
+
+/** An entry with the moment it happened, for a history written after the fact. */
+export type PastAuditEntry = AuditEntry & { at: Date };
+
+/**
+ * Appends entries that happened earlier, in the order given, exactly as
+ * audit() would have appended them one by one (same lock, same chain, same
+ * hash), each with its own time. Only `harbour seed --demo` uses it, to give
+ * fictional cases a history; everything the app records happens now and goes
+ * through audit().
+ */
+export async function auditPast(db: Db, entries: readonly PastAuditEntry[]): Promise<void> {
+  for (const e of entries) if (!Number.isFinite(e.at.getTime())) throw new Error('auditPast: every entry needs a valid time');
+  if (entries.length) await append(db, entries);
+}
+
+/** Rows per INSERT: 9 parameters a row, well under PostgreSQL's 65,535. */
+const APPEND_BATCH = 1000;
+
+async function append(db: Db, entries: readonly (AuditEntry & { at: Date | null })[]): Promise<void> {
   const run = async (trx: Db) => {
     await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
     const last = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    const seq = (last ? Number(last.seq) : 0) + 1;
-    // Microsecond precision survives the round trip through timestamptz unchanged.
-    const at = new Date().toISOString();
-    const row = {
-      seq,
-      at,
-      actorId: storedId(entry.actorId),
-      action: entry.action,
-      caseId: storedId(entry.caseId),
-      subjectUserId: storedId(entry.subjectUserId),
-      details: entry.details ?? {},
-    };
-    const prevHash = last?.hash ?? GENESIS_HASH;
-    await trx
-      .insertInto('audit_log')
-      .values({
+    let seq = last ? Number(last.seq) : 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    let rows: Insertable<AuditLogTable>[] = [];
+    for (const entry of entries) {
+      seq += 1;
+      // Read under the lock, so entries written now are in time order as well as seq order.
+      // Microsecond precision survives the round trip through timestamptz unchanged.
+      const at = (entry.at ?? new Date()).toISOString();
+      const row = {
+        seq,
+        at,
+        actorId: storedId(entry.actorId),
+        action: entry.action,
+        caseId: storedId(entry.caseId),
+        subjectUserId: storedId(entry.subjectUserId),
+        details: entry.details ?? {},
+      };
+      const hash = entryHash(prevHash, row);
+      rows.push({
         seq,
         at,
         actor_id: row.actorId,
@@ -120,9 +144,15 @@ export async function audit(db: Db, entry: AuditEntry): Promise<void> {
         subject_user_id: row.subjectUserId,
         details: JSON.stringify(row.details),
         prev_hash: prevHash,
-        hash: entryHash(prevHash, row),
-      })
-      .execute();
+        hash,
+      });
+      prevHash = hash;
+      if (rows.length === APPEND_BATCH) {
+        await trx.insertInto('audit_log').values(rows).execute();
+        rows = [];
+      }
+    }
+    if (rows.length) await trx.insertInto('audit_log').values(rows).execute();
   };
   if (db.isTransaction) await run(db);
   else await db.transaction().execute(run);

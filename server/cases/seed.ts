@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { sql } from 'kysely';
-import { encryptField, encryptJson, newDataKey, randomBytes, readySodium, sealTo, wipe } from '../crypto/index.js';
+import { randomBytes, readySodium } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { NewReport } from '../db/schema.js';
 import { DEFAULT_LISTS } from '../reporting/lists.js';
@@ -10,18 +8,16 @@ import type { ReportDetails } from '../reporting/service.js';
 import { CATEGORIES, CHANNELS, CONSENT, ONGOING, PERPETRATORS, TARGETED } from '../reporting/taxonomy.js';
 import type { ReportInput } from '../reporting/validation.js';
 import type { TeamPublicKey } from '../setup/service.js';
+import { encryptAndInsert, encryptionThreads, type PlainFields, type SealedFields, type SeedBatch } from './seed-encryption.js';
 import { OUTCOMES } from './service.js';
 
 /**
  * Fictional cases for development, demos, tests and the queue benchmark.
  * Every row is a real encrypted report, as service.ts writes one: its own
  * data key sealed to the team public key (P2), narrative and details
- * encrypted under it and bound to (reports, id, field) (P8). Seeded rows have
- * no receipt, so receipt_lookup and data_key_wrapped stay null.
- *
- * Sealing a data key costs ~0.4 ms in libsodium's WebAssembly, 40 s for
- * 100,000 rows on one thread; the compiled build spreads it over worker
- * threads while batches of 1,000 rows are inserted.
+ * encrypted under it and bound to (reports, id, field) (P8), on worker
+ * threads for large counts (seed-encryption.ts). Seeded rows have no
+ * receipt, so receipt_lookup and data_key_wrapped stay null.
  */
 
 export type SeedOptions = {
@@ -41,8 +37,6 @@ export type SeedOptions = {
 };
 
 type Contact = NonNullable<ReportInput['contact']>;
-type PlainFields = { id: string; narrative: string; details: ReportDetails; contact: Contact | null };
-type SealedFields = { dataKeySealed: Uint8Array; narrative: Uint8Array; details: Uint8Array; contact: Uint8Array | null };
 
 /** A small, fast, seedable PRNG (public domain), for repeatable seeds. */
 export function mulberry32(seed: number): () => number {
@@ -128,9 +122,9 @@ const STATE_REASONS = [
 
 // ---------------------------------------------------------------- generation
 
-type Rand = () => number;
-const pick = <T>(r: Rand, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
-function weighted(r: Rand, codes: readonly string[], weights: Record<string, number>): string {
+export type Rand = () => number;
+export const pick = <T>(r: Rand, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;
+export function weighted(r: Rand, codes: readonly string[], weights: Record<string, number>): string {
   const total = codes.reduce((s, c) => s + (weights[c] ?? 1), 0);
   let x = r() * total;
   for (const c of codes) {
@@ -160,9 +154,9 @@ function statusFor(r: Rand, ageDays: number): string {
   return weighted(r, table.map(([s]) => s), Object.fromEntries(table));
 }
 
-type Generated = { row: Omit<NewReport, 'data_key_sealed' | 'narrative' | 'details' | 'contact'>; plain: PlainFields };
+export type Generated = { row: Omit<NewReport, 'data_key_sealed' | 'narrative' | 'details' | 'contact'>; plain: PlainFields };
 
-function generate(r: Rand, n: number, teamKeyId: number, start: number, now: number, assignees: string[]): Generated {
+export function generate(r: Rand, n: number, teamKeyId: number, start: number, now: number, assignees: string[]): Generated {
   const id = randomUUID();
   const created = start + r() * (now - start);
   const at = (ms: number) => new Date(Math.min(now, ms));
@@ -270,86 +264,14 @@ function generate(r: Rand, n: number, teamKeyId: number, start: number, now: num
   };
 }
 
-// ---------------------------------------------------------------- encryption
-
-/** Exactly what createPendingReport does to a report's secret fields. */
-export function encryptSeedFields(publicKey: Uint8Array, p: PlainFields): SealedFields {
-  const dataKey = newDataKey();
-  const field = (name: string) => ({ table: 'reports', id: p.id, field: name });
-  const out = {
-    dataKeySealed: sealTo(dataKey, publicKey),
-    narrative: encryptField(dataKey, p.narrative, field('narrative')),
-    details: encryptJson(dataKey, p.details, field('details')),
-    contact: p.contact ? encryptJson(dataKey, p.contact, field('contact')) : null,
-  };
-  wipe(dataKey);
-  return out;
-}
-
-const WORKER_FLAG = 'harbourSeedEncryptor';
-
-type Job = { n: number; publicKey: Uint8Array; rows: PlainFields[] };
-type Done = { n: number; out?: SealedFields[]; error?: string };
-
-/** Worker threads that encrypt batches; only usable from the compiled .js build. */
-class EncryptorPool {
-  private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve(v: SealedFields[]): void; reject(e: Error): void }>();
-  private next = 0;
-
-  constructor(size: number) {
-    this.workers = Array.from({ length: size }, () => {
-      const w = new Worker(new URL(import.meta.url), { workerData: { [WORKER_FLAG]: true } });
-      w.on('message', (m: Done) => {
-        const p = this.waiting.get(m.n);
-        this.waiting.delete(m.n);
-        if (m.out) p?.resolve(m.out);
-        else p?.reject(new Error(m.error ?? 'seed encryptor failed'));
-      });
-      const failAll = (err: Error) => {
-        for (const p of this.waiting.values()) p.reject(err);
-        this.waiting.clear();
-      };
-      w.on('error', failAll);
-      w.on('exit', (code) => failAll(new Error(`seed encryptor exited (code ${code})`)));
-      return w;
-    });
-  }
-
-  encrypt(publicKey: Uint8Array, rows: PlainFields[]): Promise<SealedFields[]> {
-    const n = this.next++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(n, { resolve, reject });
-      this.workers[n % this.workers.length]!.postMessage({ n, publicKey, rows } satisfies Job);
-    });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-}
-
-// The worker side: this same module, started by EncryptorPool with the flag.
-// Guarded so that importing the module anywhere else does nothing.
-if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[WORKER_FLAG] === true) {
-  const port = parentPort;
-  void readySodium().then(() => {
-    port.on('message', (job: Job) => {
-      try {
-        port.postMessage({ n: job.n, out: job.rows.map((row) => encryptSeedFields(job.publicKey, row)) } satisfies Done);
-      } catch (err) {
-        port.postMessage({ n: job.n, error: err instanceof Error ? err.message : String(err) } satisfies Done);
-      }
-    });
-  });
-}
-
 // ---------------------------------------------------------------- seeding
 
 /**
  * Inserts `count` fictional submitted cases, 1,000 per INSERT, and analyses
  * the table so the planner sees the new distribution at once. Returns the
- * number of rows inserted.
+ * number of rows inserted. Only the reports: no messages, notes, history or
+ * referral records, and old cases closed long past any retention period (the
+ * benchmarks' shape; `harbour seed --demo` uses seedDemo instead).
  */
 export async function seedCases(db: Db, opts: SeedOptions): Promise<number> {
   await readySodium();
@@ -357,56 +279,52 @@ export async function seedCases(db: Db, opts: SeedOptions): Promise<number> {
   const now = (opts.now ?? new Date()).getTime();
   const start = (opts.startDate ?? new Date(now - 730 * DAY)).getTime();
   if (!(start < now)) throw new Error('seedCases: startDate must be before now');
-  const batchSize = Math.max(1, Math.min(opts.batchSize ?? 1000, 2000)); // 28 parameters a row, under 65,535
-  const assignees =
-    opts.assigneeIds ??
-    (await db
-      .selectFrom('users')
-      .select('id')
-      .where(sql<boolean>`'caseworker' = any(roles)`)
-      .where('status', '=', 'active')
-      .orderBy('id')
-      .execute()).map((u) => u.id);
-  const { publicKey } = opts.teamKey;
+  const batchSize = seedBatchSize(opts.batchSize);
+  const assignees = opts.assigneeIds ?? (await activeCaseworkerIds(db));
 
-  // Worker threads need the compiled module (a .ts file cannot start one under the test runner).
-  const workerCount = import.meta.url.endsWith('.js') && opts.count >= 5000 ? (opts.workers ?? Math.min(4, availableParallelism())) : 0;
-  const pool = workerCount > 0 ? new EncryptorPool(workerCount) : null;
-  const inFlight: Promise<void>[] = [];
-  let previousInsert: Promise<void> = Promise.resolve();
-  try {
+  function* batches(): Generator<SeedBatch<Generated[]>> {
     for (let from = 0; from < opts.count; from += batchSize) {
       const batch = Array.from({ length: Math.min(batchSize, opts.count - from) }, (_, i) =>
         generate(r, from + i, opts.teamKey.id, start, now, assignees),
       );
-      const plains = batch.map((g) => g.plain);
-      const sealed = pool ? pool.encrypt(publicKey, plains) : Promise.resolve(plains.map((p) => encryptSeedFields(publicKey, p)));
-      // Inserts run one at a time, in order, while later batches are encrypted.
-      const insert = Promise.all([sealed, previousInsert]).then(async ([enc]) => {
-        await db
-          .insertInto('reports')
-          .values(
-            batch.map((g, i) => ({
-              ...g.row,
-              data_key_sealed: enc[i]!.dataKeySealed,
-              narrative: enc[i]!.narrative,
-              details: enc[i]!.details,
-              contact: enc[i]!.contact,
-            })),
-          )
-          .execute();
-      });
-      previousInsert = insert;
-      inFlight.push(insert);
-      if (inFlight.length > Math.max(2, workerCount * 2)) await inFlight.shift();
+      yield { plains: batch.map((g) => g.plain), rest: batch };
     }
-    await Promise.all(inFlight);
-  } finally {
-    await Promise.allSettled(inFlight);
-    await pool?.close();
   }
+  await encryptAndInsert(batches(), opts.teamKey.publicKey, encryptionThreads(opts.count, opts.workers), (b, enc) =>
+    insertReports(db, b.rest, enc),
+  );
   await sql`analyze reports`.execute(db);
   return opts.count;
+}
+
+/** 28 parameters a row: at most 2,000 rows keeps an INSERT under PostgreSQL's 65,535. */
+export const seedBatchSize = (n: number | undefined) => Math.max(1, Math.min(n ?? 1000, 2000));
+
+export async function activeCaseworkerIds(db: Db): Promise<string[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select('id')
+    .where(sql<boolean>`'caseworker' = any(roles)`)
+    .where('status', '=', 'active')
+    .orderBy('id')
+    .execute();
+  return rows.map((u) => u.id);
+}
+
+export async function insertReports(db: Db, batch: Generated[], enc: SealedFields[]): Promise<void> {
+  if (!batch.length) return;
+  await db
+    .insertInto('reports')
+    .values(
+      batch.map((g, i) => ({
+        ...g.row,
+        data_key_sealed: enc[i]!.dataKeySealed,
+        narrative: enc[i]!.narrative,
+        details: enc[i]!.details,
+        contact: enc[i]!.contact,
+      })),
+    )
+    .execute();
 }
 
 const STAFF_NAMES = [
@@ -417,9 +335,10 @@ const STAFF_NAMES = [
 /**
  * Fictional caseworkers to assign seeded cases to. Their password verifier
  * and keys are random bytes, so nobody can ever sign in as them, and they
- * hold no key grant. Returns their ids.
+ * hold no key grant. `createdAt` backdates their accounts (a demo's two
+ * years of work). Returns their ids.
  */
-export async function seedCaseworkers(db: Db, count: number, random: Rand = Math.random): Promise<string[]> {
+export async function seedCaseworkers(db: Db, count: number, random: Rand = Math.random, createdAt?: Date): Promise<string[]> {
   const rows = Array.from({ length: count }, (_, i) => {
     const name = STAFF_NAMES[i % STAFF_NAMES.length]! + (i >= STAFF_NAMES.length ? ` ${Math.floor(i / STAFF_NAMES.length) + 1}` : '');
     return {
@@ -435,6 +354,7 @@ export async function seedCaseworkers(db: Db, count: number, random: Rand = Math
       totp_secret_wrapped: null,
       totp_last_step: null,
       deactivated_at: null,
+      ...(createdAt ? { created_at: createdAt, password_changed_at: createdAt } : {}),
     };
   });
   if (rows.length) await db.insertInto('users').values(rows).execute();

@@ -73,12 +73,28 @@ describe('harbour CLI', () => {
     output.length = 0;
     expect(await runCli(['recover', '--email', 'cw@example.org', '--recovery-key-file', keyFile])).toBe(0);
     expect(output.join('')).toContain('can open every case again');
+    // seed --demo: two years of work that the first retention runs leave alone, with a verifiable history.
+    for (const bad of ['0', '100001', '1.5', 'many']) await expect(runCli(['seed', '--demo', '--cases', bad])).rejects.toThrow(/--cases takes a whole number/);
     output.length = 0;
     expect(await runCli(['seed', '--demo', '--cases', '60'])).toBe(0);
-    expect(output.join('')).toContain('Seeded 60 fictional cases');
+    const seeded = output.join('');
+    expect(seeded).toContain('Seeded 60 fictional cases');
+    expect(seeded).toMatch(/with [\d,]+ messages, [\d,]+ internal notes, [\d,]+ referral records/);
+    expect(seeded).toMatch(/[1-9][\d,]* older cases already deleted by the 365-day retention period/);
     await expect(runCli(['seed', '--demo'])).rejects.toThrow(/already has reports/);
     output.length = 0;
+    expect(await runCli(['purge'])).toBe(0);
+    expect(output.join('')).toContain('Deleted 0 closed case(s)');
+    expect(await runCli(['housekeeping'])).toBe(0);
+    const after = await createDb({ kind: 'pglite', dataDir: dir });
+    try {
+      expect(Number((await after.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBe(60);
+    } finally {
+      await after.destroy();
+    }
+    output.length = 0;
     expect(await runCli(['audit', 'verify'])).toBe(0);
+    expect(output.join('')).toContain('OK: the chain is intact.');
   }, 240_000); // several cold starts of an on-disk PGlite
 
   it('a bad variable stops the command with a message naming it', async () => {
