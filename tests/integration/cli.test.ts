@@ -86,7 +86,7 @@ describe('harbour CLI', () => {
     expect(await runCli(['purge'])).toBe(0);
     expect(output.join('')).toContain('Deleted 0 closed case(s)');
     expect(await runCli(['housekeeping'])).toBe(0);
-    const after = await createDb({ kind: 'pglite', dataDir: dir });
+    const after = await createDb({ kind: 'pglite', dataDir: path.join(dir, 'pgdata') });
     try {
       expect(Number((await after.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBe(60);
     } finally {
