@@ -58,6 +58,7 @@ export async function createDb(target: DbTarget): Promise<Db> {
     const pool = new pg.Pool({
       connectionString: target.url,
       max: target.poolSize ?? 10,
+      application_name: target.schema ? `harbour ${target.schema}` : 'harbour',
       ...(settings.length ? { options: settings.join(' ') } : {}),
       ...(t ? { connectionTimeoutMillis: t.acquireMs, query_timeout: t.statementMs + 5000, keepAlive: true } : {}),
     });

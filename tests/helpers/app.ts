@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import { createApp } from '../../server/app.js';
+import type { DiskGuard } from '../../server/db/disk.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { readySodium, type KeyPair } from '../../server/crypto/index.js';
 import { createLogger } from '../../server/logger.js';
@@ -27,7 +28,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 /** Builds the app on a fresh database; set up for an organisation unless `setup: false`. */
 export async function createTestApp(
-  opts: { env?: Record<string, string>; setup?: boolean; onDisk?: boolean; testDb?: TestDb } = {},
+  opts: { env?: Record<string, string>; setup?: boolean; onDisk?: boolean; testDb?: TestDb; disk?: DiskGuard } = {},
 ): Promise<TestApp> {
   await readySodium();
   const testDb = opts.testDb ?? (await createTestDb({ onDisk: opts.onDisk ?? false }));
@@ -41,7 +42,7 @@ export async function createTestApp(
   });
   const logger = createLogger(config.logLevel, sink);
   const setup = opts.setup === false ? null : await setupOrganisation(testDb.db, { orgName: 'Test Community Aid' });
-  const { app, ctx } = await createApp({ config, db: testDb.db, logger });
+  const { app, ctx } = await createApp({ config, db: testDb.db, logger, disk: opts.disk ?? null });
   return {
     app,
     ctx,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Kysely } from 'kysely';
 import pg from 'pg';
-import { createDb, migrateToLatest, type Db } from '../../server/db/index.js';
+import { createDb, migrateToLatest, type Db, type DbTimeouts } from '../../server/db/index.js';
 
 export type TestDb = {
   db: Db;
@@ -22,7 +22,7 @@ export const onPostgres = Boolean(process.env['TEST_DATABASE_URL']);
  * TEST_DATABASE_URL's database when set (real PostgreSQL), else a PGlite
  * (in memory, or in a temporary directory when `onDisk`).
  */
-export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean } = {}): Promise<TestDb> {
+export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean; timeouts?: DbTimeouts } = {}): Promise<TestDb> {
   const url = process.env['TEST_DATABASE_URL'];
   if (url) {
     const schema = `t_${randomBytes(6).toString('hex')}`;
@@ -30,7 +30,7 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean }
     await admin.connect();
     await admin.query(`create schema ${schema}`);
     await admin.end();
-    const db = await createDb({ kind: 'postgres', url, poolSize: 5, schema });
+    const db = await createDb({ kind: 'postgres', url, poolSize: 5, schema, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) });
     if (opts.migrate !== false) await migrateToLatest(db, schema);
     return {
       db,
@@ -43,7 +43,7 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean }
   }
   const dataDir = opts.onDisk ? mkdtempSync(path.join(os.tmpdir(), 'harbour-test-')) : null;
   const loadDataDir = opts.migrate === false ? undefined : await migratedTemplate();
-  const db = await createDb({ kind: 'pglite', dataDir, loadDataDir });
+  const db = await createDb({ kind: 'pglite', dataDir, loadDataDir, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) });
   if (opts.migrate !== false) await migrateToLatest(db); // a no-op on the template, kept as a check
   return {
     db,
