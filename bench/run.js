@@ -8,6 +8,7 @@
 //   4. the Argon2id cost of one receipt derivation (in this process)
 //   5. the caseworker queue on 100,000 seeded cases (bench/queue.js, under "queue";
 //      BENCH_QUEUE_ROWS and BENCH_QUEUE_ITERATIONS change its size)
+//   0. the embedded database's durable writes against fsync off (bench/durability.js)
 //   6. statistics on 1,000,000 seeded reports: building every table for two years,
 //      and the server's peak RSS during the CSV export (bench/stats.js, under "stats";
 //      BENCH_STATS_ROWS and BENCH_STATS_ITERATIONS change its size)
@@ -32,6 +33,7 @@ import {
   benchDatabase, cleanupStack, CookieJar, csrfToken, freePort, importDist, mean, meanRssMb, npmStart, percentile, positive, procStatusMb,
   resetPeakRss, ROOT, round, rssSampler, serverEnv, sleep, startServer, withClient,
 } from './lib.js';
+import { runDurabilityBench } from './durability.js';
 import { runQueueBench } from './queue.js';
 import { signInBench } from './signin.js';
 import { runStatsBench } from './stats.js';
@@ -499,6 +501,10 @@ async function main() {
     },
     targets: TARGETS,
   };
+
+  log('embedded database: the cost of durable writes (fsync on) beside fsync off');
+  result.embedded_durability = await runDurabilityBench({ log: (msg) => log(`durability: ${msg}`) });
+  log(`durability: small commits ${result.embedded_durability.small_commit_ratio}×, evidence ${result.embedded_durability.evidence_ratio}× of fsync off`);
 
   log('argon2id: measuring receipt derivation');
   result.argon2 = await argon2Phase();
