@@ -68,10 +68,10 @@ export function invite(ctx: AppContext): RequestHandler {
     }
     if (roles.length === 0) return renderStaffList(ctx, res, 422, { error: st('staff.errors.roles') });
     if (await q.findUserByEmail(ctx.db, email)) return renderStaffList(ctx, res, 422, { error: st('staff.errors.taken') });
-    const { id, token } = await createInvitation(ctx.db, { email, roles, invitedBy: user.id, days: ctx.config.staff.invitationDays });
-    await audit(ctx.db, { action: 'staff.invited', actorId: user.id, details: { invitation: id, roles: roles.join(',') } });
+    // Audited inside, with any earlier invitation to the address it revokes.
+    const { token, revoked } = await createInvitation(ctx.db, { email, roles, invitedBy: user.id, days: ctx.config.staff.invitationDays });
     const link = new URL(`/staff/invitations/${token}`, ctx.config.publicUrl).toString();
-    await renderStaffList(ctx, res, 201, { invitation: { email, link, days: ctx.config.staff.invitationDays } });
+    await renderStaffList(ctx, res, 201, { invitation: { email, link, days: ctx.config.staff.invitationDays, replaced: revoked.length > 0 } });
   };
 }
 
@@ -97,6 +97,10 @@ export function deactivate(ctx: AppContext): RequestHandler {
       // Locked out at once: sessions gone, and the team key copies sealed to them deleted.
       await q.deleteUserSessions(trx, target.id);
       await trx.deleteFrom('key_grants').where('user_id', '=', target.id).execute();
+      // Links they sent stop working too: an account should not appear later on the word of someone removed.
+      for (const invitation of await q.revokeOpenInvitations(trx, { invitedBy: target.id })) {
+        await audit(trx, { action: 'staff.invitation_revoked', actorId: actor.id, details: { invitation, reason: 'inviter_deactivated' } });
+      }
       await audit(trx, { action: 'staff.deactivated', actorId: actor.id, subjectUserId: target.id });
     });
     res.redirect(303, '/admin/staff?notice=deactivated');

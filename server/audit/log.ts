@@ -19,6 +19,7 @@ export const AUDIT_ACTIONS = [
   'staff.totp_enrolled',
   'staff.password_changed',
   'staff.invited',
+  'staff.invitation_revoked',
   'staff.invitation_accepted',
   'staff.created',
   'staff.deactivated',

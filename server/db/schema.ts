@@ -128,6 +128,10 @@ export interface UsersTable {
   created_at: Generated<Date>;
   password_changed_at: Generated<Date>;
   deactivated_at: Timestamp | null;
+  /** How the account came to exist (shown to whoever approves its access). */
+  created_via: Generated<'setup' | 'cli' | 'invitation' | 'unknown'>;
+  invited_by: ColumnType<string | null, string | null | undefined, string | null>;
+  invited_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface KeyGrantsTable {
@@ -148,6 +152,8 @@ export interface InvitationsTable {
   created_at: Generated<Date>;
   expires_at: Timestamp;
   used_at: Timestamp | null;
+  /** Set when a newer invitation to the same address replaces it, or its inviter is deactivated. */
+  revoked_at: Timestamp | null;
 }
 
 export interface CaseNotesTable {

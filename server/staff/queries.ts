@@ -5,8 +5,30 @@ import type { Insertable } from 'kysely';
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
+export class EmailTakenError extends Error {
+  constructor() {
+    super('A staff account with that email address already exists.');
+  }
+}
+
+/** PostgreSQL's unique_violation on the named constraint (PGlite reports the same code). */
+export function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: unknown; constraint?: unknown };
+  return e.code === '23505' && (e.constraint === undefined || e.constraint === constraint);
+}
+
+/**
+ * Inserts a user. The email's unique constraint is the last word on "taken":
+ * a race with another invitation or `harbour user add` that passed the
+ * earlier lookup ends here, as EmailTakenError, never as a raw database error.
+ */
 export async function insertUser(db: Db, row: Insertable<UsersTable>): Promise<void> {
-  await db.insertInto('users').values(row).execute();
+  try {
+    await db.insertInto('users').values(row).execute();
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_email_key')) throw new EmailTakenError();
+    throw err;
+  }
 }
 
 export function findUserByEmail(db: Db, email: string) {
@@ -80,24 +102,40 @@ export async function insertInvitation(
   await db.insertInto('invitations').values(row).execute();
 }
 
+/** Unused, unrevoked and unexpired (by the database's clock). */
 export function findLiveInvitation(db: Db, tokenHash: Uint8Array) {
   return db
     .selectFrom('invitations')
     .selectAll()
     .where('token_hash', '=', tokenHash)
     .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
     .where('expires_at', '>', sql<Date>`now()`)
     .executeTakeFirst();
 }
 
-export async function markInvitationUsed(db: Db, id: string): Promise<boolean> {
-  const res = await db
+/**
+ * Claims a live invitation: one atomic update, so of any number of parallel
+ * accepts exactly one gets the row back. Null if it was used, revoked or
+ * expired meanwhile.
+ */
+export function claimInvitation(db: Db, id: string) {
+  return db
     .updateTable('invitations')
     .set({ used_at: sql`now()` })
     .where('id', '=', id)
     .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .returning(['id', 'email', 'roles', 'invited_by', 'created_at'])
     .executeTakeFirst();
-  return res.numUpdatedRows === 1n;
+}
+
+/** Revokes the open invitations to an address, or sent by someone; returns their ids. */
+export async function revokeOpenInvitations(db: Db, where: { email: string } | { invitedBy: string }): Promise<string[]> {
+  let q = db.updateTable('invitations').set({ revoked_at: sql`now()` }).where('used_at', 'is', null).where('revoked_at', 'is', null);
+  q = 'email' in where ? q.where('email', '=', normaliseEmail(where.email)) : q.where('invited_by', '=', where.invitedBy);
+  return (await q.returning('id').execute()).map((r) => r.id);
 }
 
 export function grantsFor(db: Db, userId: string) {
