@@ -7,6 +7,7 @@ import * as statsIndexes from './2026_11_24_220000_stats_indexes.js';
 import * as reportsAutovacuum from './2026_11_25_090000_reports_autovacuum.js';
 import * as reportsReferred from './2026_11_25_100000_reports_referred.js';
 import * as staffOriginInvitations from './2026_12_01_100000_staff_origin_invitations.js';
+import * as staffAccessRequests from './2026_12_01_100100_staff_access_requests.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_090000_reports_autovacuum': reportsAutovacuum,
   '2026_11_25_100000_reports_referred': reportsReferred,
   '2026_12_01_100000_staff_origin_invitations': staffOriginInvitations,
+  '2026_12_01_100100_staff_access_requests': staffAccessRequests,
 };

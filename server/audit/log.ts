@@ -25,7 +25,10 @@ export const AUDIT_ACTIONS = [
   'staff.deactivated',
   'staff.reactivated',
   'staff.totp_reset',
+  'staff.access_requested',
   'staff.access_approved',
+  'staff.access_refused',
+  // Written by earlier versions, when a page view sealed waiting approvals; kept so old entries can be filtered.
   'staff.access_sealed',
   'keys.rotation_started',
   'keys.rotation_finished',

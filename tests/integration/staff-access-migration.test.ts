@@ -75,4 +75,18 @@ describe('staff migrations of 2026-12-01', () => {
       await t.close();
     }
   });
+
+  it('2026_12_01_100100: an approval nobody sealed becomes a request, and no grant can wait unsealed any more', async () => {
+    const t = await oldDatabase();
+    try {
+      await migrateToLatest(t.db, t.schema ?? undefined);
+      const users = await t.db.selectFrom('users').select(['id', 'access_requested_by']).where('access_requested_at', 'is not', null).execute();
+      expect(users).toEqual([{ id: WAITING, access_requested_by: ADMIN }]);
+      const grants = await t.db.selectFrom('key_grants').select(['user_id', 'sealed_at']).execute();
+      expect(grants.map((g) => g.user_id)).toEqual([HOLDER]);
+      await expect(sql`insert into key_grants (user_id, team_key_id, sealed_secret) select ${WAITING}::uuid, id, null from team_keys`.execute(t.db)).rejects.toThrow();
+    } finally {
+      await t.close();
+    }
+  });
 });

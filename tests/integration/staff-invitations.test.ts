@@ -85,13 +85,16 @@ describe('one open invitation per address', () => {
 });
 
 describe('accepting', () => {
-  it('records who invited the account, and when', async () => {
+  it('records who invited the account, and when, and shows it to administrators', async () => {
     const { path } = await invite('recorded@example.org');
     expect((await (await visitor(path))('Rec Orded')).status).toBe(303);
     const [user] = await accounts('recorded@example.org');
     const inv = await t.testDb.db.selectFrom('invitations').selectAll().where('email', '=', 'recorded@example.org').executeTakeFirstOrThrow();
     expect(user).toMatchObject({ created_via: 'invitation', invited_by: admin.id, invited_at: inv.created_at });
     expect(inv.used_at).not.toBeNull();
+    const page = await adminAgent.get('/admin/staff');
+    const row = page.text.slice(page.text.indexOf('<td>Rec Orded</td>'));
+    expect(row.slice(0, row.indexOf('</tr>'))).toMatch(/Invited by Ines Inviter \(you\) on \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/);
   });
 
   it('16 parallel accepts of one link: one account, the rest 404, no 500', async () => {
