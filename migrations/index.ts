@@ -6,6 +6,8 @@ import * as settings from './2026_11_24_200000_settings.js';
 import * as statsIndexes from './2026_11_24_220000_stats_indexes.js';
 import * as reportsAutovacuum from './2026_11_25_090000_reports_autovacuum.js';
 import * as reportsReferred from './2026_11_25_100000_reports_referred.js';
+import * as staffOriginInvitations from './2026_12_01_100000_staff_origin_invitations.js';
+import * as staffAccessRequests from './2026_12_01_100100_staff_access_requests.js';
 import * as formSubmissions from './2026_12_01_120000_form_submissions.js';
 
 /**
@@ -21,5 +23,7 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_220000_stats_indexes': statsIndexes,
   '2026_11_25_090000_reports_autovacuum': reportsAutovacuum,
   '2026_11_25_100000_reports_referred': reportsReferred,
+  '2026_12_01_100000_staff_origin_invitations': staffOriginInvitations,
+  '2026_12_01_100100_staff_access_requests': staffAccessRequests,
   '2026_12_01_120000_form_submissions': formSubmissions,
 };

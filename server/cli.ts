@@ -157,9 +157,12 @@ async function userAdd(db: Db, args: string[]): Promise<number> {
   const roles = parseRoles(values.roles);
   const password = await readPassword(values['password-file'], email);
   await migrateToLatest(db);
-  const { id } = await createUser(db, { email, displayName: name, roles, password });
+  const { id } = await createUser(db, { email, displayName: name, roles, password }, { via: 'cli' });
   await audit(db, { action: 'staff.created', subjectUserId: id, details: { roles: roles.join(','), via: 'cli' } });
-  out(`Created ${email} (${roles.join(', ')}).${roles.includes('caseworker') ? ' A signed-in caseworker or administrator must approve their access to cases (or use `harbour recover`).' : ''}`);
+  const approval =
+    ' They cannot open cases yet: a caseworker who already has access must approve them, signed in, on the case access page' +
+    ` (${new URL('/staff/access', loadConfig().publicUrl)}); an administrator can ask for it on the Staff page. Or use \`harbour recover\`.`;
+  out(`Created ${email} (${roles.join(', ')}).${roles.includes('caseworker') ? approval : ''}`);
   return 0;
 }
 

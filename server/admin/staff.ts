@@ -1,45 +1,65 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import type { Role } from '../db/schema.js';
-import { badRequest, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { own } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../web/i18n.js';
-import { staffOf } from '../staff/context.js';
+import { AccessRefused, canApprove, requestAccess as recordRequest } from '../staff/access.js';
+import { staffOf, type StaffLocals } from '../staff/context.js';
 import { createInvitation } from '../staff/invitations.js';
-import { approveAccess } from '../staff/keys.js';
+import { accessRequest, colleague, originText, utc, UUID, type RequestRow } from '../staff/people.js';
 import * as q from '../staff/queries.js';
 
 export const ROLES: readonly Role[] = ['caseworker', 'admin'];
 
 async function renderStaffList(ctx: AppContext, res: Response, status = 200, extra: Record<string, unknown> = {}) {
+  const staff = staffOf(res);
+  const viewer = staff.user.id;
+  // A caseworker who holds every team key approves on the case access page; an administrator only asks.
+  const approver = await holdsKeys(ctx, staff);
   const users = await q.listUsers(ctx.db);
   const st = staffTranslator();
   res.status(status).render('admin/staff', {
     title: st('staff.title'),
-    users: users.map((u) => ({
-      id: u.id,
-      email: u.email,
-      name: u.display_name,
-      roles: u.roles,
-      rolesText: u.roles.map((r) => st(`common.roles.${r}`)).join(', '),
-      status: u.status,
-      statusText: u.status === 'active' ? st('staff.statuses.active') : st('staff.statuses.deactivated'),
-      twoFactor: u.totp_secret_wrapped !== null,
-      access: !u.roles.includes('caseworker')
-        ? st('staff.access.not_applicable')
-        : u.sealed_at
-          ? st('staff.access.granted')
-          : u.approved_at
-            ? st('staff.access.approved')
-            : st('staff.access.not_approved'),
-      canApprove: u.status === 'active' && u.roles.includes('caseworker') && !u.approved_at,
-    })),
+    users: users.map((u) => {
+      const caseworker = u.status === 'active' && u.roles.includes('caseworker');
+      const hasAccess = u.approved_at !== null;
+      const approvedBy = colleague({ name: u.approver_name, status: u.approver_status, id: u.approved_by }, viewer);
+      return {
+        id: u.id,
+        email: u.email,
+        name: u.display_name,
+        roles: u.roles,
+        rolesText: u.roles.map((r) => st(`common.roles.${r}`)).join(', '),
+        status: u.status,
+        statusText: u.status === 'active' ? st('staff.statuses.active') : st('staff.statuses.deactivated'),
+        twoFactor: u.totp_secret_wrapped !== null,
+        origin: originText(u, viewer),
+        access: !u.roles.includes('caseworker')
+          ? st('staff.access.not_applicable')
+          : hasAccess
+            ? approvedBy
+              ? st('staff.access.granted_by', { name: approvedBy, time: utc(u.approved_at!) })
+              : st('staff.access.granted')
+            : requestedText(u, viewer),
+        canRequest: caseworker && !hasAccess && !approver && u.access_requested_at === null && u.id !== viewer,
+        canReview: caseworker && !hasAccess && approver && u.id !== viewer,
+      };
+    }),
     error: null,
     invitation: null,
     notice: null,
     ...extra,
   });
+}
+
+/** The access column of someone without access: who asked, if anyone, and that a caseworker must still confirm. */
+function requestedText(u: RequestRow, viewer: string): string {
+  const st = staffTranslator();
+  const r = accessRequest(u, viewer);
+  if (!r) return st('staff.access.not_requested');
+  return r.name ? st('staff.access.requested', { name: r.name, time: r.time }) : st('staff.access.requested_unrecorded', { time: r.time });
 }
 
 export function staffList(ctx: AppContext): RequestHandler {
@@ -48,8 +68,9 @@ export function staffList(ctx: AppContext): RequestHandler {
     const notices: Record<string, string> = {
       deactivated: st('staff.notices.deactivated'),
       reset: st('staff.notices.reset'),
-      approved: st('staff.notices.approved'),
-      approved_pending: st('staff.notices.approved_pending'),
+      requested: st('staff.notices.requested'),
+      already_requested: st('staff.notices.already_requested'),
+      has_access: st('staff.notices.has_access'),
     };
     await renderStaffList(ctx, res, 200, { notice: own(notices, req.query['notice']) ?? null });
   };
@@ -68,17 +89,17 @@ export function invite(ctx: AppContext): RequestHandler {
     }
     if (roles.length === 0) return renderStaffList(ctx, res, 422, { error: st('staff.errors.roles') });
     if (await q.findUserByEmail(ctx.db, email)) return renderStaffList(ctx, res, 422, { error: st('staff.errors.taken') });
-    const { id, token } = await createInvitation(ctx.db, { email, roles, invitedBy: user.id, days: ctx.config.staff.invitationDays });
-    await audit(ctx.db, { action: 'staff.invited', actorId: user.id, details: { invitation: id, roles: roles.join(',') } });
+    // Audited inside, with any earlier invitation to the address it revokes.
+    const { token, revoked } = await createInvitation(ctx.db, { email, roles, invitedBy: user.id, days: ctx.config.staff.invitationDays });
     const link = new URL(`/staff/invitations/${token}`, ctx.config.publicUrl).toString();
-    await renderStaffList(ctx, res, 201, { invitation: { email, link, days: ctx.config.staff.invitationDays } });
+    await renderStaffList(ctx, res, 201, { invitation: { email, link, days: ctx.config.staff.invitationDays, replaced: revoked.length > 0 } });
   };
 }
 
 async function targetUser(ctx: AppContext, req: Request) {
   const id = String(req.params['id'] ?? '');
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound();
-  const user = await q.findUser(ctx.db, id);
+  if (!UUID.test(id)) throw notFound(); // a malformed id never reaches the uuid column (a 404, not a database error)
+  const user = await q.findUser(ctx.db, id.toLowerCase());
   if (!user) throw notFound();
   return user;
 }
@@ -97,6 +118,10 @@ export function deactivate(ctx: AppContext): RequestHandler {
       // Locked out at once: sessions gone, and the team key copies sealed to them deleted.
       await q.deleteUserSessions(trx, target.id);
       await trx.deleteFrom('key_grants').where('user_id', '=', target.id).execute();
+      // Links they sent stop working too: an account should not appear later on the word of someone removed.
+      for (const invitation of await q.revokeOpenInvitations(trx, { invitedBy: target.id })) {
+        await audit(trx, { action: 'staff.invitation_revoked', actorId: actor.id, details: { invitation, reason: 'inviter_deactivated' } });
+      }
       await audit(trx, { action: 'staff.deactivated', actorId: actor.id, subjectUserId: target.id });
     });
     res.redirect(303, '/admin/staff?notice=deactivated');
@@ -117,13 +142,32 @@ export function resetTwoFactor(ctx: AppContext): RequestHandler {
   };
 }
 
-export function approve(ctx: AppContext): RequestHandler {
+/**
+ * POST /admin/staff/:id/approve: an administrator's half of an approval —
+ * a recorded request that a caseworker who holds the team key confirm this
+ * person's access. Nothing is sealed here. An administrator who is also such
+ * a caseworker is taken to the case access page to confirm it there.
+ */
+export function requestAccess(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     ctx.csrf.check(req);
     const staff = staffOf(res);
     const target = await targetUser(ctx, req);
-    if (target.status !== 'active' || !target.roles.includes('caseworker')) throw badRequest('not_caseworker');
-    const { sealed } = await approveAccess(ctx.db, { id: staff.user.id, teamKeys: await staff.teamKeys() }, target.id);
-    res.redirect(303, `/admin/staff?notice=${sealed ? 'approved' : 'approved_pending'}`);
+    const st = staffTranslator();
+    let outcome: Awaited<ReturnType<typeof recordRequest>>;
+    try {
+      outcome = await recordRequest(ctx.db, staff.user.id, target.id);
+    } catch (err) {
+      if (!(err instanceof AccessRefused)) throw err;
+      if (err.reason === 'not_found') throw notFound();
+      const self = err.reason === 'self';
+      return renderStaffList(ctx, res, self ? 403 : 422, { error: self ? st('staff.errors.request_self') : st('staff.errors.not_caseworker') });
+    }
+    if (outcome !== 'has_access' && (await holdsKeys(ctx, staff))) return res.redirect(303, `/staff/access#person-${target.id}`);
+    res.redirect(303, `/admin/staff?notice=${outcome}`);
   };
+}
+
+async function holdsKeys(ctx: AppContext, staff: StaffLocals): Promise<boolean> {
+  return staff.user.roles.includes('caseworker') && canApprove(ctx.db, await staff.teamKeys());
 }

@@ -136,15 +136,24 @@ export interface UsersTable {
   created_at: Generated<Date>;
   password_changed_at: Generated<Date>;
   deactivated_at: Timestamp | null;
+  /** How the account came to exist (shown to whoever approves its access). */
+  created_via: Generated<'setup' | 'cli' | 'invitation' | 'unknown'>;
+  invited_by: ColumnType<string | null, string | null | undefined, string | null>;
+  invited_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** An administrator's request that a caseworker confirm this person's access; nothing is sealed by it. */
+  access_requested_by: ColumnType<string | null, string | null | undefined, string | null>;
+  access_requested_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+/** A team private key sealed to one caseworker's public key: only ever written sealed (migration 2026_12_01_100100). */
 export interface KeyGrantsTable {
   user_id: string;
   team_key_id: number;
-  sealed_secret: Bytes | null;
+  sealed_secret: Bytes;
+  /** The caseworker who approved this person's access (kept across rotations); null for set-up, recovery and tests. */
   approved_by: string | null;
   approved_at: Generated<Date>;
-  sealed_at: Timestamp | null;
+  sealed_at: ColumnType<Date, Date | string, Date | string>;
 }
 
 export interface InvitationsTable {
@@ -156,6 +165,8 @@ export interface InvitationsTable {
   created_at: Generated<Date>;
   expires_at: Timestamp;
   used_at: Timestamp | null;
+  /** Set when a newer invitation to the same address replaces it, or its inviter is deactivated. */
+  revoked_at: Timestamp | null;
 }
 
 export interface CaseNotesTable {

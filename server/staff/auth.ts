@@ -10,8 +10,8 @@ import { staffOf } from './context.js';
 import { PASSWORD_MESSAGES, passwordProblem } from './passwords.js';
 import * as q from './queries.js';
 import { fromB64, loadStaffSession, staffPayload, startStaffSession, type StaffSession } from './session.js';
-import { changePassword, createUser, unlockWithPassword, unwrapTotpSecret, wrapTotpSecret } from './users.js';
-import { hashToken } from './invitations.js';
+import { EmailTakenError, changePassword, prepareUser, unlockWithPassword, unwrapTotpSecret, wrapTotpSecret } from './users.js';
+import { acceptInvitation as claimAndCreate, hashToken } from './invitations.js';
 
 const field = (req: Request, name: string) => String((req.body as Record<string, unknown> | undefined)?.[name] ?? '');
 
@@ -194,6 +194,14 @@ export function showInvitation(ctx: AppContext): RequestHandler {
   };
 }
 
+/**
+ * Creating an account from an invitation. The cheap checks and the lookup of
+ * the link come first, so a dead link or a weak password costs no Argon2id;
+ * then the keys are derived, and one transaction claims the invitation and
+ * creates the account (invitations.ts). Parallel accepts of one link, or of
+ * two links for one address, end with one account: the others see the link
+ * used (404) or the address taken (422), never a database error.
+ */
 export function acceptInvitation(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     ctx.csrf.check(req);
@@ -206,9 +214,13 @@ export function acceptInvitation(ctx: AppContext): RequestHandler {
     const problem = await passwordProblem(password, inv.email, field(req, 'confirm_password'));
     if (problem) return render(PASSWORD_MESSAGES[problem]);
     if (await q.findUserByEmail(ctx.db, inv.email)) return render(st('invitation.errors.taken'));
-    if (!(await q.markInvitationUsed(ctx.db, inv.id))) throw notFound('invitation');
-    const { id } = await createUser(ctx.db, { email: inv.email, displayName: name, roles: inv.roles, password });
-    await audit(ctx.db, { action: 'staff.invitation_accepted', actorId: id, subjectUserId: id, details: { roles: inv.roles.join(',') } });
+    const prepared = await prepareUser({ email: inv.email, displayName: name, roles: inv.roles, password });
+    try {
+      if (!(await claimAndCreate(ctx.db, inv.id, prepared))) throw notFound('invitation');
+    } catch (err) {
+      if (err instanceof EmailTakenError) return render(st('invitation.errors.taken'));
+      throw err;
+    }
     res.redirect(303, '/staff/sign-in?notice=invitation');
   };
 }

@@ -13,7 +13,7 @@ export async function createFirstStaff(
   db: Db,
   a: { email: string; displayName: string; password: string; roles: Role[]; team: KeyPair; teamKeyId: number },
 ): Promise<string> {
-  const { id, keyPair } = await createUser(db, { email: a.email, displayName: a.displayName, roles: a.roles, password: a.password });
+  const { id, keyPair } = await createUser(db, { email: a.email, displayName: a.displayName, roles: a.roles, password: a.password }, { via: 'setup' });
   if (a.roles.includes('caseworker')) {
     await db
       .insertInto('key_grants')

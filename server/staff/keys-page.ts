@@ -2,18 +2,14 @@ import type { RequestHandler } from 'express';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../web/i18n.js';
 import { staffOf } from './context.js';
+import * as q from './queries.js';
 import { RotationError, resumeRotation, runningRotation, startRotation } from './rotation.js';
 
 async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], status: number, error: string | null, notice: string | null) {
   const keys = await ctx.db.selectFrom('team_keys').select(['id', 'created_at', 'retired_at']).orderBy('id', 'desc').limit(10).execute();
   const job = await runningRotation(ctx.db);
-  const pending = await ctx.db
-    .selectFrom('key_grants')
-    .innerJoin('users', 'users.id', 'key_grants.user_id')
-    .select(['users.display_name'])
-    .where('key_grants.sealed_secret', 'is', null)
-    .where('users.status', '=', 'active')
-    .execute();
+  // Who is waiting for access; the case access page is where a key holder approves them.
+  const pending = await q.peopleWithoutAccess(ctx.db);
   res.status(status).render('staff/keys', { title: staffTranslator()('keys.title'), keys, job, pending: pending.map((p) => p.display_name), error, notice });
 }
 

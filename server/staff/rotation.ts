@@ -6,6 +6,7 @@ import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
 import { getInstallation } from '../setup/service.js';
 import { staffTranslator } from '../web/i18n.js';
+import * as q from './queries.js';
 
 /**
  * Team-key rotation (P4). A signed-in caseworker starts it: a new team key
@@ -36,25 +37,30 @@ export async function runningRotation(db: Db) {
 export async function startRotation(db: Db, logger: Logger, actor: { id: string; teamKeys: Map<number, KeyPair> }): Promise<RotationJob> {
   const inst = await getInstallation(db);
   if (!inst) throw new RotationError(staffTranslator()('keys.errors.not_set_up'));
-  const active = await db.selectFrom('team_keys').select('id').where('retired_at', 'is', null).execute();
-  if (active.some((k) => !actor.teamKeys.has(k.id))) throw new RotationError(staffTranslator()('keys.errors.not_holding_all'));
-  if (await runningRotation(db)) throw new RotationError(staffTranslator()('keys.errors.already_running'));
-
   const next = newKeyPair();
   const jobId = randomUUID();
   let newKeyId = 0;
   await db.transaction().execute(async (trx) => {
+    // Checked under the grants lock: an approval running meanwhile either
+    // finished (its person is a holder below) or waits and then seals the new
+    // key too; of two parallel starts, the second sees the first's job.
+    await q.lockGrants(trx);
+    const active = await q.activeTeamKeys(trx);
+    if (active.some((k) => !actor.teamKeys.has(k.id))) throw new RotationError(staffTranslator()('keys.errors.not_holding_all'));
+    if (await runningRotation(trx)) throw new RotationError(staffTranslator()('keys.errors.already_running'));
     const row = await trx
       .insertInto('team_keys')
       .values({ public_key: next.publicKey, secret_sealed_to_recovery: sealTo(next.privateKey, inst.recoveryPublicKey), retired_at: null })
       .returning('id')
       .executeTakeFirstOrThrow();
     newKeyId = row.id;
-    // Everyone with access now (and every approval still waiting for its seal) gets the new key.
+    // Everyone who holds a current key gets the new one, keeping who approved
+    // them and when. Only sealed grants exist: an access request that nobody
+    // has confirmed gets nothing from a rotation.
     const holders = await trx
       .selectFrom('key_grants')
       .innerJoin('users', 'users.id', 'key_grants.user_id')
-      .select(['users.id', 'users.public_key', 'key_grants.sealed_secret'])
+      .select(['users.id', 'users.public_key', 'key_grants.approved_by', 'key_grants.approved_at'])
       .distinctOn('users.id')
       .where('users.status', '=', 'active')
       .where(sql<boolean>`users.roles @> array['caseworker']::text[]`)
@@ -62,11 +68,13 @@ export async function startRotation(db: Db, logger: Logger, actor: { id: string;
       .orderBy('users.id')
       .execute();
     for (const h of holders) {
-      const sealed = h.sealed_secret ? sealTo(next.privateKey, h.public_key) : null;
-      await trx
-        .insertInto('key_grants')
-        .values({ user_id: h.id, team_key_id: newKeyId, sealed_secret: sealed, approved_by: actor.id, sealed_at: sealed ? new Date() : null })
-        .execute();
+      await q.insertGrant(trx, {
+        user_id: h.id,
+        team_key_id: newKeyId,
+        sealed_secret: sealTo(next.privateKey, h.public_key),
+        approved_by: h.approved_by,
+        approved_at: h.approved_at,
+      });
     }
     await trx
       .insertInto('jobs')
@@ -120,6 +128,8 @@ async function runRotation(db: Db, logger: Logger, jobId: string, newKeyId: numb
       });
     }
     await db.transaction().execute(async (trx) => {
+      // An approval sealing the old keys right now finishes first, so its grants are deleted with the rest.
+      await q.lockGrants(trx);
       const old = await trx.selectFrom('team_keys').select('id').where('id', '!=', newKeyId).where('retired_at', 'is', null).execute();
       const oldIds = old.map((k) => k.id);
       if (oldIds.length) {

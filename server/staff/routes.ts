@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { addToList, relabelItem, retireItem, showItem, showList, showSettings, updateSettings } from '../admin/settings.js';
-import { approve, deactivate, invite, resetTwoFactor, staffList } from '../admin/staff.js';
+import { deactivate, invite, requestAccess, resetTwoFactor, staffList } from '../admin/staff.js';
 import { auditPage } from '../audit/routes.js';
 import { statisticsExport, statisticsPage } from '../stats/routes.js';
 import { queuePage } from '../cases/queue.js';
@@ -20,6 +20,7 @@ import {
   updatePassword,
   verifyTwoFactor,
 } from './auth.js';
+import { accessPage, approve } from './access-page.js';
 import { keysPage, rotate } from './keys-page.js';
 import { loadStaff, requireRole, requireSignedIn } from './session.js';
 
@@ -79,8 +80,8 @@ export function staffRoutes(ctx: AppContext): Router {
   r.get('/admin/statistics', requireRole('admin'), statisticsPage(ctx));
   r.get('/admin/statistics.csv', requireRole('admin'), statisticsExport(ctx, 'csv'));
   r.get('/admin/statistics.json', requireRole('admin'), statisticsExport(ctx, 'json'));
-  // P3: an administrator or a caseworker approves a new caseworker's access in one action.
-  r.post('/admin/staff/:id/approve', requireRole('admin', 'caseworker'), form, approve(ctx));
+  // An administrator asks for a caseworker's access; nothing is sealed (P6). A key holder confirms it below.
+  r.post('/admin/staff/:id/approve', requireRole('admin'), form, requestAccess(ctx));
 
   // Caseworkers: the queue.
   r.get('/staff/cases', requireRole('caseworker'), queuePage(ctx));
@@ -88,6 +89,10 @@ export function staffRoutes(ctx: AppContext): Router {
   // Caseworkers: team-key rotation (P4).
   r.get('/staff/keys', requireRole('caseworker'), keysPage(ctx));
   r.post('/staff/keys/rotate', requireRole('caseworker'), form, rotate(ctx));
+
+  // Caseworkers: case access (P3). One confirmed action by a key holder, for someone else (access.ts).
+  r.get('/staff/access', requireRole('caseworker'), accessPage(ctx));
+  r.post('/staff/access/:id/approve', requireRole('caseworker'), form, approve(ctx));
 
   // Caseworkers: the case page and its actions (each line guarded in caseRoutes).
   r.use(caseRoutes(ctx));

@@ -5,7 +5,7 @@ import { HttpError, forbidden } from '../errors.js';
 import type { AppContext } from '../web/context.js';
 import { createSession, endSession, loadSession, type Session } from '../web/session-store.js';
 import type { StaffLocals } from './context.js';
-import { sealPendingGrants, teamKeysFor } from './keys.js';
+import { teamKeysFor } from './keys.js';
 import * as q from './queries.js';
 
 /**
@@ -80,7 +80,7 @@ export function loadStaff(ctx: AppContext): RequestHandler {
     };
     res.locals['staff'] = locals;
     res.locals['staffSession'] = session;
-    if (isCaseworker) await sealPendingGrants(ctx.db, user.id, await locals.teamKeys());
+    // Nothing is sealed here: loading a page never grants anyone access (access.ts does, when asked).
     next();
   };
 }

@@ -10,9 +10,13 @@ import {
   publicKeyOf,
   type KeyPair,
 } from '../crypto/index.js';
+import type { Insertable } from 'kysely';
 import type { Db } from '../db/index.js';
-import type { Role } from '../db/schema.js';
+import type { Role, UsersTable } from '../db/schema.js';
 import * as q from './queries.js';
+import { EmailTakenError } from './queries.js';
+
+export { EmailTakenError };
 
 type UserRow = NonNullable<Awaited<ReturnType<typeof q.findUser>>>;
 
@@ -20,12 +24,6 @@ const privateKeyCtx = (id: string) => ({ table: 'users', id, field: 'private_key
 const totpCtx = (id: string) => ({ table: 'users', id, field: 'totp_secret' });
 
 export type Unlocked = { user: UserRow; keyPair: KeyPair; wrapKey: Uint8Array };
-
-export class EmailTakenError extends Error {
-  constructor() {
-    super('A staff account with that email address already exists.');
-  }
-}
 
 /** Password material for a user: salt, verifier, and the private key wrapped under the password-derived key. */
 async function passwordMaterial(id: string, password: string, keyPair: KeyPair) {
@@ -39,18 +37,20 @@ async function passwordMaterial(id: string, password: string, keyPair: KeyPair) 
   };
 }
 
-export async function createUser(
-  db: Db,
-  u: { email: string; displayName: string; roles: Role[]; password: string },
-): Promise<{ id: string; keyPair: KeyPair; wrapKey: Uint8Array }> {
-  const email = q.normaliseEmail(u.email);
-  if (await q.findUserByEmail(db, email)) throw new EmailTakenError();
+/** How an account came to exist, recorded on it and shown to whoever approves its access. */
+export type Origin = { via: 'setup' | 'cli' } | { via: 'invitation'; invitedBy: string | null; invitedAt: Date };
+
+type NewUser = { email: string; displayName: string; roles: Role[]; password: string };
+export type PreparedUser = { id: string; keyPair: KeyPair; wrapKey: Uint8Array; row: Insertable<UsersTable> };
+
+/** Keys and password material for a new account, computed before anything is written (the Argon2id derivation is the slow part). */
+export async function prepareUser(u: NewUser): Promise<PreparedUser> {
   const id = randomUUID();
   const keyPair = newKeyPair();
   const { wrapKey, ...material } = await passwordMaterial(id, u.password, keyPair);
-  await q.insertUser(db, {
+  const row: Insertable<UsersTable> = {
     id,
-    email,
+    email: q.normaliseEmail(u.email),
     display_name: u.displayName.trim(),
     roles: [...new Set(u.roles)],
     status: 'active',
@@ -59,8 +59,26 @@ export async function createUser(
     totp_last_step: null,
     deactivated_at: null,
     ...material,
-  });
-  return { id, keyPair, wrapKey };
+  };
+  return { id, keyPair, wrapKey, row };
+}
+
+/** Writes a prepared account; EmailTakenError if the address is taken (also when a parallel insert won). */
+export async function insertPreparedUser(db: Db, p: PreparedUser, origin?: Origin): Promise<void> {
+  const provenance =
+    origin?.via === 'invitation'
+      ? { created_via: origin.via, invited_by: origin.invitedBy, invited_at: origin.invitedAt }
+      : origin
+        ? { created_via: origin.via }
+        : {};
+  await q.insertUser(db, { ...p.row, ...provenance });
+}
+
+export async function createUser(db: Db, u: NewUser, origin?: Origin): Promise<{ id: string; keyPair: KeyPair; wrapKey: Uint8Array }> {
+  if (await q.findUserByEmail(db, u.email)) throw new EmailTakenError();
+  const prepared = await prepareUser(u);
+  await insertPreparedUser(db, prepared, origin);
+  return { id: prepared.id, keyPair: prepared.keyPair, wrapKey: prepared.wrapKey };
 }
 
 // A fixed salt for the dummy derivation that keeps "no such user" as slow as "wrong password".

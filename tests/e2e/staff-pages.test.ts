@@ -37,6 +37,8 @@ const STAFF_PAGES = [
   'closed case due for deletion',
   'queue of cases due for deletion',
   'team keys',
+  'case access',
+  'case access with an error',
   'account',
   'staff list',
   'staff list with invitation created',
@@ -64,6 +66,7 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   const { baseUrl, t } = rig.served;
   const tag = Math.random().toString(16).slice(2, 10);
   const me = await addStaff(t, { roles: ['admin', 'caseworker'], name: `Alex Both ${tag}` });
+  const pending = await addStaff(t, { roles: ['caseworker'], approved: false, name: `Pat Waiting ${tag}` });
   const newcomer = { email: `newcomer-${tag}@example.org`, password: `newcomer password ${tag}` };
   await createUser(t.testDb.db, { email: newcomer.email, displayName: 'New Comer', roles: ['caseworker'], password: newcomer.password });
   // consent talk_first: the referral form then asks why (an extra field and warning to check).
@@ -177,6 +180,13 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
 
   await go('/staff/keys');
   await visit('team keys');
+  await go('/staff/access');
+  expect(await page.locator(`#person-${pending.id}`).count(), 'pending person').toBe(1);
+  await visit('case access');
+  await clickAndLoad(page, submit(`/staff/access/${pending.id}/approve`)); // without the tick
+  expect(await errorSummary.count(), 'confirmation error').toBe(1);
+  expect(await page.locator(`#confirm-${pending.id}`).getAttribute('aria-describedby'), 'error tied to the box').toBe(`confirm-${pending.id}-error`);
+  await visit('case access with an error');
   await go('/staff/account');
   await visit('account');
 

@@ -29,6 +29,8 @@ function routes(): Route[] {
     { method: 'GET', path: '/staff/cases', allowed: 'caseworker', ok: 200 },
     { method: 'GET', path: '/staff/keys', allowed: 'caseworker', ok: 200 },
     { method: 'POST', path: '/staff/keys/rotate', allowed: 'caseworker' }, // starts a job: allowed run skipped
+    { method: 'GET', path: '/staff/access', allowed: 'caseworker', ok: 200 },
+    { method: 'POST', path: `/staff/access/${ids.otherUser}/approve`, allowed: 'caseworker', ok: 422 }, // not confirmed: nothing sealed
     { method: 'GET', path: c, allowed: 'caseworker', ok: 200, case: true },
     { method: 'GET', path: `${c}/evidence/${ids.evidenceId}`, allowed: 'caseworker', ok: 200, case: true },
     { method: 'POST', path: `${c}/status`, allowed: 'caseworker', ok: 422, case: true },
@@ -61,7 +63,7 @@ function routes(): Route[] {
     { method: 'POST', path: '/admin/staff/invitations', allowed: 'admin', ok: 422 },
     { method: 'POST', path: `/admin/staff/${ids.dummy}/reset-2fa`, allowed: 'admin', ok: 303 },
     { method: 'POST', path: `/admin/staff/${ids.dummy}/deactivate`, allowed: 'admin' }, // destructive: allowed run skipped
-    { method: 'POST', path: `/admin/staff/${ids.otherUser}/approve`, allowed: 'admin-or-caseworker', ok: 303 },
+    { method: 'POST', path: `/admin/staff/${ids.otherUser}/approve`, allowed: 'admin', ok: 303 }, // records a request; seals nothing
   ];
 }
 
@@ -154,6 +156,17 @@ describe('P11 route walk', () => {
         expect((await send('caseworker', r, path)).status, `${r.method} ${path}`).toBe(404);
       }
     }
+  });
+
+  it('a caseworker without the team key reaches the access page but cannot approve anyone, themselves included', async () => {
+    expect((await send('unapproved', { method: 'GET', path: '/staff/access', allowed: 'caseworker' })).status).toBe(200);
+    // Everyone with a second factor: colleagues, and the unapproved caseworker themselves.
+    const staffIds = (await t.testDb.db.selectFrom('users').select('id').where('id', '!=', ids.otherUser).where('totp_secret_wrapped', 'is not', null).execute()).map((u) => u.id);
+    for (const id of [ids.otherUser, ...staffIds]) {
+      const res = await agents.unapproved.post(`/staff/access/${id}/approve`).redirects(0).type('form').send({ _csrf: tokens.unapproved, confirm: 'yes' });
+      expect(res.status, id).toBe(403);
+    }
+    expect(await t.testDb.db.selectFrom('key_grants').select('user_id').where('user_id', '=', ids.otherUser).execute()).toEqual([]);
   });
 
   it('a caseworker without access to the case key gets 404 on every case route (restricted)', async () => {

@@ -165,6 +165,9 @@ describe('staff sign-in', () => {
     expect((await visitor.get(path)).status).toBe(404); // used
     const user = await t.testDb.db.selectFrom('users').selectAll().where('email', '=', 'new.person@example.org').executeTakeFirstOrThrow();
     expect(user.roles).toEqual(['caseworker']);
+    // Where the account came from is kept for whoever approves its access; nothing is granted by accepting.
+    expect(user).toMatchObject({ created_via: 'invitation', invited_by: admin.id });
+    expect(await t.testDb.db.selectFrom('key_grants').select('user_id').where('user_id', '=', user.id).execute()).toEqual([]);
     // First sign-in goes to enrolment, with a server-rendered QR code.
     const first = request.agent(t.app);
     const t1 = await staffCsrf(first, '/staff/sign-in');
