@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import type { Role } from '../db/schema.js';
@@ -114,7 +115,7 @@ export function deactivate(ctx: AppContext): RequestHandler {
       return renderStaffList(ctx, res, 409, { error: staffTranslator()('staff.errors.last_admin') });
     }
     await ctx.db.transaction().execute(async (trx) => {
-      await q.updateUser(trx, target.id, { status: 'deactivated', deactivated_at: new Date() });
+      await q.updateUser(trx, target.id, { status: 'deactivated', deactivated_at: sql<Date>`now()` });
       // Locked out at once: sessions gone, and the team key copies sealed to them deleted.
       await q.deleteUserSessions(trx, target.id);
       await trx.deleteFrom('key_grants').where('user_id', '=', target.id).execute();

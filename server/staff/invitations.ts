@@ -36,7 +36,7 @@ export async function createInvitation(
       email,
       roles: i.roles,
       invited_by: i.invitedBy,
-      expires_at: new Date(Date.now() + i.days * 24 * 3600 * 1000),
+      days: i.days,
     });
     for (const old of ids) await audit(trx, { action: 'staff.invitation_revoked', actorId: i.invitedBy, details: { invitation: old, reason: 'replaced' } });
     await audit(trx, { action: 'staff.invited', actorId: i.invitedBy, details: { invitation: id, roles: i.roles.join(',') } });

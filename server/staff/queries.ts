@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
-import type { Role, UsersTable } from '../db/schema.js';
-import type { Insertable } from 'kysely';
+import type { Database, Role, UsersTable } from '../db/schema.js';
+import type { Insertable, UpdateObject } from 'kysely';
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
@@ -79,7 +79,7 @@ export function listUsers(db: Db) {
     .execute();
 }
 
-export async function updateUser(db: Db, id: string, set: Partial<Insertable<UsersTable>>): Promise<void> {
+export async function updateUser(db: Db, id: string, set: UpdateObject<Database, 'users'>): Promise<void> {
   await db.updateTable('users').set(set).where('id', '=', id).execute();
 }
 
@@ -112,9 +112,11 @@ export async function countActiveAdmins(db: Db): Promise<number> {
 
 export async function insertInvitation(
   db: Db,
-  row: { id: string; token_hash: Uint8Array; email: string; roles: Role[]; invited_by: string | null; expires_at: Date },
+  row: { id: string; token_hash: Uint8Array; email: string; roles: Role[]; invited_by: string | null; days: number },
 ): Promise<void> {
-  await db.insertInto('invitations').values(row).execute();
+  const { days, ...values } = row;
+  // Expiry by the database's clock, as every check of it is.
+  await db.insertInto('invitations').values({ ...values, expires_at: sql<Date>`now() + make_interval(days => ${days})` }).execute();
 }
 
 /** Unused, unrevoked and unexpired (by the database's clock). */

@@ -78,7 +78,7 @@ export async function startRotation(db: Db, logger: Logger, actor: { id: string;
     }
     await trx
       .insertInto('jobs')
-      .values({ id: jobId, kind: 'team_key_rotation', state: 'running', started_by: actor.id, progress: JSON.stringify({ newKeyId, resealed: 0 }), updated_at: new Date() })
+      .values({ id: jobId, kind: 'team_key_rotation', state: 'running', started_by: actor.id, progress: JSON.stringify({ newKeyId, resealed: 0 }), updated_at: sql<Date>`now()` })
       .execute();
     await audit(trx, { action: 'keys.rotation_started', actorId: actor.id, details: { newKeyId } });
   });
@@ -91,10 +91,17 @@ export async function startRotation(db: Db, logger: Logger, actor: { id: string;
 export async function resumeRotation(db: Db, logger: Logger, actor: { id: string; teamKeys: Map<number, KeyPair> }): Promise<RotationJob | null> {
   const job = await runningRotation(db);
   if (!job) return null;
-  if (Date.now() - new Date(job.updated_at).getTime() < LEASE_MS) throw new RotationError(staffTranslator()('keys.errors.still_running'));
+  // The lease is judged by the database's clock, which wrote it: an instance
+  // whose clock runs ahead must not take over a rotation still running elsewhere.
+  const lease = await db
+    .selectFrom('jobs')
+    .select(sql<boolean>`updated_at > now() - make_interval(secs => ${LEASE_MS / 1000})`.as('live'))
+    .where('id', '=', job.id)
+    .executeTakeFirst();
+  if (lease?.live) throw new RotationError(staffTranslator()('keys.errors.still_running'));
   const newKeyId = Number((job.progress as { newKeyId?: number }).newKeyId);
   if (!actor.teamKeys.has(newKeyId)) throw new RotationError(staffTranslator()('keys.errors.not_holding_new'));
-  await db.updateTable('jobs').set({ updated_at: new Date() }).where('id', '=', job.id).execute();
+  await db.updateTable('jobs').set({ updated_at: sql<Date>`now()` }).where('id', '=', job.id).execute();
   return { id: job.id, promise: runRotation(db, logger, job.id, newKeyId, actor.teamKeys, actor.id) };
 }
 
@@ -124,7 +131,7 @@ async function runRotation(db: Db, logger: Logger, jobId: string, newKeyId: numb
             .execute();
         }
         resealed += rows.length;
-        await trx.updateTable('jobs').set({ progress: JSON.stringify({ newKeyId, resealed }), updated_at: new Date() }).where('id', '=', jobId).execute();
+        await trx.updateTable('jobs').set({ progress: JSON.stringify({ newKeyId, resealed }), updated_at: sql<Date>`now()` }).where('id', '=', jobId).execute();
       });
     }
     await db.transaction().execute(async (trx) => {
@@ -136,12 +143,12 @@ async function runRotation(db: Db, logger: Logger, jobId: string, newKeyId: numb
         await trx.updateTable('team_keys').set({ retired_at: new Date() }).where('id', 'in', oldIds).execute();
         await trx.deleteFrom('key_grants').where('team_key_id', 'in', oldIds).execute();
       }
-      await trx.updateTable('jobs').set({ state: 'done', updated_at: new Date() }).where('id', '=', jobId).execute();
+      await trx.updateTable('jobs').set({ state: 'done', updated_at: sql<Date>`now()` }).where('id', '=', jobId).execute();
       await audit(trx, { action: 'keys.rotation_finished', actorId, details: { newKeyId, resealed } });
     });
   } catch (err) {
     logger.error({ err }, 'team-key rotation failed');
-    await db.updateTable('jobs').set({ state: 'failed', updated_at: new Date() }).where('id', '=', jobId).execute();
+    await db.updateTable('jobs').set({ state: 'failed', updated_at: sql<Date>`now()` }).where('id', '=', jobId).execute();
     throw err;
   }
 }

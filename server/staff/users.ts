@@ -10,7 +10,7 @@ import {
   publicKeyOf,
   type KeyPair,
 } from '../crypto/index.js';
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import type { Db } from '../db/index.js';
 import type { Role, UsersTable } from '../db/schema.js';
 import * as q from './queries.js';
@@ -114,7 +114,7 @@ export async function changePassword(db: Db, unlocked: Unlocked, newPassword: st
     await q.updateUser(trx, user.id, {
       ...material,
       totp_secret_wrapped: totp ? wrapTotpSecret(newWrap, user.id, totp) : null,
-      password_changed_at: new Date(),
+      password_changed_at: sql<Date>`now()`, // compared with sessions.created_at: the database's clock
     });
     await q.deleteUserSessions(trx, user.id);
   });
@@ -134,7 +134,7 @@ export async function resetPasswordWithNewKeys(db: Db, userId: string, newPasswo
       public_key: keyPair.publicKey,
       totp_secret_wrapped: null,
       totp_last_step: null,
-      password_changed_at: new Date(),
+      password_changed_at: sql<Date>`now()`, // compared with sessions.created_at: the database's clock
     });
     await trx.deleteFrom('key_grants').where('user_id', '=', userId).execute();
     await q.deleteUserSessions(trx, userId);
