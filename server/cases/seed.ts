@@ -354,6 +354,7 @@ export async function seedCaseworkers(db: Db, count: number, random: Rand = Math
       totp_secret_wrapped: null,
       totp_last_step: null,
       deactivated_at: null,
+      created_via: 'seed' as const,
       ...(createdAt ? { created_at: createdAt, password_changed_at: createdAt } : {}),
     };
   });

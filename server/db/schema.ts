@@ -137,7 +137,7 @@ export interface UsersTable {
   password_changed_at: Generated<Date>;
   deactivated_at: Timestamp | null;
   /** How the account came to exist (shown to whoever approves its access). */
-  created_via: Generated<'setup' | 'cli' | 'invitation' | 'unknown'>;
+  created_via: Generated<'setup' | 'cli' | 'invitation' | 'seed' | 'unknown'>;
   invited_by: ColumnType<string | null, string | null | undefined, string | null>;
   invited_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   /** An administrator's request that a caseworker confirm this person's access; nothing is sealed by it. */

@@ -128,6 +128,15 @@ export function submitReport(ctx: AppContext): RequestHandler {
       open = await createPendingReport(ctx.db, await currentTeamKey(ctx.db), validation.value);
     };
 
+    // Whatever did not end in a receipt is removed as the request ends, not
+    // left for the hourly sweep (which only catches what a crash leaves).
+    let discarded = false;
+    const discard = async () => {
+      if (filed || discarded) return;
+      discarded = true;
+      await discardUnfiled(ctx, open as OpenReport | null, formKey as FormKey | null, (claim as Claim | null)?.kind === 'mine');
+    };
+
     let filesSent = 0;
     try {
       const parsed = await parseMultipart(
@@ -171,6 +180,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
       setSessionCookie(ctx.config, res, 'reporter', session);
       res.redirect(303, `/${res.locals['lang']}/report/receipt`);
     } catch (err) {
+      await discard(); // before answering: the page never comes before the clean-up
       const known = err instanceof HttpError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
       if (!known) throw err;
       if (req.socket.destroyed) return; // nobody left to answer
@@ -185,9 +195,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
         filesDropped: true,
       });
     } finally {
-      // Whatever did not end in a receipt is removed now, not left for the
-      // hourly sweep (which only catches what a crash leaves).
-      if (!filed) await discardUnfiled(ctx, open as OpenReport | null, formKey as FormKey | null, (claim as Claim | null)?.kind === 'mine');
+      await discard();
     }
   };
 }

@@ -21,7 +21,7 @@ export function colleague(p: Named, viewerId: string): string | null {
 }
 
 export type OriginRow = {
-  created_via: 'setup' | 'cli' | 'invitation' | 'unknown';
+  created_via: 'setup' | 'cli' | 'invitation' | 'seed' | 'unknown';
   invited_by?: string | null;
   invited_at: Date | null;
   inviter_name: string | null;
@@ -41,6 +41,8 @@ export function originText(u: OriginRow, viewerId: string): string {
       return st('access.origin.cli');
     case 'setup':
       return st('access.origin.setup');
+    case 'seed':
+      return st('access.origin.seed');
     default:
       return st('access.origin.unknown');
   }

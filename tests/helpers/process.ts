@@ -63,7 +63,7 @@ export async function startServer(env: Record<string, string>, opts: { waitReady
     },
   };
   if (opts.waitReady !== false) {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 150_000; // a first start runs initdb: slow on a busy 2-core machine
     let ended = false;
     void t.exited.then(() => (ended = true));
     for (;;) {

@@ -71,7 +71,7 @@ describe('one process per embedded data directory', () => {
     expect((await restarted.stop()).code).toBe(0);
     const duplicate = await runHarbour(['user', 'add', '--email', 'late@example.org', '--name', 'Late', '--roles', 'caseworker', '--password-file', pwFile()], env());
     expect(duplicate.output).toMatch(/already exists/); // the account survived the restart
-  }, 180_000);
+  }, 300_000);
 
   it('a server killed outright leaves a lock that the next start takes over', async () => {
     const first = await startServer(env());
@@ -81,7 +81,7 @@ describe('one process per embedded data directory', () => {
     running.push(next);
     expect((await fetch(`${next.base}/readyz`)).status).toBe(200);
     expect((await next.stop()).code).toBe(0);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('start-up and shut-down', () => {
@@ -90,21 +90,25 @@ describe('start-up and shut-down', () => {
     const holder = net.createServer().listen(port, '127.0.0.1');
     await once(holder, 'listening');
     try {
-      const other = mkdtempSync(path.join(os.tmpdir(), 'harbour-port-'));
-      const p = await startServer({ DATA_DIR: other }, { waitReady: false, port });
+      const p = await startServer(env(), { waitReady: false, port }); // the directory set up above: no initdb
       const { code } = await p.exited;
-      rmSync(other, { recursive: true, force: true });
       expect(code).toBe(1);
       expect(p.output()).toContain(`127.0.0.1:${port} is already in use`);
       expect(p.output()).not.toMatch(/\n\s+at /);
     } finally {
       holder.close();
     }
-  }, 120_000);
+  }, 180_000);
 
-  it('PUBLIC_URL, when unset, follows PORT: set-up prints the sign-in address on that port', async () => {
-    const other = mkdtempSync(path.join(os.tmpdir(), 'harbour-url-'));
+  it('a server not set up says to stop it, set up, then start; set-up then prints the sign-in address on PORT (PUBLIC_URL unset)', async () => {
+    const other = mkdtempSync(path.join(os.tmpdir(), 'harbour-hint-'));
     try {
+      const p = await startServer({ DATA_DIR: other });
+      running.push(p);
+      expect((await fetch(`${p.base}/en/`)).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(p.output()).toMatch(/stop this server \(Ctrl-C\), run `npx harbour setup/);
+      expect((await p.stop()).code).toBe(0);
       const out = await runHarbour(['setup', '--org', 'Url Org', '--admin-email', 'u@example.org', '--admin-name', 'U', '--password-file', pwFile()], {
         DATA_DIR: other,
         PORT: '4567',
@@ -114,19 +118,5 @@ describe('start-up and shut-down', () => {
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
-  }, 120_000);
-
-  it('a server that is not set up says to stop it, set up, then start', async () => {
-    const other = mkdtempSync(path.join(os.tmpdir(), 'harbour-hint-'));
-    try {
-      const p = await startServer({ DATA_DIR: other });
-      running.push(p);
-      expect((await fetch(`${p.base}/en/`)).status).toBe(503);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(p.output()).toMatch(/stop this server \(Ctrl-C\), run `npx harbour setup/);
-      expect((await p.stop()).code).toBe(0);
-    } finally {
-      rmSync(other, { recursive: true, force: true });
-    }
-  }, 120_000);
+  }, 240_000);
 });
