@@ -106,11 +106,6 @@ export interface RateLimitsTable {
   expire: ColumnType<number | null, number | null, number | null>;
 }
 
-export interface IpHashKeysTable {
-  day: ColumnType<string, string, string>;
-  key: Bytes;
-}
-
 export type Role = 'caseworker' | 'admin';
 
 export interface UsersTable {
@@ -239,7 +234,6 @@ export interface Database {
   evidence_chunks: EvidenceChunksTable;
   sessions: SessionsTable;
   rate_limits: RateLimitsTable;
-  ip_hash_keys: IpHashKeysTable;
 }
 
 export type ReportRow = Selectable<ReportsTable>;

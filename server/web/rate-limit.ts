@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { CompiledQuery, sql } from 'kysely';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
-import { keyedHash, randomBytes } from '../crypto/index.js';
+import { ipHashDayKey, ipHashRoot, keyedHash, processIpHashSecret, utcDay } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import { tooManyRequests } from '../errors.js';
 import { clientKey } from './client.js';
@@ -35,7 +35,9 @@ export class RateLimits {
   private readonly submit: { perClient: RateLimiterPostgres; total: RateLimiterPostgres };
   private readonly receipt: { perClient: RateLimiterPostgres; total: RateLimiterPostgres };
   private readonly signin: { perClient: RateLimiterPostgres; perAccount: RateLimiterPostgres };
-  private dayKey: { day: string; key: Uint8Array } | null = null;
+  /** Derived from a secret that is never in the database (P10); see docs/threat-model.md. */
+  private readonly root: Uint8Array;
+  private dayKey: { day: number; key: Uint8Array } | null = null;
 
   constructor(
     private readonly db: Db,
@@ -60,21 +62,13 @@ export class RateLimits {
       perClient: make('signin:ip', config.staff.failuresPerIp, 3600),
       perAccount: make('signin:acct', config.staff.failuresPerAccount, 900),
     };
+    this.root = ipHashRoot(config.ipHashSecret ?? processIpHashSecret());
   }
 
-  /**
-   * The client (see clientKey) under today's random key (P10). Keys older
-   * than today are deleted, so a later copy of the database cannot test old
-   * hashes against candidate addresses.
-   */
-  async clientHash(req: Request): Promise<string> {
-    const day = new Date().toISOString().slice(0, 10);
-    if (this.dayKey?.day !== day) {
-      await this.db.insertInto('ip_hash_keys').values({ day, key: randomBytes(32) }).onConflict((oc) => oc.doNothing()).execute();
-      const row = await this.db.selectFrom('ip_hash_keys').select('key').where('day', '=', day).executeTakeFirstOrThrow();
-      await this.db.deleteFrom('ip_hash_keys').where('day', '<', day).execute();
-      this.dayKey = { day, key: row.key };
-    }
+  /** The client (see clientKey) under today's key; the key changes at 00:00 UTC. */
+  clientHash(req: Request, now = Date.now()): string {
+    const day = utcDay(now);
+    if (this.dayKey?.day !== day) this.dayKey = { day, key: ipHashDayKey(this.root, day) };
     return keyedHash(this.dayKey.key, clientKey(req));
   }
 
@@ -88,9 +82,9 @@ export class RateLimits {
    * count read beforehand). Applies even when RATE_LIMITS is off for the
    * reporter side. Throws a 429 HttpError when either limit is reached.
    */
-  async signInAttempt(req: Request, account: string): Promise<Attempt> {
+  signInAttempt(req: Request, account: string): Promise<Attempt> {
     return this.take([
-      [this.signin.perClient, await this.clientHash(req)],
+      [this.signin.perClient, this.clientHash(req)],
       [this.signin.perAccount, this.accountKey(account)],
     ]);
   }
@@ -99,7 +93,7 @@ export class RateLimits {
   async receiptAttempt(req: Request): Promise<Attempt> {
     if (!this.config.rateLimits.enabled) return { succeeded: async () => undefined };
     return this.take([
-      [this.receipt.perClient, await this.clientHash(req)],
+      [this.receipt.perClient, this.clientHash(req)],
       [this.receipt.total, 'all'],
     ]);
   }
@@ -108,7 +102,7 @@ export class RateLimits {
   async consume(_name: 'submit', req: Request): Promise<void> {
     if (!this.config.rateLimits.enabled) return;
     await this.take([
-      [this.submit.perClient, await this.clientHash(req)],
+      [this.submit.perClient, this.clientHash(req)],
       [this.submit.total, 'all'],
     ]);
   }
