@@ -9,6 +9,7 @@ import * as reportsReferred from './2026_11_25_100000_reports_referred.js';
 import * as staffOriginInvitations from './2026_12_01_100000_staff_origin_invitations.js';
 import * as staffAccessRequests from './2026_12_01_100100_staff_access_requests.js';
 import * as formSubmissions from './2026_12_01_120000_form_submissions.js';
+import * as dropIpHashKeys from './2026_12_01_130000_drop_ip_hash_keys.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_01_100000_staff_origin_invitations': staffOriginInvitations,
   '2026_12_01_100100_staff_access_requests': staffAccessRequests,
   '2026_12_01_120000_form_submissions': formSubmissions,
+  '2026_12_01_130000_drop_ip_hash_keys': dropIpHashKeys,
 };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -11,6 +12,8 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const positiveInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const MIN_SECRET = 32;
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -50,6 +53,9 @@ const schema = z.object({
   SHUTDOWN_GRACE_SECONDS: positiveInt(1, 600).default(10),
   QUICK_EXIT_URL: z.url({ protocol: /^https?$/ }).default('https://www.bbc.co.uk/weather'),
   RATE_LIMITS: bool.default(true),
+  // The secret the day's key for client-address hashes is derived from (P10); never stored in the database.
+  IP_HASH_SECRET: z.string().min(MIN_SECRET, `must be at least ${MIN_SECRET} characters (e.g. openssl rand -base64 32)`).optional(),
+  IP_HASH_SECRET_FILE: z.string().min(1).optional(),
   TRIAGE_TARGET_HOURS: positiveInt(1, 24 * 60).default(48),
   URGENT_TRIAGE_TARGET_HOURS: positiveInt(1, 48).default(12),
   REPLY_TARGET_DAYS: positiveInt(1, 90).default(7),
@@ -93,6 +99,12 @@ export type Config = Readonly<{
     receiptAttemptsPerIp: number;
     receiptAttemptsTotal: number;
   }>;
+  /**
+   * The secret behind the day's key for hashing client addresses, from
+   * IP_HASH_SECRET or IP_HASH_SECRET_FILE; null when neither is set (each
+   * process then makes its own, in memory only).
+   */
+  ipHashSecret: string | null;
   reporterSessionMinutes: number;
   /** Overdue thresholds for the queue: untriaged past these, or the reporter waiting past the reply target. */
   targets: Readonly<{ triageHours: number; urgentTriageHours: number; replyDays: number }>;
@@ -118,6 +130,25 @@ export function publicUrlOf(host: string, port: number): string {
   const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost', ''].includes(host);
   const name = local ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   return `http://${name}:${port}`;
+}
+
+/** The secret itself, or the file that holds it (a container secret), never both. */
+function ipHashSecret(value: string | undefined, file: string | undefined): string | null {
+  if (value !== undefined && file !== undefined) {
+    throw new ConfigError('Invalid configuration:\n  IP_HASH_SECRET_FILE: set either IP_HASH_SECRET or IP_HASH_SECRET_FILE, not both');
+  }
+  if (file === undefined) return value ?? null;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError('Invalid configuration:\n  IP_HASH_SECRET_FILE: cannot read the file');
+  }
+  const secret = text.trim(); // files usually end with a newline
+  if (secret.length < MIN_SECRET) {
+    throw new ConfigError(`Invalid configuration:\n  IP_HASH_SECRET_FILE: the file must hold at least ${MIN_SECRET} characters`);
+  }
+  return secret;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -167,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       receiptAttemptsPerIp: c.RECEIPT_ATTEMPTS_PER_HOUR_PER_IP,
       receiptAttemptsTotal: c.RECEIPT_ATTEMPTS_PER_HOUR_TOTAL,
     }),
+    ipHashSecret: ipHashSecret(c.IP_HASH_SECRET, c.IP_HASH_SECRET_FILE),
     reporterSessionMinutes: c.REPORTER_SESSION_MINUTES,
     targets: Object.freeze({
       triageHours: c.TRIAGE_TARGET_HOURS,

@@ -1,6 +1,8 @@
-// Quick exit, improved when JavaScript runs: the page is replaced in history
-// (Back does not return here) and Esc pressed three times leaves too. Without
-// JavaScript the button is an ordinary link and still works.
+// Quick exit, improved when JavaScript runs. The link goes to /{lang}/exit,
+// which ends the session, clears what the browser kept of the site and
+// redirects to an ordinary website; it works without JavaScript too. Here,
+// the page is also hidden at once and replaced in history (Back does not
+// return to it), and Esc pressed three times leaves the same way.
 (function () {
   'use strict';
   var link = document.querySelector('[data-quick-exit]');
@@ -8,7 +10,7 @@
   var target = link.getAttribute('href');
   function leave(event) {
     if (event) event.preventDefault();
-    document.body.style.display = 'none';
+    document.documentElement.style.display = 'none';
     window.location.replace(target);
   }
   link.addEventListener('click', leave);
@@ -21,4 +23,11 @@
     timer = setTimeout(function () { presses = 0; }, 1500);
     if (presses >= 3) leave();
   });
+  // The shortcut works now, so the hint may mention it.
+  var plain = document.querySelector('[data-quick-exit-hint]');
+  var withKeys = document.querySelector('[data-quick-exit-hint-keys]');
+  if (plain && withKeys) {
+    plain.hidden = true;
+    withKeys.hidden = false;
+  }
 })();

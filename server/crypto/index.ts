@@ -8,3 +8,4 @@ export * from './tokens.js';
 export * from './recovery.js';
 export * from './passwords.js';
 export * from './totp.js';
+export * from './ip-hash.js';

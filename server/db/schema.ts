@@ -114,11 +114,6 @@ export interface RateLimitsTable {
   expire: ColumnType<number | null, number | null, number | null>;
 }
 
-export interface IpHashKeysTable {
-  day: ColumnType<string, string, string>;
-  key: Bytes;
-}
-
 export type Role = 'caseworker' | 'admin';
 
 export interface UsersTable {
@@ -259,7 +254,6 @@ export interface Database {
   sessions: SessionsTable;
   form_submissions: FormSubmissionsTable;
   rate_limits: RateLimitsTable;
-  ip_hash_keys: IpHashKeysTable;
 }
 
 export type ReportRow = Selectable<ReportsTable>;

@@ -4,6 +4,7 @@ import type { AppContext } from '../web/context.js';
 import { onionLocation } from '../settings/settings.js';
 import { urlencodedForm } from '../web/forms.js';
 import { languageFromPath } from '../web/language.js';
+import { quickExit } from './exit.js';
 import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from './intake.js';
 import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, switchStatusLanguage, withdraw } from './status.js';
 
@@ -17,6 +18,8 @@ export function reporterRoutes(ctx: AppContext): Router {
   const r = Router({ mergeParams: true });
 
   r.use(languageFromPath);
+  // Before anything that reads the database: the quick exit must leave even when it is down.
+  r.get('/exit', quickExit(ctx)); // GET: a link that works without JavaScript; it only ends things, so no CSRF
   r.use(async (req, res, next) => {
     // The emergency advice, and the error pages, must work with the database
     // away: without it, pages go on with the defaults and no form token, and
@@ -29,7 +32,6 @@ export function reporterRoutes(ctx: AppContext): Router {
       });
     res.locals['orgName'] = settings?.orgName ?? null;
     res.locals['orgContact'] = settings?.orgContact ?? null;
-    res.locals['quickExitUrl'] = settings?.quickExitUrl ?? ctx.config.quickExitUrl;
     const onion = settings && onionLocation(settings, req.originalUrl);
     if (onion) res.setHeader('Onion-Location', onion);
     if (inst) {

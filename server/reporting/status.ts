@@ -5,6 +5,7 @@ import { HttpError, notFound } from '../errors.js';
 import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
+import type { Attempt } from '../web/rate-limit.js';
 import {
   createReporterSession,
   endReporterSession,
@@ -75,22 +76,31 @@ export function showStatus(ctx: AppContext): RequestHandler {
   };
 }
 
-/** Receipt sign-in: rate-limited per IP hash and globally; a wrong receipt and a missing report look the same. */
+/**
+ * Receipt sign-in. A wrong receipt and a missing report look the same. The
+ * attempt's point (per visitor and globally) is taken before the receipt is
+ * tried and given back when it opens a report: only failures count, so a
+ * reporter is never refused for having signed in before, and one visitor's
+ * wrong receipts do not lock out another (see clientKey).
+ */
 export function signIn(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const inst = await requireInstallation(ctx);
     ctx.csrf.check(req);
+    // Checking the format costs nothing and tries no receipt, so it takes no point.
+    const receipt = normalizeReceipt(String(req.body?.receipt ?? ''));
+    if (!receipt) return renderSignIn(res, 422, 'receipt_format');
+    let attempt: Attempt;
     try {
-      await ctx.rateLimits.consume('receipt', req);
+      attempt = await ctx.rateLimits.receiptAttempt(req);
     } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
+      if (!(err instanceof HttpError) || err.status !== 429) throw err;
       if (err.retryAfterSeconds) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       return renderSignIn(res, 429, 'too_many_requests');
     }
-    const receipt = normalizeReceipt(String(req.body?.receipt ?? ''));
-    if (!receipt) return renderSignIn(res, 422, 'receipt_format');
     const open = await openWithReceipt(ctx.db, inst, receipt);
     if (!open) return renderSignIn(res, 422, 'receipt_unknown');
+    await attempt.succeeded();
     await endReporterSession(ctx.db, ctx.config, req, res);
     await createReporterSession(ctx.db, ctx.config, res, {
       reportId: open.reportId,

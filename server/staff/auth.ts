@@ -34,16 +34,21 @@ export const showSignIn: RequestHandler = (req, res) => {
   renderSignIn(res, 200, { notice: own(notices, req.query['notice']) ?? null });
 };
 
-/** Throttling answers as a page, not an error screen, so the form stays usable. */
-async function throttled(ctx: AppContext, req: Request, res: Response, account: string, render: (status: number, error: string) => void) {
+/**
+ * Takes the attempt's point before the password or code is checked (a
+ * count read first and written after lets parallel guesses all through);
+ * the caller hands it back on success, so only failures count. A throttled
+ * attempt answers as a page, not an error screen, so the form stays usable;
+ * it returns null then.
+ */
+async function attempt(ctx: AppContext, req: Request, res: Response, account: string, render: (status: number, error: string) => void) {
   try {
-    await ctx.rateLimits.checkFailures('signin', req, account);
-    return false;
+    return await ctx.rateLimits.signInAttempt(req, account);
   } catch (err) {
     if (!(err instanceof HttpError) || err.status !== 429) throw err;
     res.setHeader('Retry-After', String(err.retryAfterSeconds ?? 900));
     render(429, staffTranslator()('sign_in.errors.throttled'));
-    return true;
+    return null;
   }
 }
 
@@ -52,14 +57,15 @@ export function signIn(ctx: AppContext): RequestHandler {
     ctx.csrf.check(req);
     const email = field(req, 'email').trim().slice(0, 320);
     const password = field(req, 'password').slice(0, 1024);
-    if (await throttled(ctx, req, res, email, (s, e) => renderSignIn(res, s, { error: e, email }))) return;
+    const taken = await attempt(ctx, req, res, email, (s, e) => renderSignIn(res, s, { error: e, email }));
+    if (!taken) return;
     const unlocked = email && password ? await unlockWithPassword(ctx.db, email, password) : null;
     if (!unlocked || unlocked.user.status !== 'active') {
-      await ctx.rateLimits.recordFailure('signin', req, email);
       const known = unlocked?.user ?? (email ? await q.findUserByEmail(ctx.db, email) : undefined);
       await audit(ctx.db, { action: 'staff.sign_in_failed', subjectUserId: known?.id ?? null, details: { step: 'password' } });
       return renderSignIn(res, 401, { error: staffTranslator()('sign_in.errors.no_match'), email });
     }
+    await taken.succeeded();
     const { user, keyPair, wrapKey } = unlocked;
     const enrol = !user.totp_secret_wrapped;
     await startStaffSession(
@@ -108,7 +114,8 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
       await endSession(ctx.db, ctx.config, req, res, 'staff');
       return res.redirect(303, '/staff/sign-in');
     }
-    if (await throttled(ctx, req, res, user.email, (status, e) => void renderTwoFactor(ctx, res, s, status, e))) return;
+    const taken = await attempt(ctx, req, res, user.email, (status, e) => void renderTwoFactor(ctx, res, s, status, e));
+    if (!taken) return;
     const wrapKey = fromB64(s.payload.wrapKey!);
     const code = field(req, 'code');
     const enrolling = s.payload.stage === 'enrol';
@@ -117,10 +124,10 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
     // The step is stored atomically: the same code cannot be used twice, even in a race.
     const accepted = step !== null && (enrolling ? true : await q.setTotpStep(ctx.db, user.id, step));
     if (!accepted) {
-      await ctx.rateLimits.recordFailure('signin', req, user.email);
       await audit(ctx.db, { action: 'staff.sign_in_failed', subjectUserId: user.id, details: { step: enrolling ? 'enrol' : 'totp' } });
       return renderTwoFactor(ctx, res, s, 401, staffTranslator()('sign_in.errors.wrong_code'));
     }
+    await taken.succeeded();
     if (enrolling) {
       await q.updateUser(ctx.db, user.id, { totp_secret_wrapped: wrapTotpSecret(wrapKey, user.id, secret!), totp_last_step: step });
       await audit(ctx.db, { action: 'staff.totp_enrolled', actorId: user.id, subjectUserId: user.id });
@@ -166,12 +173,13 @@ export function updatePassword(ctx: AppContext): RequestHandler {
     const next = field(req, 'new_password');
     const problem = await passwordProblem(next, user.email, field(req, 'confirm_password'));
     if (problem) return res.status(422).render('staff/account', { title: st('account.title'), error: PASSWORD_MESSAGES[problem] });
-    if (await throttled(ctx, req, res, user.email, (s, e) => res.status(s).render('staff/account', { title: st('account.title'), error: e }))) return;
+    const taken = await attempt(ctx, req, res, user.email, (s, e) => res.status(s).render('staff/account', { title: st('account.title'), error: e }));
+    if (!taken) return;
     const unlocked = await unlockWithPassword(ctx.db, user.email, current);
     if (!unlocked) {
-      await ctx.rateLimits.recordFailure('signin', req, user.email);
       return res.status(401).render('staff/account', { title: st('account.title'), error: st('account.errors.current_wrong') });
     }
+    await taken.succeeded();
     await changePassword(ctx.db, unlocked, next);
     await endSession(ctx.db, ctx.config, req, res, 'staff');
     await audit(ctx.db, { action: 'staff.password_changed', actorId: user.id, subjectUserId: user.id });

@@ -4,6 +4,17 @@ import type { Config } from '../config.js';
 import { forbidden } from '../errors.js';
 import { cookieName } from './session-store.js';
 
+const cookieOf = (config: Config) => ({
+  name: config.secureCookies ? '__Host-harbour_csrf' : 'harbour_csrf',
+  options: { sameSite: 'strict' as const, secure: config.secureCookies, httpOnly: true, path: '/' },
+});
+
+/** For the quick exit: nothing of the visit stays in the browser. */
+export function clearCsrfCookie(config: Config, res: Response): void {
+  const { name, options } = cookieOf(config);
+  res.clearCookie(name, options);
+}
+
 /**
  * CSRF protection for every state-changing form, anonymous ones included:
  * csrf-csrf's signed double-submit token, bound to the session cookie when
@@ -11,6 +22,7 @@ import { cookieName } from './session-store.js';
  * instance through the database.
  */
 export function createCsrf(config: Config) {
+  const cookie = cookieOf(config);
   const { generateCsrfToken, validateRequest } = doubleCsrf({
     getSecret: (req) => {
       const secret = req?.res?.locals['csrfSecret'];
@@ -20,8 +32,8 @@ export function createCsrf(config: Config) {
     // Bound to whichever session cookies the browser holds (reporter, staff).
     getSessionIdentifier: (req) =>
       `${req.cookies?.[cookieName(config, 'reporter')] ?? ''}|${req.cookies?.[cookieName(config, 'staff')] ?? ''}`,
-    cookieName: config.secureCookies ? '__Host-harbour_csrf' : 'harbour_csrf',
-    cookieOptions: { sameSite: 'strict', secure: config.secureCookies, httpOnly: true, path: '/' },
+    cookieName: cookie.name,
+    cookieOptions: cookie.options,
     size: 32,
     getCsrfTokenFromRequest: (req) => (req.body as Record<string, unknown> | undefined)?.['_csrf'] as string | undefined,
   });

@@ -1,10 +1,11 @@
 import type { Request } from 'express';
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
-import { keyedHash, randomBytes } from '../crypto/index.js';
+import { ipHashDayKey, ipHashRoot, keyedHash, processIpHashSecret, utcDay } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import { tooManyRequests } from '../errors.js';
+import { clientKey } from './client.js';
 
 /**
  * Rate limits shared by every instance, stored in PostgreSQL through
@@ -24,13 +25,19 @@ function kyselyStoreClient(db: Db) {
   };
 }
 
-export type LimitName = 'submit' | 'receipt';
-export type FailureLimitName = 'signin';
+/** A point taken before an attempt is evaluated; handed back if it succeeds, so only failures count. */
+export type Attempt = { succeeded(): Promise<void> };
+
+/** One point in one limiter, and the end of the window it was taken in. */
+type Taken = { limiter: RateLimiterPostgres; key: string; windowEnd: number };
 
 export class RateLimits {
-  private readonly limiters: Record<LimitName, { perIp: RateLimiterPostgres; total: RateLimiterPostgres }>;
-  private readonly failures: Record<FailureLimitName, { perAccount: RateLimiterPostgres; perIp: RateLimiterPostgres }>;
-  private dayKey: { day: string; key: Uint8Array } | null = null;
+  private readonly submit: { perClient: RateLimiterPostgres; total: RateLimiterPostgres };
+  private readonly receipt: { perClient: RateLimiterPostgres; total: RateLimiterPostgres };
+  private readonly signin: { perClient: RateLimiterPostgres; perAccount: RateLimiterPostgres };
+  /** Derived from a secret that is never in the database (P10); see docs/threat-model.md. */
+  private readonly root: Uint8Array;
+  private dayKey: { day: number; key: Uint8Array } | null = null;
 
   constructor(
     private readonly db: Db,
@@ -48,33 +55,21 @@ export class RateLimits {
         duration,
       });
     const r = config.rateLimits;
-    this.limiters = {
-      submit: { perIp: make('submit:ip', r.submissionsPerIp), total: make('submit:all', r.submissionsTotal) },
-      receipt: { perIp: make('receipt:ip', r.receiptAttemptsPerIp), total: make('receipt:all', r.receiptAttemptsTotal) },
+    this.submit = { perClient: make('submit:ip', r.submissionsPerIp), total: make('submit:all', r.submissionsTotal) };
+    this.receipt = { perClient: make('receipt:ip', r.receiptAttemptsPerIp), total: make('receipt:all', r.receiptAttemptsTotal) };
+    // Failed staff sign-ins: per client over an hour, per account over 15 minutes.
+    this.signin = {
+      perClient: make('signin:ip', config.staff.failuresPerIp, 3600),
+      perAccount: make('signin:acct', config.staff.failuresPerAccount, 900),
     };
-    // Failed staff sign-ins: per account over 15 minutes, per client address over an hour.
-    this.failures = {
-      signin: {
-        perAccount: make('signin:acct', config.staff.failuresPerAccount, 900),
-        perIp: make('signin:ip', config.staff.failuresPerIp, 3600),
-      },
-    };
+    this.root = ipHashRoot(config.ipHashSecret ?? processIpHashSecret());
   }
 
-  /**
-   * The client IP under today's random key (P10). Keys older than today are
-   * deleted, so a later copy of the database cannot test old hashes against
-   * candidate addresses.
-   */
-  async ipHash(req: Request): Promise<string> {
-    const day = new Date().toISOString().slice(0, 10);
-    if (this.dayKey?.day !== day) {
-      await this.db.insertInto('ip_hash_keys').values({ day, key: randomBytes(32) }).onConflict((oc) => oc.doNothing()).execute();
-      const row = await this.db.selectFrom('ip_hash_keys').select('key').where('day', '=', day).executeTakeFirstOrThrow();
-      await this.db.deleteFrom('ip_hash_keys').where('day', '<', day).execute();
-      this.dayKey = { day, key: row.key };
-    }
-    return keyedHash(this.dayKey.key, req.ip ?? 'unknown');
+  /** The client (see clientKey) under today's key; the key changes at 00:00 UTC. */
+  clientHash(req: Request, now = Date.now()): string {
+    const day = utcDay(now);
+    if (this.dayKey?.day !== day) this.dayKey = { day, key: ipHashDayKey(this.root, day) };
+    return keyedHash(this.dayKey.key, clientKey(req));
   }
 
   private accountKey(account: string): string {
@@ -82,38 +77,84 @@ export class RateLimits {
   }
 
   /**
-   * Sign-in failures (wrong password or code) are checked before an attempt
-   * and counted only when it fails; they apply even when RATE_LIMITS is off
-   * for the reporter side. Throws a 429 HttpError when either limit is reached.
+   * A staff password or code about to be checked: a point per client and per
+   * account, taken before the check (so parallel guesses cannot all pass a
+   * count read beforehand). Applies even when RATE_LIMITS is off for the
+   * reporter side. Throws a 429 HttpError when either limit is reached.
    */
-  async checkFailures(name: FailureLimitName, req: Request, account: string): Promise<void> {
-    const { perAccount, perIp } = this.failures[name];
-    const [a, i] = await Promise.all([perAccount.get(this.accountKey(account)), perIp.get(await this.ipHash(req))]);
-    for (const [res, limit] of [[a, perAccount.points], [i, perIp.points]] as const) {
-      if (res && res.consumedPoints >= limit) throw tooManyRequests(Math.ceil(res.msBeforeNext / 1000));
-    }
+  signInAttempt(req: Request, account: string): Promise<Attempt> {
+    return this.take([
+      [this.signin.perClient, this.clientHash(req)],
+      [this.signin.perAccount, this.accountKey(account)],
+    ]);
   }
 
-  /** Records one failure against the account and the client. */
-  async recordFailure(name: FailureLimitName, req: Request, account: string): Promise<void> {
-    const { perAccount, perIp } = this.failures[name];
-    const swallow = (err: unknown) => {
-      if (!(err instanceof RateLimiterRes)) throw err;
-    };
-    await perAccount.consume(this.accountKey(account)).catch(swallow);
-    await perIp.consume(await this.ipHash(req)).catch(swallow);
+  /** A receipt about to be tried: per client and globally, only failures kept. */
+  async receiptAttempt(req: Request): Promise<Attempt> {
+    if (!this.config.rateLimits.enabled) return { succeeded: async () => undefined };
+    return this.take([
+      [this.receipt.perClient, this.clientHash(req)],
+      [this.receipt.total, 'all'],
+    ]);
   }
 
-  /** Counts one attempt; throws a 429 HttpError when the per-IP or global limit is reached. */
-  async consume(name: LimitName, req: Request): Promise<void> {
+  /** Counts one submission per client and globally (every accepted one counts); throws a 429 HttpError past either. */
+  async consume(_name: 'submit', req: Request): Promise<void> {
     if (!this.config.rateLimits.enabled) return;
-    const { perIp, total } = this.limiters[name];
-    try {
-      await perIp.consume(await this.ipHash(req));
-      await total.consume('all');
-    } catch (err) {
-      if (err instanceof RateLimiterRes) throw tooManyRequests(Math.ceil(err.msBeforeNext / 1000));
-      throw err;
+    await this.take([
+      [this.submit.perClient, this.clientHash(req)],
+      [this.submit.total, 'all'],
+    ]);
+  }
+
+  /**
+   * Takes a point from each limiter in turn, the client's own first: a
+   * client refused by its own limit never touches the shared one, so one
+   * visitor's refused attempts cannot use up everyone's allowance. When a
+   * later limiter refuses, the points already taken go back (the attempt is
+   * never evaluated). The refused limiter keeps its point: past its limit
+   * the count changes nothing until the window ends.
+   */
+  private async take(steps: [RateLimiterPostgres, string][]): Promise<Attempt> {
+    const taken: Taken[] = [];
+    for (const [limiter, key] of steps) {
+      try {
+        const res = await limiter.consume(key);
+        taken.push({ limiter, key, windowEnd: Date.now() + res.msBeforeNext });
+      } catch (err) {
+        await this.giveBack(taken).catch(() => undefined); // best effort; the refusal or the failure is what matters
+        if (err instanceof RateLimiterRes) throw tooManyRequests(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
+        throw err;
+      }
+    }
+    let done = false;
+    return {
+      succeeded: async () => {
+        if (done) return;
+        done = true;
+        await this.giveBack(taken);
+      },
+    };
+  }
+
+  /**
+   * Hands points back, each only within the window it was taken in and never
+   * below zero. (rate-limiter-flexible's reward would, once the window has
+   * ended, start a new one at −1: many successes or refusals timed at the end
+   * of a window would then buy as many extra attempts in the next.) A new
+   * window ends at least a whole duration later, so the slack below cannot
+   * reach it.
+   */
+  private async giveBack(taken: Taken[]): Promise<void> {
+    for (const { limiter, key, windowEnd } of taken) {
+      await this.db
+        .updateTable('rate_limits')
+        .set({ points: sql`points - 1` })
+        .where('key', '=', limiter.getKey(key))
+        .where('points', '>', 0)
+        .where('expire', '>', Date.now())
+        .where('expire', '<=', windowEnd + 5_000)
+        .execute();
     }
   }
 }

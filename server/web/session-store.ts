@@ -112,11 +112,24 @@ export async function saveSessionPayload<P>(db: Db, session: Session<P>): Promis
     .execute();
 }
 
-/** Deletes the request's session of this kind (if any) and clears its cookie. */
-export async function endSession(db: Db, config: Config, req: Request, res: Response, kind: SessionKind): Promise<void> {
+export function clearSessionCookie(config: Config, res: Response, kind: SessionKind): void {
+  res.clearCookie(cookieName(config, kind), cookieOptions(config));
+}
+
+/** Deletes the request's session row of this kind, if it has one. */
+export async function deleteSession(db: Db, config: Config, req: Request, kind: SessionKind): Promise<void> {
   const token = tokenFromRequest(config, req, kind);
   if (token) await db.deleteFrom('sessions').where('id_hash', '=', token.idHash).execute();
-  res.clearCookie(cookieName(config, kind), cookieOptions(config));
+}
+
+/**
+ * Clears the cookie of this kind and deletes the request's session (if
+ * any). The cookie goes first: if the database then fails, the browser
+ * still holds nothing that opens the session.
+ */
+export async function endSession(db: Db, config: Config, req: Request, res: Response, kind: SessionKind): Promise<void> {
+  clearSessionCookie(config, res, kind);
+  await deleteSession(db, config, req, kind);
 }
 
 export async function deleteExpiredSessions(db: Db, config: Config): Promise<number> {

@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   E2E_REPORT,
   LANGS,
@@ -22,6 +22,7 @@ import {
   type DirectionFacts,
   type Lang,
 } from '../helpers/browser.js';
+import { serveDestination } from '../helpers/destination.js';
 import { fileReport } from '../helpers/reporter.js';
 import { addStaff, signInStaff } from '../helpers/staff.js';
 
@@ -31,8 +32,10 @@ import { addStaff, signInStaff } from '../helpers/staff.js';
 // left with numbers left to right; the language list keeps the reporter
 // where they are, on the report form with what they typed.
 
-// Where the quick exit leads in this file: answered by the test, not the internet.
-const QUICK_EXIT_URL = 'https://quick-exit.invalid/weather';
+// Where the quick exit leads in this file: served by the test, not the internet.
+const destination = await serveDestination();
+afterAll(() => destination.close());
+const QUICK_EXIT_URL = destination.url;
 const rig = useBrowserRig({ QUICK_EXIT_URL });
 
 let staffAgent: ReturnType<typeof signInStaff> | null = null;
@@ -44,11 +47,7 @@ async function withContext<T>(js: boolean, use: (newPage: () => Promise<Page>) =
   const newPage = async () => {
     const context = await rig.browser.newContext({ javaScriptEnabled: js });
     contexts.push(context);
-    const page = await context.newPage();
-    await page.route(`${new URL(QUICK_EXIT_URL).origin}/**`, (route) =>
-      route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Weather</title><h1>Weather</h1>' }),
-    );
-    return page;
+    return context.newPage();
   };
   try {
     return await use(newPage);

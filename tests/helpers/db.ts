@@ -31,7 +31,7 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean; 
     await admin.query(`create schema ${schema}`);
     await admin.end();
     const db = await createDb({ kind: 'postgres', url, poolSize: 5, schema, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) });
-    if (opts.migrate !== false) await migrateToLatest(db, schema);
+    if (opts.migrate !== false) await withMigrationLock(() => migrateToLatest(db, schema));
     return {
       db,
       kind: 'postgres',
@@ -55,6 +55,28 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean; 
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Test files migrate their own schemas of one PostgreSQL database in
+ * parallel, and Kysely's migrator first reads the catalog of every schema
+ * (pg_get_serial_sequence on each table): a table that another file's
+ * migration drops at that moment fails it with "relation … does not exist".
+ * Every test that migrates holds this lock (a PostgreSQL advisory lock, so
+ * it holds across workers); closing the session releases it. PGlite: one
+ * database per file, nothing to share.
+ */
+export async function withMigrationLock<T>(migrate: () => Promise<T>): Promise<T> {
+  const url = process.env['TEST_DATABASE_URL'];
+  if (!url) return migrate();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock(4242001)');
+    return await migrate();
+  } finally {
+    await client.end();
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Request } from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -13,9 +14,9 @@ import { addStaff, signInStaff } from '../helpers/staff.js';
 let shared: TestDb;
 let one: TestApp;
 let two: TestApp;
+const env = { RATE_LIMITS: 'true', RECEIPT_ATTEMPTS_PER_HOUR_PER_IP: '4' };
 beforeAll(async () => {
   shared = await createTestDb();
-  const env = { RATE_LIMITS: 'true', RECEIPT_ATTEMPTS_PER_HOUR_PER_IP: '4' };
   one = await createTestApp({ testDb: shared, env });
   two = await createTestApp({ testDb: shared, env, setup: false });
 });
@@ -47,6 +48,31 @@ describe('two instances on one database', () => {
     };
     const statuses = [await attempt(one), await attempt(two), await attempt(one), await attempt(two), await attempt(one), await attempt(two)];
     expect(statuses).toEqual([422, 422, 422, 422, 429, 429]);
+  });
+
+  it('both hash a client to the same key (one process: the in-memory secret is shared)', () => {
+    const client = { ip: '203.0.113.9', socket: {} } as unknown as Request;
+    expect(one.ctx.rateLimits.clientHash(client)).toBe(two.ctx.rateLimits.clientHash(client));
+    expect(one.ctx.rateLimits.clientHash(client)).not.toBe(one.ctx.rateLimits.clientHash({ ip: '203.0.113.10', socket: {} } as unknown as Request));
+  });
+
+  it('instances given the same IP_HASH_SECRET share per-client counts; one with another secret counts apart', async () => {
+    const secret = (c: string) => ({ ...env, IP_HASH_SECRET: c.repeat(40) });
+    const three = await createTestApp({ testDb: shared, env: secret('a'), setup: false });
+    const four = await createTestApp({ testDb: shared, env: secret('a'), setup: false });
+    const five = await createTestApp({ testDb: shared, env: secret('b'), setup: false });
+    const client = { ip: '203.0.113.9', socket: {} } as unknown as Request;
+    expect(three.ctx.rateLimits.clientHash(client)).toBe(four.ctx.rateLimits.clientHash(client));
+    expect(three.ctx.rateLimits.clientHash(client)).not.toBe(five.ctx.rateLimits.clientHash(client));
+    expect(three.ctx.rateLimits.clientHash(client)).not.toBe(one.ctx.rateLimits.clientHash(client));
+    const attempt = async (app: TestApp) => {
+      const agent = request.agent(app.app);
+      const token = await csrfFrom(agent, '/en/status');
+      return (await agent.post('/en/status').type('form').send({ _csrf: token, receipt: '99998888777766665555' })).status;
+    };
+    const statuses = [await attempt(three), await attempt(four), await attempt(three), await attempt(four), await attempt(three)];
+    expect(statuses).toEqual([422, 422, 422, 422, 429]);
+    expect(await attempt(five)).toBe(422);
   });
 
   it('a staff session started on one instance works on the other', async () => {

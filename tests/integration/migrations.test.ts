@@ -2,14 +2,14 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { createMigrator, migrateToLatest } from '../../server/db/index.js';
 import { migrations } from '../../migrations/index.js';
-import { createTestDb } from '../helpers/db.js';
+import { createTestDb, withMigrationLock } from '../helpers/db.js';
 
 const REFERRED = '00000000-0000-4000-8000-000000000001';
 const NOT_REFERRED = '00000000-0000-4000-8000-000000000002';
 
 /** Migrations go up, down to nothing, and up again on the real database (PostgreSQL in CI, PGlite otherwise). */
 describe('migrations', () => {
-  it('up → down → up', async () => {
+  it('up → down → up', () => withMigrationLock(async () => {
     const t = await createTestDb({ migrate: false });
     try {
       const tables = async () =>
@@ -43,8 +43,8 @@ describe('migrations', () => {
     } finally {
       await t.close();
     }
-  });
-  it('marks reports referred before the referred column existed', async () => {
+  }));
+  it('marks reports referred before the referred column existed', () => withMigrationLock(async () => {
     const t = await createTestDb({ migrate: false });
     try {
       const migrator = createMigrator(t.db, t.schema ?? undefined);
@@ -69,5 +69,5 @@ describe('migrations', () => {
     } finally {
       await t.close();
     }
-  });
+  }));
 });

@@ -62,7 +62,11 @@ describe('settings', () => {
     const page = await request(t.app).get('/ug/report');
     expect(page.status).toBe(200);
     expect(page.headers['onion-location']).toBe(`http://${ONION}/ug/report`);
-    expect(page.text).toContain('href="https://www.example.com/news"');
+    // The quick exit ends the session through Harbour, then goes to the new page.
+    expect(page.text).toContain('href="/ug/exit"');
+    const exit = await request(t.app).get('/ug/exit');
+    expect(exit.status).toBe(303);
+    expect(exit.headers['location']).toBe('https://www.example.com/news');
     expect(page.text).toContain('Harbour Scotland');
     expect(page.text).toContain('\u2068help@harbour.example\u2069'); // isolated, so it reads left to right in Uyghur
 
