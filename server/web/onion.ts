@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { Server } from 'node:http';
+import { ONION_CIRCUIT } from './client.js';
 
 /**
  * The onion service's own listener. Tor connects to Harbour from loopback
@@ -15,7 +16,7 @@ import type { Server } from 'node:http';
  * a regular expression, so no library is added for it. A connection without
  * a valid header is closed: this port must only ever be reached by Tor.
  */
-export const ONION_CIRCUIT = Symbol.for('harbour.onionCircuit');
+export { ONION_CIRCUIT };
 
 const MAX_HEADER = 107;
 const HEADER_TIMEOUT_MS = 5000;
