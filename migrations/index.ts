@@ -6,6 +6,7 @@ import * as settings from './2026_11_24_200000_settings.js';
 import * as statsIndexes from './2026_11_24_220000_stats_indexes.js';
 import * as reportsAutovacuum from './2026_11_25_090000_reports_autovacuum.js';
 import * as reportsReferred from './2026_11_25_100000_reports_referred.js';
+import * as evidenceBytes from './2026_12_01_110000_evidence_bytes.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_24_220000_stats_indexes': statsIndexes,
   '2026_11_25_090000_reports_autovacuum': reportsAutovacuum,
   '2026_11_25_100000_reports_referred': reportsReferred,
+  '2026_12_01_110000_evidence_bytes': evidenceBytes,
 };

@@ -149,6 +149,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
             source: stream,
             maxBytes: Math.min(limits.fileBytes, remaining),
             limitCode: limits.fileBytes <= remaining ? 'evidence_file_too_large' : 'evidence_report_too_large',
+            reportLimit: limits.reportBytes,
           });
           remaining -= meta.originalSize;
         },
