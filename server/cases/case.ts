@@ -3,7 +3,6 @@ import { AUDIT_ACTIONS, audit, type AuditAction } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
-import { decryptEvidence } from '../reporting/evidence.js';
 import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS, deletionDateOf } from '../retention/purge.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
@@ -11,16 +10,11 @@ import { staffTranslator, translator } from '../web/i18n.js';
 import {
   DESTINATIONS,
   CRIME_REFERENCE_MAX,
-  ClientGone,
-  chosenNotes,
   destinationLabel,
-  openReferral,
   recordReferral,
   referralForm,
   referralsOf,
   today,
-  writeBundle,
-  type PackFacts,
 } from './referral.js';
 import {
   CaseInputError,
@@ -34,7 +28,6 @@ import {
   changeStatus,
   consentOf,
   deleteAsSpam,
-  evidenceFile,
   evidenceList,
   historyOf,
   isStatus,
@@ -293,80 +286,4 @@ export function postReferral(ctx: AppContext): RequestHandler {
     await recordReferral(db, actor.id, c, consentOf(c), referralForm(body));
     return 'referral';
   });
-}
-
-// ---------------------------------------------------------------- files and packs
-
-/** RFC 5987 / 6266: an ASCII fallback name plus the exact UTF-8 name. */
-export function contentDisposition(kind: 'attachment' | 'inline', name: string): string {
-  const ascii = name.replace(/[^A-Za-z0-9._ -]/g, '_').replace(/^[.\s]+/, '') || 'file';
-  const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
-}
-
-/** Only what the upload pipeline writes after re-encoding an image (never SVG or anything scriptable). */
-const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
-
-export function downloadEvidence(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const c = await load(ctx, req, res);
-    const file = await evidenceFile(ctx.db, c, idParam(req, 'eid'));
-    if (!file) throw notFound();
-    const inline = req.query['inline'] === '1' && INLINE_TYPES.has(file.meta.type);
-    // Recorded before the first byte leaves, so an interrupted download is still on record.
-    await audit(ctx.db, { action: 'case.evidence_downloaded', actorId: staffOf(res).user.id, caseId: c.id, details: { evidenceId: file.row.id, inline } });
-    res.setHeader('Content-Type', inline ? file.meta.type : 'application/octet-stream');
-    res.setHeader('Content-Length', String(file.meta.size));
-    res.setHeader('Content-Disposition', contentDisposition(inline ? 'inline' : 'attachment', file.meta.name));
-    // Even opened on its own, the file can run nothing and load nothing.
-    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-    for await (const chunk of decryptEvidence(ctx.db, c.dataKey, file.row)) {
-      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-    }
-    res.end();
-  };
-}
-
-async function packFacts(ctx: AppContext, c: OpenCase, consent: string | null): Promise<PackFacts> {
-  return {
-    orgName: (await ctx.settings()).orgName,
-    caseId: c.id,
-    consentLabel: consent ? translator('en')(`form.consent.options.${consent}`) : staffTranslator()('case.report.consent_unknown'),
-    generatedAt: new Date(),
-    fmt,
-  };
-}
-
-export function showPack(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const c = await load(ctx, req, res);
-    const referral = await openReferral(ctx.db, c, idParam(req, 'rid'));
-    const [report, notes, evidence] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral), evidenceList(ctx.db, c)]);
-    await audit(ctx.db, { action: 'case.referral_pack_viewed', actorId: staffOf(res).user.id, caseId: c.id, details: { referralId: referral.id } });
-    res.render('staff/referral-pack', {
-      title: staffTranslator()('referral.pack.title', { id: c.id.slice(0, 8) }),
-      fmt,
-      facts: await packFacts(ctx, c, report.consent),
-      referral,
-      report,
-      notes,
-      evidence: evidence.map((e) => e.item),
-    });
-  };
-}
-
-export function downloadBundle(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const c = await load(ctx, req, res);
-    const referral = await openReferral(ctx.db, c, idParam(req, 'rid'));
-    const [report, notes] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral)]);
-    await audit(ctx.db, { action: 'case.referral_bundle_downloaded', actorId: staffOf(res).user.id, caseId: c.id, details: { referralId: referral.id } });
-    res.setHeader('Content-Type', 'application/zip');
-    res.setHeader('Content-Disposition', contentDisposition('attachment', `referral-${c.id.slice(0, 8)}-${referral.referredOn}.zip`));
-    try {
-      await writeBundle(ctx.db, c, await packFacts(ctx, c, report.consent), report, referral, notes, res);
-    } catch (err) {
-      if (!(err instanceof ClientGone)) throw err;
-    }
-  };
 }

@@ -4,6 +4,7 @@ import { DecryptionError, decryptJson, decryptText, encryptField, type FieldCont
 import type { Db } from '../db/index.js';
 import { notFound } from '../errors.js';
 import { readEvidenceMeta, type EvidenceMeta } from '../reporting/evidence.js';
+import { evidenceFileName, nameMismatch } from '../reporting/evidence-names.js';
 import { MAX_EXTENSION_DAYS, deleteUntriaged, deletionDateOf, extendRetention } from '../retention/purge.js';
 import { listItem, listLabel, loadLists } from '../reporting/lists.js';
 import type { ReportDetails } from '../reporting/service.js';
@@ -165,16 +166,37 @@ export function consentOf(c: OpenCase): string | null {
 
 // ---------------------------------------------------------------- evidence, notes, thread
 
-export type EvidenceItem = { id: string; n: number; meta: EvidenceMeta | null; image: boolean; addedBy: string; createdAt: Date };
+/**
+ * A file as the staff pages list it. `fileName` is ours (evidence-3.txt), the
+ * only name it is downloaded or zipped under; `meta.name` is the reporter's,
+ * shown as text, with `nameMismatch` when its extension does not fit the type.
+ */
+export type EvidenceItem = {
+  id: string;
+  n: number;
+  meta: EvidenceMeta | null;
+  fileName: string | null;
+  nameMismatch: boolean;
+  image: boolean;
+  addedBy: string;
+  createdAt: Date;
+};
 
 export async function evidenceList(db: Db, c: OpenCase) {
   const rows = await q.listEvidence(db, c.id);
   return rows.map((e, i) => {
     const meta = e.meta ? readable(() => readEvidenceMeta(c.dataKey, e.id, e.meta!)) : null;
-    return {
-      item: { id: e.id, n: i + 1, meta, image: Boolean(meta?.type.startsWith('image/')), addedBy: e.added_by, createdAt: e.created_at } satisfies EvidenceItem,
-      row: e,
+    const item: EvidenceItem = {
+      id: e.id,
+      n: i + 1,
+      meta,
+      fileName: meta ? evidenceFileName(i + 1, meta) : null,
+      nameMismatch: meta ? nameMismatch(meta) : false,
+      image: Boolean(meta?.type.startsWith('image/')),
+      addedBy: e.added_by,
+      createdAt: e.created_at,
     };
+    return { item, row: e };
   });
 }
 

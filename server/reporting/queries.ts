@@ -147,10 +147,15 @@ export async function deleteEvidence(db: Db, reportId: string, id: string): Prom
   await db.deleteFrom('evidence').where('id', '=', id).where('report_id', '=', reportId).execute();
 }
 
+/** One complete file of a report, with its place in the report's list (1 for the oldest), which names its download. */
 export async function getEvidence(db: Db, reportId: string, evidenceId: string) {
   return db
     .selectFrom('evidence')
     .select(['id', 'meta', 'stream_header', 'chunk_count'])
+    .select(
+      sql<number>`(select count(*)::int from evidence x where x.report_id = evidence.report_id and x.state = 'complete'
+        and (x.created_at, x.id) <= (evidence.created_at, evidence.id))`.as('n'),
+    )
     .where('id', '=', evidenceId)
     .where('report_id', '=', reportId)
     .where('state', '=', 'complete')

@@ -106,6 +106,7 @@ describe('the case page', () => {
     }
     expect(page.text).toContain('alt="Evidence image: photo.png"');
     expect(page.text).toContain('call log é.txt');
+    expect(page.text).toContain('<span class="file-name">evidence-2.txt</span>');
     expect(page.text).toMatch(/Labels are not encrypted/);
     expect(page.text).toContain('name="_csrf"');
     // The image is only inline for image types.
@@ -308,14 +309,14 @@ describe('notes and messages', () => {
 });
 
 describe('evidence', () => {
-  it('downloads the exact decrypted bytes as an attachment with the original name', async () => {
+  it('downloads the exact decrypted bytes as an attachment under our name for it, never the reporter’s', async () => {
     const rows = await evidenceIds();
     const textRow = rows[1]!;
     const res = await binary(agent.get(`/staff/cases/${caseId}/evidence/${textRow.id}`));
     expect(res.status).toBe(200);
     expect(Buffer.compare(res.body as Buffer, TEXT_EVIDENCE)).toBe(0);
     expect(res.headers['content-type']).toBe('application/octet-stream');
-    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="call log _.txt"; filename\*=UTF-8''call%20log%20%C3%A9.txt$/);
+    expect(res.headers['content-disposition']).toBe('attachment; filename="evidence-2.txt"');
     // inline=1 is ignored for a type that is not an image.
     const notInline = await binary(agent.get(`/staff/cases/${caseId}/evidence/${textRow.id}?inline=1`));
     expect(notInline.headers['content-disposition']).toMatch(/^attachment;/);
@@ -326,7 +327,7 @@ describe('evidence', () => {
     const res = await binary(agent.get(`/staff/cases/${caseId}/evidence/${row.id}?inline=1`));
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('image/png');
-    expect(res.headers['content-disposition']).toMatch(/^inline; filename="photo.png"/);
+    expect(res.headers['content-disposition']).toBe('inline; filename="evidence-1.png"');
     expect(res.headers['content-security-policy']).toBe("default-src 'none'; sandbox");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     const report = await caseRow();
@@ -389,7 +390,7 @@ describe('referral', () => {
   it('the printable pack shows the organisation, the referral, the report, chosen notes and the evidence list', async () => {
     const res = await agent.get(`/staff/cases/${caseId}/referrals/${referralId}/pack`);
     expect(res.status).toBe(200);
-    for (const s of ['Test Community Aid', 'Counter Terrorism Policing', '2026-01-05', SECRETS.crimeRef, SECRETS.reason, 'phoned my mother in Urumqi', SECRETS.note, 'photo.png', 'call log é.txt']) {
+    for (const s of ['Test Community Aid', 'Counter Terrorism Policing', '2026-01-05', SECRETS.crimeRef, SECRETS.reason, 'phoned my mother in Urumqi', SECRETS.note, 'photo.png', 'call log é.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']) {
       expect(res.text).toContain(s);
     }
     // Only the chosen note: the reopen note was not ticked.
@@ -406,7 +407,7 @@ describe('referral', () => {
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="referral-/);
     const zip = res.body as Buffer;
     expect(zip.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
-    for (const name of ['report.txt', 'referral.txt', 'evidence/1-photo.png', 'evidence/2-call log é.txt']) expect(zip.includes(Buffer.from(name, 'utf8'))).toBe(true);
+    for (const name of ['report.txt', 'referral.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']) expect(zip.includes(Buffer.from(name, 'utf8'))).toBe(true);
     expect(await auditRows('case.referral_bundle_downloaded')).toHaveLength(1);
 
     // Unpacked with a standard tool: the files are whole and the text is readable.
@@ -422,7 +423,9 @@ describe('referral', () => {
       const referralTxt = execFileSync('unzip', ['-p', file, 'referral.txt']).toString('utf8');
       expect(referralTxt).toContain(SECRETS.crimeRef);
       expect(referralTxt).toContain('Counter Terrorism Policing');
-      const text = execFileSync('unzip', ['-p', file, 'evidence/2-call log é.txt']);
+      expect(execFileSync('unzip', ['-Z1', file]).toString('utf8').split('\n').filter(Boolean)).toEqual(['report.txt', 'referral.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']);
+      expect(referralTxt).toContain('evidence/evidence-2.txt (the reporter named it "call log é.txt")');
+      const text = execFileSync('unzip', ['-p', file, 'evidence/evidence-2.txt']);
       expect(Buffer.compare(text, TEXT_EVIDENCE)).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
