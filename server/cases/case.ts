@@ -100,9 +100,17 @@ function historyEntry(names: Map<string, string>) {
   };
 }
 
-/** Everything the case page shows, decrypted for this response only. */
+/**
+ * Everything the case page shows, decrypted for this response only. Every
+ * path to it, the page itself and each action's refused-input (422)
+ * re-render alike, is recorded first as a read of the case (case.viewed;
+ * after refused input, with the field refused): a caseworker cannot read
+ * a whole case by posting a form that is bound to fail.
+ */
 async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: PageState = {}) {
   const db = ctx.db;
+  const refused = Object.keys(state.errors ?? {})[0] ?? null;
+  await db.transaction().execute((trx) => markViewed(trx, staffOf(res).user.id, c, refused));
   const row = c.row;
   const [report, evidence, notes, messages, referrals, links, history, caseworkers, settings] = await Promise.all([
     reportView(db, c),
@@ -178,9 +186,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
 export function showCase(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const c = await load(ctx, req, res);
-    await ctx.db.transaction().execute((trx) => markViewed(trx, staffOf(res).user.id, c));
-    const notice = noticeFor(req.query['notice']);
-    await renderCase(ctx, res, c, { notice });
+    await renderCase(ctx, res, c, { notice: noticeFor(req.query['notice']) });
   };
 }
 

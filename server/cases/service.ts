@@ -376,10 +376,14 @@ export async function sendMessage(db: Db, actorId: string, c: OpenCase, raw: unk
   return id;
 }
 
-/** Opening the case page: clears "unread" (staff_seen_at) and records who looked. */
-export async function markViewed(db: Db, actorId: string, c: OpenCase): Promise<void> {
+/**
+ * Showing the case page: clears "unread" (staff_seen_at) and records who
+ * looked. `refused` names the field when the page is a re-render after
+ * refused input (a code, never what was typed).
+ */
+export async function markViewed(db: Db, actorId: string, c: OpenCase, refused: string | null = null): Promise<void> {
   await q.markSeen(db, c.id);
-  await audit(db, { action: 'case.viewed', actorId, caseId: c.id });
+  await audit(db, { action: 'case.viewed', actorId, caseId: c.id, ...(refused ? { details: { refused } } : {}) });
 }
 
 export async function caseworkerOptions(db: Db, currentAssignee: string | null) {
