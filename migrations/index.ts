@@ -7,6 +7,7 @@ import * as statsIndexes from './2026_11_24_220000_stats_indexes.js';
 import * as reportsAutovacuum from './2026_11_25_090000_reports_autovacuum.js';
 import * as reportsReferred from './2026_11_25_100000_reports_referred.js';
 import * as evidenceBytes from './2026_12_01_110000_evidence_bytes.js';
+import * as labelList from './2026_12_01_110100_label_list.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_090000_reports_autovacuum': reportsAutovacuum,
   '2026_11_25_100000_reports_referred': reportsReferred,
   '2026_12_01_110000_evidence_bytes': evidenceBytes,
+  '2026_12_01_110100_label_list': labelList,
 };

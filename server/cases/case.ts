@@ -3,6 +3,7 @@ import { AUDIT_ACTIONS, audit, type AuditAction } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
+import { listItem, listLabel, loadLists, type Lists } from '../reporting/lists.js';
 import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS, deletionDateOf } from '../retention/purge.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
@@ -74,6 +75,17 @@ function noticeFor(code: unknown): string | null {
   return (CASE_NOTICES as readonly string[]).includes(notice) ? staffTranslator()(`case.notices.${notice}`) : null;
 }
 
+/** The case page's label checkboxes: every offered label, and any retired one this case still has. */
+function labelOptions(lists: Lists, current: readonly string[]) {
+  const t = translator('en');
+  return lists.label
+    .filter((item) => !item.retired || current.includes(item.code))
+    .map((item) => {
+      const name = listLabel(t, 'en', 'label', item);
+      return { code: item.code, label: item.retired ? staffTranslator()('case.workflow.label_retired', { label: name }) : name, checked: current.includes(item.code) };
+    });
+}
+
 type PageState = { status?: number; errors?: Record<string, string>; form?: Record<string, unknown>; notice?: string | null };
 
 const caseUrl = (id: string) => `/staff/cases/${id}`;
@@ -112,7 +124,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
   const refused = Object.keys(state.errors ?? {})[0] ?? null;
   await db.transaction().execute((trx) => markViewed(trx, staffOf(res).user.id, c, refused));
   const row = c.row;
-  const [report, evidence, notes, messages, referrals, links, history, caseworkers, settings] = await Promise.all([
+  const [report, evidence, notes, messages, referrals, links, history, caseworkers, settings, lists] = await Promise.all([
     reportView(db, c),
     evidenceList(db, c),
     notesOf(db, c),
@@ -122,6 +134,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     historyOf(db, c),
     caseworkerOptions(db, row.assignee_id),
     ctx.settings(),
+    loadLists(db),
   ]);
   const deletesAt = await deletionDateOf(db, c.id, settings.closedRetentionDays);
   const t = translator('en');
@@ -141,7 +154,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
       outcomeLabel: row.closing_outcome ? outcomeLabel(row.closing_outcome) : null,
       urgent: row.urgent,
       assigneeId: row.assignee_id,
-      labels: row.labels,
+      labels: row.labels.map((code) => listLabel(t, 'en', 'label', listItem(lists, 'label', code))),
       createdAt: row.created_at,
       submittedAt: row.submitted_at,
       triagedAt: row.triaged_at,
@@ -170,6 +183,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     history: history.map(historyEntry(names)),
     historyTruncated: history.length >= HISTORY_LIMIT,
     caseworkers,
+    labelOptions: labelOptions(lists, row.labels),
     nextStatuses: (NEXT_STATUSES[row.status] ?? []).map((s) => ({ value: s, label: statusLabel(s) })),
     outcomes: OUTCOMES.map((o) => ({ value: o, label: outcomeLabel(o) })),
     destinations: DESTINATIONS.map((d) => ({ value: d, label: destinationLabel(d) })),

@@ -50,6 +50,7 @@ export interface ReportsTable {
   submitted_at: Timestamp | null;
   reporter_updated_at: Timestamp | null;
   assignee_id: string | null;
+  /** Codes of the administrator-defined label list (list_items, list 'label'); never free text (migration 2026_12_01_110100). */
   labels: Generated<string[]>;
   closing_outcome: string | null;
   restricted: Generated<boolean>;

@@ -49,7 +49,7 @@ const OPEN_CASE_REFUSALS: [string, Record<string, string | string[]>, string][] 
   ['/status', { status: 'closed' }, 'outcome'],
   ['/urgency', { urgent: 'maybe' }, 'urgent'],
   ['/assignee', { assignee: '00000000-0000-4000-8000-000000000000' }, 'assignee'],
-  ['/labels', { labels: 'x'.repeat(41) }, 'labels'],
+  ['/labels', { labels: 'a name someone typed' }, 'labels'],
   ['/links', { link_case: '00000000-0000-4000-8000-000000000000' }, 'link_case'],
   ['/links', { link_case: '' }, 'link_case'],
   ['/notes', { note: '' }, 'note'],
