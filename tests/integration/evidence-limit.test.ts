@@ -127,11 +127,12 @@ describe('the per-report evidence limit under parallel uploads', () => {
     let req = agent.post('/en/report').field('_csrf', token);
     for (const [k, v] of Object.entries(VALID_REPORT)) for (const x of [v].flat()) req = req.field(k, x);
     for (const f of files) req = req.attach('evidence', f.content, f.name);
-    const before = await t.testDb.db.selectFrom('reports').select('id').execute();
+    const reports = () => t.testDb.db.selectFrom('reports').select('id').orderBy('id').execute();
+    const before = await reports();
     const res = await req;
     expect(res.status).toBe(413);
     // The pending report and every file it had are gone.
-    expect(await t.testDb.db.selectFrom('reports').select('id').execute()).toEqual(before);
+    expect(await reports()).toEqual(before);
     expect(await t.testDb.db.selectFrom('evidence').select('id').where('state', '=', 'uploading').execute()).toEqual([]);
   });
 });
