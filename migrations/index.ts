@@ -8,6 +8,8 @@ import * as reportsAutovacuum from './2026_11_25_090000_reports_autovacuum.js';
 import * as reportsReferred from './2026_11_25_100000_reports_referred.js';
 import * as staffOriginInvitations from './2026_12_01_100000_staff_origin_invitations.js';
 import * as staffAccessRequests from './2026_12_01_100100_staff_access_requests.js';
+import * as evidenceBytes from './2026_12_01_110000_evidence_bytes.js';
+import * as labelList from './2026_12_01_110100_label_list.js';
 import * as formSubmissions from './2026_12_01_120000_form_submissions.js';
 import * as dropIpHashKeys from './2026_12_01_130000_drop_ip_hash_keys.js';
 
@@ -26,6 +28,8 @@ export const migrations: Record<string, Migration> = {
   '2026_11_25_100000_reports_referred': reportsReferred,
   '2026_12_01_100000_staff_origin_invitations': staffOriginInvitations,
   '2026_12_01_100100_staff_access_requests': staffAccessRequests,
+  '2026_12_01_110000_evidence_bytes': evidenceBytes,
+  '2026_12_01_110100_label_list': labelList,
   '2026_12_01_120000_form_submissions': formSubmissions,
   '2026_12_01_130000_drop_ip_hash_keys': dropIpHashKeys,
 };

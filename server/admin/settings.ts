@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { notFound } from '../errors.js';
-import { LIST_NAMES, listLabel, loadLists, type ListName } from '../reporting/lists.js';
+import { LIST_NAMES, isStaffList, listLabel, loadLists, type ListName } from '../reporting/lists.js';
 import { addListItem, findListItem, isDefaultValue, isListName, parseLabels, relabelListItem, setRetired, usageCounts, type LabelErrors, type LabelInput } from '../settings/lists.js';
 import { SETTING_KEYS, saveSettings, settingsForm, type SettingKey } from '../settings/settings.js';
 import { staffOf } from '../staff/context.js';
@@ -11,8 +11,9 @@ import { LANGUAGES, staffTranslator, translator } from '../web/i18n.js';
 
 /**
  * /admin/settings: the organisation, targets, retention, the reporter-page
- * settings, the statistics threshold, and the three lists. Administrators
- * only (the route guard); every change is audited with what changed.
+ * settings, the statistics threshold, the three lists of the report form and
+ * the case labels. Administrators only (the route guard); every change is
+ * audited with what changed.
  */
 
 /** A list's title on the settings pages ('Regions' …). */
@@ -20,19 +21,23 @@ export function listTitle(list: ListName): string {
   return staffTranslator()(`settings.lists.titles.${list}`);
 }
 
-/** The notice a ?notice= code asks for, or null for an unknown one. */
-function noticeFor(code: unknown): string | null {
+/** The notice a ?notice= code asks for, or null for an unknown one (case labels are offered to caseworkers, not reporters). */
+function noticeFor(code: unknown, list: ListName | null = null): string | null {
   const st = staffTranslator();
+  const labels = list !== null && isStaffList(list);
   const notices: Record<string, string> = {
     saved: st('settings.notices.saved'),
     unchanged: st('settings.notices.unchanged'),
-    added: st('settings.notices.added'),
+    added: labels ? st('settings.notices.label_added') : st('settings.notices.added'),
     renamed: st('settings.notices.renamed'),
-    retired: st('settings.notices.retired'),
-    restored: st('settings.notices.restored'),
+    retired: labels ? st('settings.notices.label_retired') : st('settings.notices.retired'),
+    restored: labels ? st('settings.notices.label_restored') : st('settings.notices.restored'),
   };
   return own(notices, code) ?? null;
 }
+
+/** The languages a list is labelled in: every reporter language, or English alone for a list only staff see. */
+const languagesOf = (list: ListName) => (isStaffList(list) ? LANGUAGES.filter((l) => l.code === 'en') : LANGUAGES);
 
 async function renderSettings(ctx: AppContext, res: Response, status: number, extra: { values?: Record<string, string>; errors?: Partial<Record<SettingKey, string>>; notice?: string | null }) {
   const values = extra.values ?? (await settingsForm(ctx.db, ctx.config));
@@ -90,7 +95,8 @@ async function renderList(ctx: AppContext, res: Response, list: ListName, status
   res.status(status).render('admin/settings-list', {
     title: listTitle(list),
     list,
-    languages: LANGUAGES,
+    staffOnly: isStaffList(list),
+    languages: languagesOf(list),
     items: lists[list].map((item) => ({
       code: item.code,
       label: listLabel(t, 'en', list, item),
@@ -105,7 +111,10 @@ async function renderList(ctx: AppContext, res: Response, list: ListName, status
 }
 
 export function showList(ctx: AppContext): RequestHandler {
-  return async (req, res) => renderList(ctx, res, listOf(req), 200, { notice: noticeFor(req.query['notice']) });
+  return async (req, res) => {
+    const list = listOf(req);
+    await renderList(ctx, res, list, 200, { notice: noticeFor(req.query['notice'], list) });
+  };
 }
 
 export function addToList(ctx: AppContext): RequestHandler {
@@ -113,7 +122,7 @@ export function addToList(ctx: AppContext): RequestHandler {
     ctx.csrf.check(req);
     const list = listOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const { labels, errors } = parseLabels(body, { englishRequired: true });
+    const { labels, errors } = parseLabels(body, { englishRequired: true, languages: languagesOf(list) });
     if (Object.keys(errors).length > 0) return renderList(ctx, res, list, 422, { add: { labels: body, errors } });
     let code: string;
     try {
@@ -141,9 +150,10 @@ async function renderItem(ctx: AppContext, res: Response, list: ListName, item: 
     title: staffTranslator()('settings.item.title', { label: listLabel(t, 'en', list, { code: item.code, labels: item.labels, retired: false }) }),
     list,
     listTitle: listTitle(list),
+    staffOnly: isStaffList(list),
     code: item.code,
     retired: item.retired_at !== null,
-    languages: LANGUAGES.map((l) => ({
+    languages: languagesOf(list).map((l) => ({
       ...l,
       // What reporters see when this language's box is left empty.
       fallback: isDefaultValue(list, item.code) ? translator(l.code)(`lists.${list}.${item.code}`) : (item.labels['en'] ?? item.code),
@@ -167,7 +177,7 @@ export function relabelItem(ctx: AppContext): RequestHandler {
     const { list, item } = await itemOf(ctx, req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     // A value the administrator added has no label in the locale files: it must keep an English one.
-    const { labels, errors } = parseLabels(body, { englishRequired: !isDefaultValue(list, item.code) });
+    const { labels, errors } = parseLabels(body, { englishRequired: !isDefaultValue(list, item.code), languages: languagesOf(list) });
     if (Object.keys(errors).length > 0) return renderItem(ctx, res, list, item, 422, { labels: body, errors });
     await relabelListItem(ctx.db, list, item.code, labels);
     await audit(ctx.db, { action: 'settings.changed', actorId: staffOf(res).user.id, details: { list, code: item.code, change: 'renamed', ...labelDetails(labels) } });
@@ -181,7 +191,8 @@ export function retireItem(ctx: AppContext, retired: boolean): RequestHandler {
   return async (req, res) => {
     ctx.csrf.check(req);
     const { list, item } = await itemOf(ctx, req);
-    if (retired && item.retired_at === null) {
+    // The report form needs one value in each list; a case needs no label at all.
+    if (retired && item.retired_at === null && !isStaffList(list)) {
       const lists = await loadLists(ctx.db);
       if (lists[list].filter((i) => !i.retired).length <= 1) {
         return renderList(ctx, res, list, 409, { error: staffTranslator()('settings.lists.errors.last_offered') });

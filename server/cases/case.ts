@@ -3,7 +3,7 @@ import { AUDIT_ACTIONS, audit, type AuditAction } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
-import { decryptEvidence } from '../reporting/evidence.js';
+import { listItem, listLabel, loadLists, type Lists } from '../reporting/lists.js';
 import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS, deletionDateOf } from '../retention/purge.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
@@ -11,16 +11,11 @@ import { staffTranslator, translator } from '../web/i18n.js';
 import {
   DESTINATIONS,
   CRIME_REFERENCE_MAX,
-  ClientGone,
-  chosenNotes,
   destinationLabel,
-  openReferral,
   recordReferral,
   referralForm,
   referralsOf,
   today,
-  writeBundle,
-  type PackFacts,
 } from './referral.js';
 import {
   CaseInputError,
@@ -34,7 +29,6 @@ import {
   changeStatus,
   consentOf,
   deleteAsSpam,
-  evidenceFile,
   evidenceList,
   historyOf,
   isStatus,
@@ -81,6 +75,17 @@ function noticeFor(code: unknown): string | null {
   return (CASE_NOTICES as readonly string[]).includes(notice) ? staffTranslator()(`case.notices.${notice}`) : null;
 }
 
+/** The case page's label checkboxes: every offered label, and any retired one this case still has. */
+function labelOptions(lists: Lists, current: readonly string[]) {
+  const t = translator('en');
+  return lists.label
+    .filter((item) => !item.retired || current.includes(item.code))
+    .map((item) => {
+      const name = listLabel(t, 'en', 'label', item);
+      return { code: item.code, label: item.retired ? staffTranslator()('case.workflow.label_retired', { label: name }) : name, checked: current.includes(item.code) };
+    });
+}
+
 type PageState = { status?: number; errors?: Record<string, string>; form?: Record<string, unknown>; notice?: string | null };
 
 const caseUrl = (id: string) => `/staff/cases/${id}`;
@@ -107,11 +112,19 @@ function historyEntry(names: Map<string, string>) {
   };
 }
 
-/** Everything the case page shows, decrypted for this response only. */
+/**
+ * Everything the case page shows, decrypted for this response only. Every
+ * path to it, the page itself and each action's refused-input (422)
+ * re-render alike, is recorded first as a read of the case (case.viewed;
+ * after refused input, with the field refused): a caseworker cannot read
+ * a whole case by posting a form that is bound to fail.
+ */
 async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: PageState = {}) {
   const db = ctx.db;
+  const refused = Object.keys(state.errors ?? {})[0] ?? null;
+  await db.transaction().execute((trx) => markViewed(trx, staffOf(res).user.id, c, refused));
   const row = c.row;
-  const [report, evidence, notes, messages, referrals, links, history, caseworkers, settings] = await Promise.all([
+  const [report, evidence, notes, messages, referrals, links, history, caseworkers, settings, lists] = await Promise.all([
     reportView(db, c),
     evidenceList(db, c),
     notesOf(db, c),
@@ -121,6 +134,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     historyOf(db, c),
     caseworkerOptions(db, row.assignee_id),
     ctx.settings(),
+    loadLists(db),
   ]);
   const deletesAt = await deletionDateOf(db, c.id, settings.closedRetentionDays);
   const t = translator('en');
@@ -140,7 +154,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
       outcomeLabel: row.closing_outcome ? outcomeLabel(row.closing_outcome) : null,
       urgent: row.urgent,
       assigneeId: row.assignee_id,
-      labels: row.labels,
+      labels: row.labels.map((code) => listLabel(t, 'en', 'label', listItem(lists, 'label', code))),
       createdAt: row.created_at,
       submittedAt: row.submitted_at,
       triagedAt: row.triaged_at,
@@ -169,6 +183,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     history: history.map(historyEntry(names)),
     historyTruncated: history.length >= HISTORY_LIMIT,
     caseworkers,
+    labelOptions: labelOptions(lists, row.labels),
     nextStatuses: (NEXT_STATUSES[row.status] ?? []).map((s) => ({ value: s, label: statusLabel(s) })),
     outcomes: OUTCOMES.map((o) => ({ value: o, label: outcomeLabel(o) })),
     destinations: DESTINATIONS.map((d) => ({ value: d, label: destinationLabel(d) })),
@@ -185,9 +200,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
 export function showCase(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const c = await load(ctx, req, res);
-    await ctx.db.transaction().execute((trx) => markViewed(trx, staffOf(res).user.id, c));
-    const notice = noticeFor(req.query['notice']);
-    await renderCase(ctx, res, c, { notice });
+    await renderCase(ctx, res, c, { notice: noticeFor(req.query['notice']) });
   };
 }
 
@@ -293,80 +306,4 @@ export function postReferral(ctx: AppContext): RequestHandler {
     await recordReferral(db, actor.id, c, consentOf(c), referralForm(body));
     return 'referral';
   });
-}
-
-// ---------------------------------------------------------------- files and packs
-
-/** RFC 5987 / 6266: an ASCII fallback name plus the exact UTF-8 name. */
-export function contentDisposition(kind: 'attachment' | 'inline', name: string): string {
-  const ascii = name.replace(/[^A-Za-z0-9._ -]/g, '_').replace(/^[.\s]+/, '') || 'file';
-  const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
-}
-
-/** Only what the upload pipeline writes after re-encoding an image (never SVG or anything scriptable). */
-const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
-
-export function downloadEvidence(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const c = await load(ctx, req, res);
-    const file = await evidenceFile(ctx.db, c, idParam(req, 'eid'));
-    if (!file) throw notFound();
-    const inline = req.query['inline'] === '1' && INLINE_TYPES.has(file.meta.type);
-    // Recorded before the first byte leaves, so an interrupted download is still on record.
-    await audit(ctx.db, { action: 'case.evidence_downloaded', actorId: staffOf(res).user.id, caseId: c.id, details: { evidenceId: file.row.id, inline } });
-    res.setHeader('Content-Type', inline ? file.meta.type : 'application/octet-stream');
-    res.setHeader('Content-Length', String(file.meta.size));
-    res.setHeader('Content-Disposition', contentDisposition(inline ? 'inline' : 'attachment', file.meta.name));
-    // Even opened on its own, the file can run nothing and load nothing.
-    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-    for await (const chunk of decryptEvidence(ctx.db, c.dataKey, file.row)) {
-      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-    }
-    res.end();
-  };
-}
-
-async function packFacts(ctx: AppContext, c: OpenCase, consent: string | null): Promise<PackFacts> {
-  return {
-    orgName: (await ctx.settings()).orgName,
-    caseId: c.id,
-    consentLabel: consent ? translator('en')(`form.consent.options.${consent}`) : staffTranslator()('case.report.consent_unknown'),
-    generatedAt: new Date(),
-    fmt,
-  };
-}
-
-export function showPack(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const c = await load(ctx, req, res);
-    const referral = await openReferral(ctx.db, c, idParam(req, 'rid'));
-    const [report, notes, evidence] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral), evidenceList(ctx.db, c)]);
-    await audit(ctx.db, { action: 'case.referral_pack_viewed', actorId: staffOf(res).user.id, caseId: c.id, details: { referralId: referral.id } });
-    res.render('staff/referral-pack', {
-      title: staffTranslator()('referral.pack.title', { id: c.id.slice(0, 8) }),
-      fmt,
-      facts: await packFacts(ctx, c, report.consent),
-      referral,
-      report,
-      notes,
-      evidence: evidence.map((e) => e.item),
-    });
-  };
-}
-
-export function downloadBundle(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const c = await load(ctx, req, res);
-    const referral = await openReferral(ctx.db, c, idParam(req, 'rid'));
-    const [report, notes] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral)]);
-    await audit(ctx.db, { action: 'case.referral_bundle_downloaded', actorId: staffOf(res).user.id, caseId: c.id, details: { referralId: referral.id } });
-    res.setHeader('Content-Type', 'application/zip');
-    res.setHeader('Content-Disposition', contentDisposition('attachment', `referral-${c.id.slice(0, 8)}-${referral.referredOn}.zip`));
-    try {
-      await writeBundle(ctx.db, c, await packFacts(ctx, c, report.consent), report, referral, notes, res);
-    } catch (err) {
-      if (!(err instanceof ClientGone)) throw err;
-    }
-  };
 }

@@ -307,14 +307,3 @@ export async function listAssignees(db: Db): Promise<{ id: string; name: string;
     .execute();
   return rows.map((r) => ({ id: r.id, name: r.display_name, active: r.status === 'active' }));
 }
-
-/** Labels in use on submitted cases, for the label filter. */
-export async function listLabels(db: Db): Promise<string[]> {
-  const rows = await db
-    .selectFrom(sql<{ label: string }>`(select distinct unnest(labels) as label from reports where state = 'submitted' and labels <> '{}')`.as('l'))
-    .select('l.label')
-    .orderBy('l.label')
-    .limit(500)
-    .execute();
-  return rows.map((r) => r.label);
-}

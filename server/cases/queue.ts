@@ -14,7 +14,6 @@ import {
   countsByStatus,
   decodeCursor,
   listAssignees,
-  listLabels,
   listQueue,
   type QueueQuery,
   type QueueRow,
@@ -54,6 +53,7 @@ export type Known = {
   communities: readonly string[];
   regions: readonly string[];
   assigneeIds: readonly string[];
+  /** Codes of the case-label list, retired ones too (old cases keep them). */
   labels: readonly string[];
   userId: string;
 };
@@ -136,7 +136,6 @@ export function queueView(
     nextCursor: string | null;
     counts: StatusCounts;
     assignees: { id: string; name: string; active: boolean }[];
-    labels: string[];
     userId: string;
     /** Closed cases deleted within the notice period, and the moment the page is for. */
     dueForDeletion?: number;
@@ -190,7 +189,7 @@ export function queueView(
         ],
         st('queue.options.anyone'),
       ),
-      label: options('label', data.labels.map((l) => [l, l]), st('queue.options.any_label')),
+      label: options('label', listOptions('label'), st('queue.options.any_label')),
       unread: options('unread', yesNo(st('queue.options.unread_only'), st('queue.options.no_unread')), st('queue.options.any')),
       overdue: options('overdue', yesNo(st('queue.options.overdue_only'), st('queue.options.not_overdue')), st('queue.options.any')),
       deleting: options('deleting', yesNo(st('queue.options.deleting_soon', { days: RETENTION_NOTICE_DAYS }), st('queue.options.not_due')), st('queue.options.any')),
@@ -217,7 +216,7 @@ export function queueView(
       region: label('region', r.region),
       status: statusLabel(r.status),
       assignee: r.assigneeName === null ? null : r.assigneeId === data.userId ? st('queue.you', { name: r.assigneeName }) : r.assigneeName,
-      labels: r.labels,
+      labels: r.labels.map((code) => label('label', code)),
       overdue: r.overdue,
       unread: r.unread,
       deletesOn: r.deletesAt && r.deletesAt.getTime() <= noticeEnd ? DAY.format(r.deletesAt) : null,
@@ -236,9 +235,8 @@ export function queuePage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const { user } = staffOf(res);
     const t = (res.locals['t'] as TFunction | undefined) ?? translator('en');
-    const [lists, labels, assignees, counts] = await Promise.all([
+    const [lists, assignees, counts] = await Promise.all([
       loadLists(ctx.db),
-      listLabels(ctx.db),
       listAssignees(ctx.db),
       countsByStatus(ctx.db),
     ]);
@@ -246,7 +244,7 @@ export function queuePage(ctx: AppContext): RequestHandler {
       communities: lists.community.map((i) => i.code),
       regions: lists.region.map((i) => i.code),
       assigneeIds: assignees.map((a) => a.id),
-      labels,
+      labels: lists.label.map((i) => i.code),
       userId: user.id,
     });
     const settings = await ctx.settings();
@@ -257,6 +255,6 @@ export function queuePage(ctx: AppContext): RequestHandler {
     ]);
     const notice = req.query['notice'] === 'deleted' ? staffTranslator()('queue.notices.deleted') : null;
     // `st` comes from the staff router too; passed here so the handler also renders when mounted on its own.
-    res.render('staff/queue', { ...queueView(t, lists, { params, ...page, counts, assignees, labels, userId: user.id, dueForDeletion, now }), notice, st: staffTranslator() });
+    res.render('staff/queue', { ...queueView(t, lists, { params, ...page, counts, assignees, userId: user.id, dueForDeletion, now }), notice, st: staffTranslator() });
   };
 }

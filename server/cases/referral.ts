@@ -18,6 +18,7 @@ import {
   notesOf,
   readable,
   textInput,
+  type EvidenceItem,
   type NoteItem,
   type OpenCase,
   type ReportView,
@@ -172,20 +173,6 @@ export async function chosenNotes(db: Db, c: OpenCase, referral: ReferralItem): 
 
 // ---------------------------------------------------------------- the bundle
 
-/** A file name safe inside a zip on any system: letters, digits, dot, dash, underscore and space only. */
-export function safeZipName(name: string): string {
-  const cleaned = Array.from(
-    name
-      .normalize('NFC')
-      .replace(/[^\p{L}\p{N}._ -]/gu, '_')
-      .replace(/^[.\s]+/, ''),
-  )
-    .slice(0, 100)
-    .join('')
-    .trim();
-  return cleaned || 'file';
-}
-
 export type PackFacts = { orgName: string; caseId: string; consentLabel: string; generatedAt: Date; fmt: (d: Date) => string };
 
 function indent(text: string): string {
@@ -237,6 +224,14 @@ export function referralText(facts: PackFacts, r: ReferralItem, files: string[])
   return lines.join('\r\n');
 }
 
+/** A file's line in referral.txt: our name, the reporter's as text, and a warning when the two disagree. */
+function fileLine(item: EvidenceItem, entry: string | null): string {
+  const st = staffTranslator();
+  if (!item.meta || !entry) return st('referral.bundle.file_unreadable', { n: item.n });
+  const { name, type } = item.meta;
+  return item.nameMismatch ? st('referral.bundle.file_mismatch', { file: entry, name, type }) : st('referral.bundle.file_named', { file: entry, name });
+}
+
 /** Appends one entry and waits until the archive has consumed it, so only one file is ever being decrypted. */
 function appendAndWait(archive: Archiver, source: Buffer | Readable, name: string, gone: Promise<never>): Promise<void> {
   const done = new Promise<void>((resolve, reject) => {
@@ -274,8 +269,9 @@ export async function writeBundle(
   out: Response,
 ): Promise<void> {
   const evidence = await evidenceList(db, c);
-  const names = evidence.map(({ item }) => (item.meta ? `evidence/${item.n}-${safeZipName(item.meta.name)}` : null));
-  const listed = ['report.txt', 'referral.txt', ...names.map((n, i) => n ?? staffTranslator()('referral.bundle.file_unreadable', { n: i + 1 }))];
+  // Entries are named by us (evidence/evidence-3.txt); the reporter's names appear only as text in referral.txt.
+  const names = evidence.map(({ item }) => (item.fileName ? `evidence/${item.fileName}` : null));
+  const listed = ['report.txt', 'referral.txt', ...evidence.map(({ item }, i) => fileLine(item, names[i] ?? null))];
 
   // Stored, not deflated: evidence is mostly compressed already, and the text files are small.
   const archive = archiver('zip', { store: true });

@@ -3,8 +3,6 @@ import { requireRole } from '../staff/session.js';
 import type { AppContext } from '../web/context.js';
 import { urlencodedForm } from '../web/forms.js';
 import {
-  downloadBundle,
-  downloadEvidence,
   postAssignee,
   postLabels,
   postLink,
@@ -17,8 +15,8 @@ import {
   postUnlink,
   postUrgency,
   showCase,
-  showPack,
 } from './case.js';
+import { downloadBundle, downloadEvidence, showPack } from './files.js';
 
 /**
  * The case page and its actions. Read each line as a permission: only the

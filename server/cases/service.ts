@@ -4,8 +4,9 @@ import { DecryptionError, decryptJson, decryptText, encryptField, type FieldCont
 import type { Db } from '../db/index.js';
 import { notFound } from '../errors.js';
 import { readEvidenceMeta, type EvidenceMeta } from '../reporting/evidence.js';
+import { evidenceFileName, nameMismatch } from '../reporting/evidence-names.js';
 import { MAX_EXTENSION_DAYS, deleteUntriaged, deletionDateOf, extendRetention } from '../retention/purge.js';
-import { listItem, listLabel, loadLists } from '../reporting/lists.js';
+import { listItem, listLabel, loadLists, type ListItem } from '../reporting/lists.js';
 import type { ReportDetails } from '../reporting/service.js';
 import { checkText, type ReportInput } from '../reporting/validation.js';
 import { openDataKey } from '../staff/keys.js';
@@ -49,7 +50,7 @@ export const NEXT_STATUSES: Record<string, readonly string[]> = {
   closed: [],
 };
 
-export const LIMITS = { note: 10_000, message: 10_000, reason: 2_000, label: 40, labels: 20 } as const;
+export const LIMITS = { note: 10_000, message: 10_000, reason: 2_000 } as const;
 
 /** A refused input: the field it concerns and the message shown beside it (422, never 500). */
 export class CaseInputError extends Error {
@@ -165,16 +166,37 @@ export function consentOf(c: OpenCase): string | null {
 
 // ---------------------------------------------------------------- evidence, notes, thread
 
-export type EvidenceItem = { id: string; n: number; meta: EvidenceMeta | null; image: boolean; addedBy: string; createdAt: Date };
+/**
+ * A file as the staff pages list it. `fileName` is ours (evidence-3.txt), the
+ * only name it is downloaded or zipped under; `meta.name` is the reporter's,
+ * shown as text, with `nameMismatch` when its extension does not fit the type.
+ */
+export type EvidenceItem = {
+  id: string;
+  n: number;
+  meta: EvidenceMeta | null;
+  fileName: string | null;
+  nameMismatch: boolean;
+  image: boolean;
+  addedBy: string;
+  createdAt: Date;
+};
 
 export async function evidenceList(db: Db, c: OpenCase) {
   const rows = await q.listEvidence(db, c.id);
   return rows.map((e, i) => {
     const meta = e.meta ? readable(() => readEvidenceMeta(c.dataKey, e.id, e.meta!)) : null;
-    return {
-      item: { id: e.id, n: i + 1, meta, image: Boolean(meta?.type.startsWith('image/')), addedBy: e.added_by, createdAt: e.created_at } satisfies EvidenceItem,
-      row: e,
+    const item: EvidenceItem = {
+      id: e.id,
+      n: i + 1,
+      meta,
+      fileName: meta ? evidenceFileName(i + 1, meta) : null,
+      nameMismatch: meta ? nameMismatch(meta) : false,
+      image: Boolean(meta?.type.startsWith('image/')),
+      addedBy: e.added_by,
+      createdAt: e.created_at,
     };
+    return { item, row: e };
   });
 }
 
@@ -294,31 +316,36 @@ export async function setAssignee(db: Db, actorId: string, c: OpenCase, raw: unk
   await audit(db, { action: 'case.assigned', actorId, caseId: c.id, details: { from: current.assignee_id, to: assignee } });
 }
 
-/** Comma-separated labels: trimmed, inner spaces collapsed, duplicates (ignoring case) dropped. */
-export function parseLabels(raw: unknown): string[] {
-  const st = staffTranslator();
-  const text = typeof raw === 'string' ? raw : '';
-  if (checkText(text.trim(), 2_000, false)) throw new CaseInputError('labels', st('case.errors.labels_unreadable'));
-  const seen = new Set<string>();
-  const labels: string[] = [];
-  for (const part of text.split(',')) {
-    const label = part.replace(/\s+/g, ' ').trim();
-    if (!label || seen.has(label.toLowerCase())) continue;
-    if (Array.from(label).length > LIMITS.label) throw new CaseInputError('labels', st('case.errors.label_too_long', { max: LIMITS.label }));
-    seen.add(label.toLowerCase());
-    labels.push(label);
+/**
+ * The labels a caseworker ticked, as codes of the administrator's label list
+ * in the list's order. Each must be an offered item, or one the case already
+ * has (a label retired since stays until someone unticks it). Anything else
+ * (a typed word, a retired or unknown code, `__proto__`) is refused: no
+ * caseworker can put their own words into this plaintext column.
+ */
+export function chosenLabels(raw: unknown, items: readonly ListItem[], current: readonly string[]): string[] {
+  const posted = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const picked = new Set<string>();
+  for (const code of posted) {
+    if (typeof code !== 'string') throw new CaseInputError('labels', staffTranslator()('case.errors.label_unknown'));
+    if (code !== '') picked.add(code);
   }
-  if (labels.length > LIMITS.labels) throw new CaseInputError('labels', st('case.errors.too_many_labels', { max: LIMITS.labels }));
-  return labels;
+  const known = new Map(items.map((i) => [i.code, i]));
+  for (const code of picked) {
+    const item = known.get(code);
+    const allowed = current.includes(code) || (item !== undefined && !item.retired);
+    if (!allowed) throw new CaseInputError('labels', staffTranslator()('case.errors.label_unknown'));
+  }
+  // Codes the list no longer has at all (none today: items are retired, never deleted) keep their place at the end.
+  return [...items.map((i) => i.code).filter((code) => picked.has(code)), ...[...picked].filter((code) => !known.has(code))];
 }
 
 export async function setLabels(db: Db, actorId: string, c: OpenCase, raw: unknown): Promise<void> {
-  const labels = parseLabels(raw);
   const current = await q.lockWorkflow(db, c.id);
   if (!current) throw notFound('case_not_found');
+  const labels = chosenLabels(raw, (await loadLists(db)).label, current.labels);
   if (current.labels.length === labels.length && current.labels.every((l, i) => l === labels[i])) return;
   await q.updateWorkflow(db, c.id, { labels });
-  // Only the count: a label typed by mistake (a name) must not live on in the append-only log.
   await audit(db, { action: 'case.labels_changed', actorId, caseId: c.id, details: { count: labels.length } });
 }
 
@@ -354,10 +381,14 @@ export async function sendMessage(db: Db, actorId: string, c: OpenCase, raw: unk
   return id;
 }
 
-/** Opening the case page: clears "unread" (staff_seen_at) and records who looked. */
-export async function markViewed(db: Db, actorId: string, c: OpenCase): Promise<void> {
+/**
+ * Showing the case page: clears "unread" (staff_seen_at) and records who
+ * looked. `refused` names the field when the page is a re-render after
+ * refused input (a code, never what was typed).
+ */
+export async function markViewed(db: Db, actorId: string, c: OpenCase, refused: string | null = null): Promise<void> {
   await q.markSeen(db, c.id);
-  await audit(db, { action: 'case.viewed', actorId, caseId: c.id });
+  await audit(db, { action: 'case.viewed', actorId, caseId: c.id, ...(refused ? { details: { refused } } : {}) });
 }
 
 export async function caseworkerOptions(db: Db, currentAssignee: string | null) {

@@ -50,6 +50,7 @@ export interface ReportsTable {
   submitted_at: Timestamp | null;
   reporter_updated_at: Timestamp | null;
   assignee_id: string | null;
+  /** Codes of the administrator-defined label list (list_items, list 'label'); never free text (migration 2026_12_01_110100). */
   labels: Generated<string[]>;
   closing_outcome: string | null;
   restricted: Generated<boolean>;
@@ -61,6 +62,12 @@ export interface ReportsTable {
   retain_until: Timestamp | null;
   /** Whether a referral exists; kept by a trigger on referrals (migration 2026_11_25_100000), never written by the app. */
   referred: ColumnType<boolean, never, never>;
+  /**
+   * Ciphertext bytes of evidence this report holds: reserved by a conditional
+   * UPDATE in the transaction that stores each batch of chunks, released with
+   * a failed file's rows (reporting/queries.ts). (bigint, read as a number.)
+   */
+  evidence_bytes: ColumnType<number, never, never>;
 }
 
 export interface MessagesTable {

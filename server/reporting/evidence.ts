@@ -94,13 +94,23 @@ async function readHead(iter: AsyncIterator<Uint8Array>): Promise<{ head: Uint8A
   return { head: Buffer.concat(parts), done: false };
 }
 
+/**
+ * The upload from its first bytes on. Stopped early by its consumer (a
+ * refused reservation, a failed insert), it closes the upload's iterator
+ * too: an iterator left open keeps its listener on the request's file
+ * stream, which then cannot be drained, and the request never ends.
+ */
 async function* rest(head: Uint8Array, iter: AsyncIterator<Uint8Array>, done: boolean) {
-  yield head;
-  if (done) return;
-  for (;;) {
-    const next = await iter.next();
-    if (next.done) return;
-    yield next.value;
+  let finished = done;
+  try {
+    yield head;
+    while (!finished) {
+      const next = await iter.next();
+      finished = Boolean(next.done);
+      if (!next.done) yield next.value;
+    }
+  } finally {
+    if (!finished) await iter.return?.(undefined);
   }
 }
 
@@ -115,7 +125,9 @@ async function reencode(input: AsyncIterable<Uint8Array>, format: keyof sharp.Fo
     .toFormat(format);
   const src = Readable.from(input);
   src.on('error', (err) => pipeline.destroy(err));
-  pipeline.on('error', () => src.destroy()); // stop pulling input once sharp has refused it
+  // Stop pulling input once sharp has refused it, or its reader has stopped reading (which closes the upload, see rest).
+  pipeline.on('error', () => src.destroy());
+  pipeline.on('close', () => src.destroy());
   src.pipe(pipeline);
   return pipeline;
 }
@@ -133,24 +145,44 @@ export type StoreEvidenceOptions = {
   addedBy: 'reporter' | 'staff';
   filename: string;
   source: AsyncIterable<Uint8Array>;
-  /** Bytes this file may have: the smaller of the per-file and the remaining per-report allowance. */
+  /** Bytes this file may have: the smaller of the per-file and the remaining per-report allowance (an early stop only). */
   maxBytes: number;
   limitCode: 'evidence_file_too_large' | 'evidence_report_too_large';
+  /** The per-report limit, enforced by reserving each batch's bytes on the report before storing it. */
+  reportLimit: number;
 };
+
+/**
+ * Stores one batch of chunks after reserving its bytes on the report, both
+ * in one short transaction (the embedded database has one connection, so
+ * none is held while the upload waits for the network). A refused
+ * reservation stores nothing and is the per-report limit's 413.
+ */
+async function storeBatch(db: Db, o: StoreEvidenceOptions, evidenceId: string, firstSeq: number, batch: Uint8Array[]): Promise<void> {
+  const bytes = batch.reduce((n, c) => n + c.length, 0);
+  await db.transaction().execute(async (trx) => {
+    if (!(await q.reserveEvidenceBytes(trx, o.reportId, bytes, o.reportLimit))) throw new EvidenceError(413, 'evidence_report_too_large');
+    await q.insertEvidenceChunks(trx, evidenceId, firstSeq, batch);
+  });
+}
 
 /**
  * Streams one file into the database: type detected from its first bytes,
  * images re-encoded without metadata, everything encrypted chunk by chunk
- * (nothing in plaintext on disk, memory flat). On any failure the partial
- * evidence row and its chunks are deleted.
+ * (nothing in plaintext on disk, memory flat). Every batch's bytes are
+ * reserved on the report before they are stored. On any failure the partial
+ * evidence row and its chunks are deleted and their bytes given back.
  */
 export async function storeEvidence(db: Db, o: StoreEvidenceOptions): Promise<{ id: string; meta: EvidenceMeta }> {
   const counter = { bytes: 0 };
   const iter = limited(o.source, o.maxBytes, o.limitCode, counter)[Symbol.asyncIterator]();
   const { head, done } = await readHead(iter);
-  if (head.length === 0) throw new EvidenceError(422, 'evidence_empty');
-  const kind = await detect(head);
-  if (!kind) throw new EvidenceError(415, 'evidence_type');
+  const kind = head.length === 0 ? null : await detect(head);
+  if (!kind) {
+    // Refused on its first bytes: close the upload's iterator, or the rest of a large file could never be drained.
+    await iter.return?.(undefined);
+    throw head.length === 0 ? new EvidenceError(422, 'evidence_empty') : new EvidenceError(415, 'evidence_type');
+  }
 
   const id = randomUUID();
   const encryptor = new StreamEncryptor(o.dataKey, `evidence:${id}`);
@@ -166,7 +198,7 @@ export async function storeEvidence(db: Db, o: StoreEvidenceOptions): Promise<{ 
         size += block.data.length;
         batch.push(encryptor.encrypt(block.data, block.last));
         if (batch.length === CHUNKS_PER_INSERT || block.last) {
-          await q.insertEvidenceChunks(db, id, seq, batch);
+          await storeBatch(db, o, id, seq, batch);
           seq += batch.length;
           batch = [];
         }
@@ -184,7 +216,7 @@ export async function storeEvidence(db: Db, o: StoreEvidenceOptions): Promise<{ 
     await q.completeEvidence(db, id, encryptJson(o.dataKey, meta, { table: 'evidence', id, field: 'meta' }), seq);
     return { id, meta };
   } catch (err) {
-    await q.deleteEvidence(db, id);
+    await db.transaction().execute((trx) => q.deleteEvidence(trx, o.reportId, id));
     throw err;
   }
 }

@@ -158,6 +158,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
             source: stream,
             maxBytes: Math.min(limits.fileBytes, remaining),
             limitCode: limits.fileBytes <= remaining ? 'evidence_file_too_large' : 'evidence_report_too_large',
+            reportLimit: limits.reportBytes,
           });
           evidenceBytes += meta.originalSize;
         },

@@ -5,10 +5,18 @@ import type { Db } from '../db/index.js';
  * Configurable lists. Reports store the code; labels for the default codes
  * come from the locale files (lists.<list>.<code>), labels an administrator
  * adds are stored per language in list_items.labels. A retired value is no
- * longer offered on the form but still labelled and counted.
+ * longer offered but still labelled and counted.
+ *
+ * Three lists are on the report form. The fourth, 'label', is the case
+ * labels caseworkers choose on the case page (stored in reports.labels):
+ * defined by administrators, so no caseworker can type a person's name into
+ * a plaintext column. It has no default values and is shown in English only.
  */
-export const LIST_NAMES = ['region', 'community', 'state'] as const;
+export const LIST_NAMES = ['region', 'community', 'state', 'label'] as const;
 export type ListName = (typeof LIST_NAMES)[number];
+
+/** Lists only staff see (English labels only, no value need stay offered). */
+export const isStaffList = (list: ListName): boolean => list === 'label';
 
 export const DEFAULT_LISTS: Record<ListName, readonly string[]> = {
   // UK ITL1 regions, then the two catch-alls.
@@ -40,6 +48,7 @@ export const DEFAULT_LISTS: Record<ListName, readonly string[]> = {
     'prefer_not_say',
   ],
   state: ['china', 'hong_kong_sar', 'russia', 'iran', 'other', 'not_sure'],
+  label: [],
 };
 
 export type ListItem = { code: string; labels: Record<string, string>; retired: boolean };
@@ -59,7 +68,7 @@ export async function loadLists(db: Db): Promise<Lists> {
     .orderBy('list')
     .orderBy('position')
     .execute();
-  const lists: Lists = { region: [], community: [], state: [] };
+  const lists: Lists = { region: [], community: [], state: [], label: [] };
   for (const r of rows) {
     if ((LIST_NAMES as readonly string[]).includes(r.list)) {
       lists[r.list as ListName].push({ code: r.code, labels: r.labels ?? {}, retired: r.retired_at !== null });

@@ -159,15 +159,22 @@ export async function listEvidence(db: Db, reportId: string) {
     .execute();
 }
 
-/** Ciphertext bytes already stored for a report, for the per-report limit. */
+/** Ciphertext bytes of evidence the report holds or has reserved, for the per-report limit. */
 export async function evidenceBytes(db: Db, reportId: string): Promise<number> {
-  const row = await db
-    .selectFrom('evidence_chunks')
-    .innerJoin('evidence', 'evidence.id', 'evidence_chunks.evidence_id')
-    .select(sql<string>`coalesce(sum(octet_length(evidence_chunks.data)), 0)`.as('bytes'))
-    .where('evidence.report_id', '=', reportId)
-    .executeTakeFirstOrThrow();
-  return Number(row.bytes);
+  const row = await db.selectFrom('reports').select('evidence_bytes').where('id', '=', reportId).executeTakeFirst();
+  return Number(row?.evidence_bytes ?? 0);
+}
+
+/**
+ * Takes `bytes` of the report's evidence allowance, or nothing: one
+ * conditional UPDATE, so uploads running at once can never together pass
+ * the limit (the row lock orders them). Call it in the transaction that
+ * inserts the chunks those bytes are for.
+ */
+export async function reserveEvidenceBytes(db: Db, reportId: string, bytes: number, limit: number): Promise<boolean> {
+  const res = await sql`update reports set evidence_bytes = evidence_bytes + ${bytes}
+    where id = ${reportId} and evidence_bytes + ${bytes} <= ${limit}`.execute(db);
+  return res.numAffectedRows === 1n;
 }
 
 export async function insertEvidence(
@@ -192,14 +199,26 @@ export async function completeEvidence(db: Db, id: string, meta: Uint8Array, chu
     .execute();
 }
 
-export async function deleteEvidence(db: Db, id: string): Promise<void> {
-  await db.deleteFrom('evidence').where('id', '=', id).execute();
+/**
+ * Deletes a file that failed part-way and gives its stored bytes back to the
+ * report's allowance. Call it in one transaction, so the count and the
+ * chunks never disagree.
+ */
+export async function deleteEvidence(db: Db, reportId: string, id: string): Promise<void> {
+  await sql`with gone as (delete from evidence_chunks where evidence_id = ${id} returning octet_length(data) as n)
+    update reports set evidence_bytes = evidence_bytes - (select coalesce(sum(n), 0) from gone) where id = ${reportId}`.execute(db);
+  await db.deleteFrom('evidence').where('id', '=', id).where('report_id', '=', reportId).execute();
 }
 
+/** One complete file of a report, with its place in the report's list (1 for the oldest), which names its download. */
 export async function getEvidence(db: Db, reportId: string, evidenceId: string) {
   return db
     .selectFrom('evidence')
     .select(['id', 'meta', 'stream_header', 'chunk_count'])
+    .select(
+      sql<number>`(select count(*)::int from evidence x where x.report_id = evidence.report_id and x.state = 'complete'
+        and (x.created_at, x.id) <= (evidence.created_at, evidence.id))`.as('n'),
+    )
     .where('id', '=', evidenceId)
     .where('report_id', '=', reportId)
     .where('state', '=', 'complete')

@@ -180,6 +180,11 @@ export async function withdrawReport(db: Db, reportId: string): Promise<boolean>
   return q.deleteReport(db, reportId);
 }
 
+/**
+ * What is left of the report's evidence allowance now: for the upload's early
+ * cut-off only. The limit itself is kept by storeEvidence, which reserves
+ * each batch's bytes atomically; parallel uploads can all read the same value here.
+ */
 export async function remainingEvidenceBytes(db: Db, reportId: string, reportLimit: number): Promise<number> {
   return Math.max(0, reportLimit - (await q.evidenceBytes(db, reportId)));
 }

@@ -13,6 +13,7 @@ import {
   type ReporterSession,
 } from '../web/sessions.js';
 import { decryptEvidence, readEvidenceMeta, storeEvidence } from './evidence.js';
+import { evidenceFileName } from './evidence-names.js';
 import { requireInstallation } from './intake.js';
 import { listItem, listLabel, loadLists, type ListName } from './lists.js';
 import * as q from './queries.js';
@@ -161,6 +162,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
             source: stream,
             maxBytes: Math.min(limits.fileBytes, remaining),
             limitCode: limits.fileBytes <= remaining ? 'evidence_file_too_large' : 'evidence_report_too_large',
+            reportLimit: limits.reportBytes,
           });
           remaining -= meta.originalSize;
         },
@@ -179,7 +181,11 @@ export function postEvidence(ctx: AppContext): RequestHandler {
   };
 }
 
-/** Streams one of the reporter's own files, decrypting chunk by chunk. */
+/**
+ * Streams one of the reporter's own files, decrypting chunk by chunk, under
+ * our name for it (evidence-2.txt), never the name it was uploaded with:
+ * the same file must not become runnable on the reporter's device either.
+ */
 export function downloadEvidence(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const session = await requireSession(ctx, req);
@@ -191,7 +197,8 @@ export function downloadEvidence(ctx: AppContext): RequestHandler {
     const meta = readEvidenceMeta(open.dataKey, row.id, row.meta);
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(meta.size));
-    res.setHeader('Content-Disposition', `attachment; filename="evidence.${meta.name.split('.').pop()?.replace(/[^A-Za-z0-9]/g, '') || 'bin'}"; filename*=UTF-8''${encodeURIComponent(meta.name)}`);
+    res.setHeader('Content-Disposition', `attachment; filename="${evidenceFileName(row.n, meta)}"`);
+    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
     for await (const chunk of decryptEvidence(ctx.db, open.dataKey, row)) {
       if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
     }

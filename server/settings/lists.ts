@@ -19,12 +19,15 @@ const MAX_ITEMS = 200;
 export type LabelInput = Record<string, string>;
 export type LabelErrors = Record<string, string>;
 
-/** Reads `label_<lang>` fields; returns the non-empty labels and any errors, by language. */
-export function parseLabels(body: Record<string, unknown>, opts: { englishRequired: boolean }): { labels: LabelInput; errors: LabelErrors } {
+/** Reads `label_<lang>` fields of the given languages (all by default); returns the non-empty labels and any errors, by language. */
+export function parseLabels(
+  body: Record<string, unknown>,
+  opts: { englishRequired: boolean; languages?: readonly { code: string }[] },
+): { labels: LabelInput; errors: LabelErrors } {
   const st = staffTranslator();
   const labels: LabelInput = {};
   const errors: LabelErrors = {};
-  for (const { code } of LANGUAGES) {
+  for (const { code } of opts.languages ?? LANGUAGES) {
     const raw = body[`label_${code}`];
     const value = typeof raw === 'string' ? raw.trim() : '';
     if (value.length > MAX_LABEL) errors[code] = st('settings.errors.too_long', { max: MAX_LABEL });
@@ -35,8 +38,19 @@ export function parseLabels(body: Record<string, unknown>, opts: { englishRequir
   return { labels, errors };
 }
 
-/** A stable code from the English label (ASCII letters and digits), unique in the list. */
-function codeFor(label: string, taken: Set<string>): string {
+/**
+ * A stable code, unique in the list: from the English label (ASCII letters
+ * and digits), except for case labels, whose codes are opaque (label_1,
+ * label_2 …, as the migration that made the list numbered them). A case
+ * label's code is stored on reports in plaintext: derived from a label that
+ * turns out to name someone, it would keep the name after a rename.
+ */
+function codeFor(list: ListName, label: string, taken: Set<string>): string {
+  if (list === 'label') {
+    let n = taken.size + 1;
+    while (taken.has(`label_${n}`)) n++;
+    return `label_${n}`;
+  }
   const base = label.normalize('NFKD').toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'value';
   let code = base;
   for (let n = 2; taken.has(code); n++) code = `${base}_${n}`;
@@ -49,7 +63,7 @@ export async function addListItem(db: Db, list: ListName, labels: LabelInput): P
     await sql`select pg_advisory_xact_lock(hashtext(${'harbour.list.' + list}))`.execute(trx);
     const items = await trx.selectFrom('list_items').select(['code', 'position']).where('list', '=', list).orderBy('position').execute();
     if (items.length >= MAX_ITEMS) throw new RangeError('list full');
-    const code = codeFor(labels['en'] ?? '', new Set(items.map((i) => i.code)));
+    const code = codeFor(list, labels['en'] ?? '', new Set(items.map((i) => i.code)));
     const firstCatchAll = items.find((i) => CATCH_ALLS.has(i.code));
     const position = firstCatchAll ? firstCatchAll.position : (items.at(-1)?.position ?? -1) + 1;
     if (firstCatchAll) {
@@ -80,6 +94,15 @@ export async function setRetired(db: Db, list: ListName, code: string, retired: 
 
 /** How many submitted reports use each value (plaintext triage fields, for the administrator's list page). */
 export async function usageCounts(db: Db, list: ListName): Promise<Map<string, number>> {
+  if (list === 'label') {
+    // A case has several labels: one count per code, over the partial index reports_labels_list.
+    const rows = await db
+      .selectFrom(sql<{ code: string }>`(select unnest(labels) as code from reports where state = 'submitted' and labels <> '{}')`.as('l'))
+      .select(['l.code', (eb) => eb.fn.countAll<string>().as('n')])
+      .groupBy('l.code')
+      .execute();
+    return new Map(rows.map((r) => [r.code, Number(r.n)]));
+  }
   const column = list === 'state' ? 'suspected_state' : list;
   const rows = await db
     .selectFrom('reports')

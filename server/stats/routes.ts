@@ -109,9 +109,19 @@ export function statisticsPage(ctx: AppContext): RequestHandler {
   };
 }
 
-function csvField(v: string): string {
-  return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+/**
+ * One CSV cell. A cell that begins with =, +, -, @, a tab or a carriage
+ * return is a formula to a spreadsheet (OWASP, CSV injection): a list label
+ * an administrator typed as "=HYPERLINK(…)" would run when the export is
+ * opened. Such a cell is prefixed with ' so it reads as text. Then the
+ * usual quoting: a cell with a quote, comma or line break is quoted.
+ */
+export function csvField(v: string): string {
+  const text = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
+
+const csvLine = (cells: string[]) => cells.map(csvField).join(',');
 
 export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): RequestHandler {
   return async (req, res: Response) => {
@@ -136,21 +146,18 @@ export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): Reque
         firstResponse: stats.firstResponse.map((f) => ({ quarter: f.label, answered: cellText(f.answered), unanswered: cellText(f.unanswered), meanDays: cellText(f.meanDays) })),
       });
     }
-    const lines = [`# ${st('statistics.csv_title')}`, `# ${rulesText(stats)}`, ''];
+    // Every line, the "# title" lines too, goes through csvField: a title with a comma would otherwise start a new cell.
+    const lines = [csvLine([`# ${st('statistics.csv_title')}`]), csvLine([`# ${rulesText(stats)}`]), ''];
     for (const tb of stats.tables) {
-      lines.push(`# ${tb.title}`);
-      lines.push([tb.rowTitle, ...tb.columns.map((c) => c.label), total].map(csvField).join(','));
-      tb.rows.forEach((r, i) => lines.push([r.label, ...tb.data.cells[i]!.map(cellText), cellText(tb.data.rowTotals[i]!)].map(csvField).join(',')));
-      lines.push([total, ...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)].map(csvField).join(','));
+      lines.push(csvLine([`# ${tb.title}`]));
+      lines.push(csvLine([tb.rowTitle, ...tb.columns.map((c) => c.label), total]));
+      tb.rows.forEach((r, i) => lines.push(csvLine([r.label, ...tb.data.cells[i]!.map(cellText), cellText(tb.data.rowTotals[i]!)])));
+      lines.push(csvLine([total, ...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)]));
       lines.push('');
     }
-    lines.push(`# ${st('statistics.response.csv_title')}`);
-    lines.push(
-      [st('statistics.response.quarter'), st('statistics.response.answered'), st('statistics.response.unanswered'), st('statistics.response.mean_days')]
-        .map(csvField)
-        .join(','),
-    );
-    for (const f of stats.firstResponse) lines.push([f.label, cellText(f.answered), cellText(f.unanswered), cellText(f.meanDays)].map(csvField).join(','));
+    lines.push(csvLine([`# ${st('statistics.response.csv_title')}`]));
+    lines.push(csvLine([st('statistics.response.quarter'), st('statistics.response.answered'), st('statistics.response.unanswered'), st('statistics.response.mean_days')]));
+    for (const f of stats.firstResponse) lines.push(csvLine([f.label, cellText(f.answered), cellText(f.unanswered), cellText(f.meanDays)]));
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);
     res.send('\uFEFF' + lines.join('\r\n') + '\r\n');

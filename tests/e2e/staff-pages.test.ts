@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
+import { addListItem } from '../../server/settings/lists.js';
 import { createUser } from '../../server/staff/users.js';
 import {
   axeViolations,
@@ -51,6 +52,7 @@ const STAFF_PAGES = [
   'settings with an error',
   'settings list',
   'settings list value',
+  'case labels list',
   'enrolment',
   'enrolment with wrong code',
 ] as const;
@@ -69,6 +71,8 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   const pending = await addStaff(t, { roles: ['caseworker'], approved: false, name: `Pat Waiting ${tag}` });
   const newcomer = { email: `newcomer-${tag}@example.org`, password: `newcomer password ${tag}` };
   await createUser(t.testDb.db, { email: newcomer.email, displayName: 'New Comer', roles: ['caseworker'], password: newcomer.password });
+  // A case label, so the case pages show the label checkboxes.
+  await addListItem(t.testDb.db, 'label', { en: `Station visit ${tag}` });
   // consent talk_first: the referral form then asks why (an extra field and warning to check).
   await fileReport(t.app, { ...VALID_REPORT, narrative: `Walk ${tag}: ${String(VALID_REPORT['narrative'])}` }, [
     { name: 'harbour-photo.jpg', content: readFileSync(rig.jpeg.file) },
@@ -229,6 +233,8 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   await visit('settings list');
   await go('/admin/settings/lists/community/uyghur');
   await visit('settings list value');
+  await go('/admin/settings/lists/label');
+  await visit('case labels list');
 
   // Signing out, and someone new setting up a second factor.
   await clickAndLoad(page, submit('/staff/sign-out'));

@@ -9,6 +9,7 @@ import { unsealWith } from '../../server/crypto/index.js';
 import { decryptEvidence } from '../../server/reporting/evidence.js';
 import { createPendingReport } from '../../server/reporting/service.js';
 import { currentTeamKey } from '../../server/setup/service.js';
+import { addListItem, setRetired } from '../../server/settings/lists.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { VALID_REPORT, csrfFrom, fileReport, signInWithReceipt, type Agent } from '../helpers/reporter.js';
 import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';
@@ -25,6 +26,8 @@ let png: Buffer;
 let caseId: string;
 let receipt: string;
 let otherCaseId: string;
+/** Codes of the administrator's case labels (set up in beforeAll). */
+const LABEL = { station: '', croydon: '', retired: '' };
 const TEXT_EVIDENCE = Buffer.from('Call log: 14 March, +86 number, 3 minutes.\n', 'utf8');
 const TEXT_NAME = 'call log é.txt';
 const NARRATIVE = VALID_REPORT['narrative'] as string;
@@ -87,6 +90,10 @@ beforeAll(async () => {
   await fileReport(t.app, { ...VALID_REPORT, narrative: 'A second report about the same station.' });
   otherCaseId = await latestCaseId();
   agent = await signInStaff(t, worker);
+  LABEL.station = await addListItem(t.testDb.db, 'label', { en: 'Station visit' });
+  LABEL.croydon = await addListItem(t.testDb.db, 'label', { en: 'South London' });
+  LABEL.retired = await addListItem(t.testDb.db, 'label', { en: 'Old campaign' });
+  await setRetired(t.testDb.db, 'label', LABEL.retired, true);
 });
 afterAll(async () => {
   await t?.close();
@@ -106,7 +113,12 @@ describe('the case page', () => {
     }
     expect(page.text).toContain('alt="Evidence image: photo.png"');
     expect(page.text).toContain('call log é.txt');
+    expect(page.text).toContain('<span class="file-name">evidence-2.txt</span>');
     expect(page.text).toMatch(/Labels are not encrypted/);
+    // The administrator's offered labels are the choices; a retired one the case does not have is not offered.
+    expect(page.text).toContain(`name="labels" value="${LABEL.station}"`);
+    expect(page.text).toContain('Station visit</label>');
+    expect(page.text).not.toContain(LABEL.retired);
     expect(page.text).toContain('name="_csrf"');
     // The image is only inline for image types.
     expect(page.text.match(/\?inline=1/g)?.length).toBe(1);
@@ -231,16 +243,37 @@ describe('workflow', () => {
     expect((await post(`/staff/cases/${caseId}/assignee`, { assignee: '' })).status).toBe(303);
     expect((await caseRow()).assignee_id).toBeNull();
 
-    expect((await post(`/staff/cases/${caseId}/labels`, { labels: ' station,  Croydon , station, ' })).status).toBe(303);
-    expect((await caseRow()).labels).toEqual(['station', 'Croydon']);
-    const tooLong = await post(`/staff/cases/${caseId}/labels`, { labels: 'x'.repeat(41) });
-    expect(tooLong.status).toBe(422);
-    expect(tooLong.text).toContain('at most 40 characters');
+    // Codes of offered labels, stored in the list's order whatever order they came in.
+    expect((await post(`/staff/cases/${caseId}/labels`, { labels: [LABEL.croydon, LABEL.station, LABEL.croydon] })).status).toBe(303);
+    expect((await caseRow()).labels).toEqual([LABEL.station, LABEL.croydon]);
+    const shown = await agent.get(`/staff/cases/${caseId}`);
+    expect(shown.text).toContain('<span class="tag">Station visit</span><span class="tag">South London</span>');
+    // Typed words, a retired label the case does not have, unknown codes and prototype keys are refused: nothing changes.
+    for (const labels of ['Mr Chen from Croydon', 'station, croydon', LABEL.retired, 'label_999', '__proto__', 'constructor', [LABEL.station, 'Aziz']]) {
+      const refused = await post(`/staff/cases/${caseId}/labels`, { labels });
+      expect(refused.status, JSON.stringify(labels)).toBe(422);
+      expect(refused.text).toContain('Choose labels from the list. To add one, ask an administrator.');
+    }
+    expect((await caseRow()).labels).toEqual([LABEL.station, LABEL.croydon]);
+    // A label retired while a case has it stays (shown as retired) until someone unticks it.
+    await setRetired(t.testDb.db, 'label', LABEL.croydon, true);
+    try {
+      const page = await agent.get(`/staff/cases/${caseId}`);
+      expect(page.text).toMatch(new RegExp(`value="${LABEL.croydon}" checked>\\s*<label for="label-${LABEL.croydon}">South London \\(retired\\)</label>`));
+      expect((await post(`/staff/cases/${caseId}/labels`, { labels: [LABEL.station, LABEL.croydon] })).status).toBe(303);
+      expect((await caseRow()).labels).toEqual([LABEL.station, LABEL.croydon]);
+      expect((await post(`/staff/cases/${caseId}/labels`, { labels: LABEL.station })).status).toBe(303);
+      expect((await caseRow()).labels).toEqual([LABEL.station]);
+      expect((await post(`/staff/cases/${caseId}/labels`, { labels: [LABEL.station, LABEL.croydon] })).status).toBe(422);
+    } finally {
+      await setRetired(t.testDb.db, 'label', LABEL.croydon, false);
+    }
+    expect((await post(`/staff/cases/${caseId}/labels`, { labels: [LABEL.station, LABEL.croydon] })).status).toBe(303);
 
     expect(await auditRows('case.urgency_changed')).toHaveLength(1);
     expect(await auditRows('case.assigned')).toHaveLength(2);
-    const labels = await auditRows('case.labels_changed');
-    expect(labels[0]!.details).toEqual({ count: 2 });
+    const labels = await t.testDb.db.selectFrom('audit_log').select('details').where('case_id', '=', caseId).where('action', '=', 'case.labels_changed').orderBy('seq').execute();
+    expect(labels.map((l) => l.details)).toEqual([{ count: 2 }, { count: 1 }, { count: 2 }]);
   });
 
   it('links and unlinks cases, both ways', async () => {
@@ -308,14 +341,14 @@ describe('notes and messages', () => {
 });
 
 describe('evidence', () => {
-  it('downloads the exact decrypted bytes as an attachment with the original name', async () => {
+  it('downloads the exact decrypted bytes as an attachment under our name for it, never the reporter’s', async () => {
     const rows = await evidenceIds();
     const textRow = rows[1]!;
     const res = await binary(agent.get(`/staff/cases/${caseId}/evidence/${textRow.id}`));
     expect(res.status).toBe(200);
     expect(Buffer.compare(res.body as Buffer, TEXT_EVIDENCE)).toBe(0);
     expect(res.headers['content-type']).toBe('application/octet-stream');
-    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="call log _.txt"; filename\*=UTF-8''call%20log%20%C3%A9.txt$/);
+    expect(res.headers['content-disposition']).toBe('attachment; filename="evidence-2.txt"');
     // inline=1 is ignored for a type that is not an image.
     const notInline = await binary(agent.get(`/staff/cases/${caseId}/evidence/${textRow.id}?inline=1`));
     expect(notInline.headers['content-disposition']).toMatch(/^attachment;/);
@@ -326,7 +359,7 @@ describe('evidence', () => {
     const res = await binary(agent.get(`/staff/cases/${caseId}/evidence/${row.id}?inline=1`));
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('image/png');
-    expect(res.headers['content-disposition']).toMatch(/^inline; filename="photo.png"/);
+    expect(res.headers['content-disposition']).toBe('inline; filename="evidence-1.png"');
     expect(res.headers['content-security-policy']).toBe("default-src 'none'; sandbox");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     const report = await caseRow();
@@ -389,7 +422,7 @@ describe('referral', () => {
   it('the printable pack shows the organisation, the referral, the report, chosen notes and the evidence list', async () => {
     const res = await agent.get(`/staff/cases/${caseId}/referrals/${referralId}/pack`);
     expect(res.status).toBe(200);
-    for (const s of ['Test Community Aid', 'Counter Terrorism Policing', '2026-01-05', SECRETS.crimeRef, SECRETS.reason, 'phoned my mother in Urumqi', SECRETS.note, 'photo.png', 'call log é.txt']) {
+    for (const s of ['Test Community Aid', 'Counter Terrorism Policing', '2026-01-05', SECRETS.crimeRef, SECRETS.reason, 'phoned my mother in Urumqi', SECRETS.note, 'photo.png', 'call log é.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']) {
       expect(res.text).toContain(s);
     }
     // Only the chosen note: the reopen note was not ticked.
@@ -406,7 +439,7 @@ describe('referral', () => {
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="referral-/);
     const zip = res.body as Buffer;
     expect(zip.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
-    for (const name of ['report.txt', 'referral.txt', 'evidence/1-photo.png', 'evidence/2-call log é.txt']) expect(zip.includes(Buffer.from(name, 'utf8'))).toBe(true);
+    for (const name of ['report.txt', 'referral.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']) expect(zip.includes(Buffer.from(name, 'utf8'))).toBe(true);
     expect(await auditRows('case.referral_bundle_downloaded')).toHaveLength(1);
 
     // Unpacked with a standard tool: the files are whole and the text is readable.
@@ -422,7 +455,9 @@ describe('referral', () => {
       const referralTxt = execFileSync('unzip', ['-p', file, 'referral.txt']).toString('utf8');
       expect(referralTxt).toContain(SECRETS.crimeRef);
       expect(referralTxt).toContain('Counter Terrorism Policing');
-      const text = execFileSync('unzip', ['-p', file, 'evidence/2-call log é.txt']);
+      expect(execFileSync('unzip', ['-Z1', file]).toString('utf8').split('\n').filter(Boolean)).toEqual(['report.txt', 'referral.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']);
+      expect(referralTxt).toContain('evidence/evidence-2.txt (the reporter named it "call log é.txt")');
+      const text = execFileSync('unzip', ['-p', file, 'evidence/evidence-2.txt']);
       expect(Buffer.compare(text, TEXT_EVIDENCE)).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -44,6 +44,74 @@ describe('migrations', () => {
       await t.close();
     }
   }));
+  it('counts the evidence bytes each report already holds', () => withMigrationLock(async () => {
+    const t = await createTestDb({ migrate: false });
+    try {
+      const migrator = createMigrator(t.db, t.schema ?? undefined);
+      expect((await migrator.migrateTo('2026_11_25_100000_reports_referred')).error).toBeUndefined();
+      await sql`insert into team_keys (public_key, secret_sealed_to_recovery) values ('\\x00', '\\x00')`.execute(t.db);
+      for (const id of [REFERRED, NOT_REFERRED]) {
+        await sql`insert into reports (id, state, categories, urgent, community, region, suspected_state, team_key_id,
+                    data_key_sealed, narrative, details, submitted_at)
+                  select ${id}::uuid, 'submitted', '{threats}', false, 'uyghur', 'london', 'china', id, '\\x00', '\\x00', '\\x00', now()
+                    from team_keys`.execute(t.db);
+      }
+      // Two files of the first report (one still uploading: its chunks take room until deleted); none for the second.
+      for (const [file, state, sizes] of [['00000000-0000-4000-8000-0000000000f1', 'complete', [100, 250]], ['00000000-0000-4000-8000-0000000000f2', 'uploading', [7]]] as const) {
+        await sql`insert into evidence (id, report_id, state, added_by, stream_header) values (${file}::uuid, ${REFERRED}::uuid, ${state}, 'reporter', '\\x00')`.execute(t.db);
+        for (const [seq, n] of sizes.entries()) {
+          await sql`insert into evidence_chunks (evidence_id, seq, data) values (${file}::uuid, ${seq}, ${new Uint8Array(n)})`.execute(t.db);
+        }
+      }
+      expect((await migrator.migrateTo('2026_12_01_110000_evidence_bytes')).error).toBeUndefined();
+      const rows = await t.db.selectFrom('reports').select(['id', 'evidence_bytes']).orderBy('id').execute();
+      expect(rows.map((r) => [r.id, Number(r.evidence_bytes)])).toEqual([
+        [REFERRED, 357],
+        [NOT_REFERRED, 0],
+      ]);
+    } finally {
+      await t.close();
+    }
+  }));
+
+  it('turns free-text case labels into items of the administrator’s label list, and back', () => withMigrationLock(async () => {
+    const t = await createTestDb({ migrate: false });
+    try {
+      const migrator = createMigrator(t.db, t.schema ?? undefined);
+      expect((await migrator.migrateTo('2026_12_01_110000_evidence_bytes')).error).toBeUndefined();
+      await sql`insert into team_keys (public_key, secret_sealed_to_recovery) values ('\\x00', '\\x00')`.execute(t.db);
+      const labelled: [string, string[]][] = [
+        ['00000000-0000-4000-8000-00000000000a', ['station', 'Mr Chen']],
+        ['00000000-0000-4000-8000-00000000000b', ['Mr Chen']],
+        ['00000000-0000-4000-8000-00000000000c', []],
+        ['00000000-0000-4000-8000-00000000000d', ['croydon', 'station', 'Croydon']],
+      ];
+      for (const [id, labels] of labelled) {
+        await sql`insert into reports (id, state, categories, urgent, community, region, suspected_state, team_key_id,
+                    data_key_sealed, narrative, details, submitted_at, labels)
+                  select ${id}::uuid, 'submitted', '{threats}', false, 'uyghur', 'london', 'china', id, '\\x00', '\\x00', '\\x00', now(), ${labels}::text[]
+                    from team_keys`.execute(t.db);
+      }
+      await migrateToLatest(t.db, t.schema ?? undefined);
+      const items = await t.db.selectFrom('list_items').select(['code', 'labels', 'position', 'retired_at']).where('list', '=', 'label').orderBy('position').execute();
+      // Each distinct text once, alphabetically, under codes that say nothing about it; none retired.
+      expect(items.map((i) => [i.code, i.labels, i.position, i.retired_at])).toEqual([
+        ['label_1', { en: 'Croydon' }, 0, null],
+        ['label_2', { en: 'Mr Chen' }, 1, null],
+        ['label_3', { en: 'croydon' }, 2, null],
+        ['label_4', { en: 'station' }, 3, null],
+      ]);
+      const after = async () => (await t.db.selectFrom('reports').select(['id', 'labels']).orderBy('id').execute()).map((r) => r.labels);
+      expect(await after()).toEqual([['label_4', 'label_2'], ['label_2'], [], ['label_3', 'label_4', 'label_1']]);
+
+      expect((await migrator.migrateDown()).error).toBeUndefined();
+      expect(await after()).toEqual(labelled.map(([, labels]) => labels));
+      expect(await t.db.selectFrom('list_items').select('code').where('list', '=', 'label').execute()).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  }));
+
   it('marks reports referred before the referred column existed', () => withMigrationLock(async () => {
     const t = await createTestDb({ migrate: false });
     try {

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHousekeeping } from '../../server/housekeeping.js';
+import { addListItem } from '../../server/settings/lists.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { insertReports, type ReportFacts } from '../helpers/reports.js';
 import { VALID_REPORT, csrfFrom, fileReport, postReport, signInWithReceipt } from '../helpers/reporter.js';
@@ -122,9 +123,11 @@ describe('settings', () => {
 
   it('uses the triage target for the queue and the retention period for the purge', async () => {
     const [late] = await addReports(1, { region: 'scotland', at: new Date(Date.now() - 5 * 3_600_000).toISOString() });
-    await t.testDb.db.updateTable('reports').set({ created_at: new Date(Date.now() - 5 * 3_600_000), labels: ['target-probe'] }).where('id', '=', late!).execute();
+    // A case label (the administrator's list) finds this one case in the queue.
+    const probe = await addListItem(t.testDb.db, 'label', { en: 'Target probe' });
+    await t.testDb.db.updateTable('reports').set({ created_at: new Date(Date.now() - 5 * 3_600_000), labels: [probe] }).where('id', '=', late!).execute();
     const cw = await signInStaff(t, caseworker);
-    const overdue = async () => (await cw.get('/staff/cases?label=target-probe&overdue=yes')).text.includes(`/staff/cases/${late}`);
+    const overdue = async () => (await cw.get(`/staff/cases?label=${probe}&overdue=yes`)).text.includes(`/staff/cases/${late}`);
     expect(await overdue()).toBe(false); // 5 hours < 48
     expect((await post('/admin/settings', { triage_target_hours: '4', urgent_triage_target_hours: '2' })).status).toBe(303);
     expect(await overdue()).toBe(true);

@@ -11,6 +11,8 @@ const LISTS = Object.fromEntries(
   LIST_NAMES.map((name) => [name, DEFAULT_LISTS[name].map((code) => ({ code, labels: {}, retired: false }))]),
 ) as Lists;
 LISTS.community.push({ code: 'kazakh', labels: { en: 'Kazakh' }, retired: true });
+// Case labels are the administrator's list: codes on the row, English names on the page.
+LISTS.label.push({ code: 'label_1', labels: { en: 'Hendon' }, retired: false }, { code: 'label_2', labels: { en: 'Old office' }, retired: true });
 const COUNTS: StatusCounts = { open: 1200, all: 1500, new: 100, triaged: 200, in_progress: 800, referred: 100, closed: 300 };
 const ROW: QueueRow = {
   id: '1a2b3c4d-0000-4000-8000-00000000abcd',
@@ -23,12 +25,12 @@ const ROW: QueueRow = {
   region: 'london',
   assigneeId: ME,
   assigneeName: 'Aylin Demir',
-  labels: ['hendon'],
+  labels: ['label_1', 'label_2'],
   overdue: true,
   unread: false,
   deletesAt: null,
 };
-const known = { communities: ['uyghur', 'kazakh'], regions: ['london'], assigneeIds: [ME, OTHER], labels: ['hendon'], userId: ME };
+const known = { communities: ['uyghur', 'kazakh'], regions: ['london'], assigneeIds: [ME, OTHER], labels: ['label_1', 'label_2'], userId: ME };
 
 let t: TFunction;
 beforeAll(async () => {
@@ -47,7 +49,6 @@ function view(raw: Record<string, string>, rows: QueueRow[] = [ROW], nextCursor:
       { id: ME, name: 'Aylin Demir', active: true },
       { id: OTHER, name: 'Tom Hughes', active: false },
     ],
-    labels: ['hendon'],
     userId: ME,
   });
 }
@@ -67,7 +68,7 @@ describe('queue view', () => {
         region: 'London',
         status: 'In progress',
         assignee: 'Aylin Demir (you)',
-        labels: ['hendon'],
+        labels: ['Hendon', 'Old office'],
         overdue: true,
         unread: false,
         deletesOn: null,
@@ -79,18 +80,20 @@ describe('queue view', () => {
   it('flags a closed case only within the 14 days before retention deletes it', () => {
     const now = new Date('2026-07-01T12:00:00Z');
     const at = (days: number) => ({ ...ROW, status: 'closed', deletesAt: new Date(now.getTime() + days * 86_400_000) });
-    const flagged = queueView(translator('en'), LISTS, { params: parseQueueParams({}, known).params, rows: [at(13.9), at(14.1)], nextCursor: null, counts: COUNTS, assignees: [], labels: [], userId: ME, now, dueForDeletion: 1 });
+    const flagged = queueView(translator('en'), LISTS, { params: parseQueueParams({}, known).params, rows: [at(13.9), at(14.1)], nextCursor: null, counts: COUNTS, assignees: [], userId: ME, now, dueForDeletion: 1 });
     expect(flagged.rows.map((r) => r.deletesOn)).toEqual(['15 Jul 2026', null]);
     expect(flagged.dueForDeletion).toBe(1);
     expect(flagged.dueHref).toBe('/staff/cases?status=closed&deleting=yes&sort=oldest');
   });
 
   it('offers every filter with the current choice selected, retired and deactivated values marked', () => {
-    const v = view({ status: 'closed', assignee: OTHER, community: 'kazakh', sort: 'urgent' });
+    const v = view({ status: 'closed', assignee: OTHER, community: 'kazakh', label: 'label_2', sort: 'urgent' });
     const selected = (name: keyof typeof v.filters) => v.filters[name].filter((o) => o.selected).map((o) => o.value);
     expect(selected('status')).toEqual(['closed']);
     expect(selected('assignee')).toEqual([OTHER]);
     expect(selected('community')).toEqual(['kazakh']);
+    expect(selected('label')).toEqual(['label_2']);
+    expect(v.filters.label.map((o) => [o.value, o.label])).toEqual([['', 'Any label'], ['label_1', 'Hendon'], ['label_2', 'Old office (retired)']]);
     expect(selected('sort')).toEqual(['urgent']);
     expect(selected('category')).toEqual(['']);
     expect(v.filters.community.find((o) => o.value === 'kazakh')!.label).toBe('Kazakh (retired)');
