@@ -4,7 +4,7 @@ import { readySodium } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { TeamPublicKey } from '../setup/service.js';
 import { archiveFactsForStatistics, type ArchivedFacts } from '../stats/archive.js';
-import { generate, insertReports, seedBatchSize, seedCaseworkers, type Generated, type Rand } from './seed.js';
+import { generate, insertReports, seedBatchSize, seedCaseworkers, seedLabelCodes, type Generated, type Rand } from './seed.js';
 import { encryptAndInsert, encryptionThreads, type SealedFields, type SeedBatch } from './seed-encryption.js';
 import { tellStory, type Story } from './seed-story.js';
 
@@ -115,8 +115,9 @@ export async function seedDemo(db: Db, opts: DemoOptions): Promise<DemoSummary> 
         yield { plains: batch.map((b) => b.g.plain), rest: batch };
       }
     }
+    const labelCodes = await seedLabelCodes(trx);
     await encryptAndInsert(batches(), opts.teamKey.publicKey, encryptionThreads(opts.count, opts.workers), async (b, enc) => {
-      await insertReports(trx, b.rest.map((x) => x.g), enc);
+      await insertReports(trx, b.rest.map((x) => x.g), enc, labelCodes);
       const counts = await insertStories(trx, b.rest.map((x) => x.story), enc);
       summary.messages += counts.messages;
       summary.notes += counts.notes;

@@ -4,6 +4,7 @@ import { randomBytes, readySodium } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { NewReport } from '../db/schema.js';
 import { DEFAULT_LISTS } from '../reporting/lists.js';
+import { addListItem } from '../settings/lists.js';
 import type { ReportDetails } from '../reporting/service.js';
 import { CATEGORIES, CHANNELS, CONSENT, ONGOING, PERPETRATORS, TARGETED } from '../reporting/taxonomy.js';
 import type { ReportInput } from '../reporting/validation.js';
@@ -290,8 +291,9 @@ export async function seedCases(db: Db, opts: SeedOptions): Promise<number> {
       yield { plains: batch.map((g) => g.plain), rest: batch };
     }
   }
+  const labelCodes = await seedLabelCodes(db);
   await encryptAndInsert(batches(), opts.teamKey.publicKey, encryptionThreads(opts.count, opts.workers), (b, enc) =>
-    insertReports(db, b.rest, enc),
+    insertReports(db, b.rest, enc, labelCodes),
   );
   await sql`analyze reports`.execute(db);
   return opts.count;
@@ -311,13 +313,27 @@ export async function activeCaseworkerIds(db: Db): Promise<string[]> {
   return rows.map((u) => u.id);
 }
 
-export async function insertReports(db: Db, batch: Generated[], enc: SealedFields[]): Promise<void> {
+/**
+ * The seed's label texts as items of the administrator's label list (the
+ * list is how labels are stored: reports hold its codes), made the first
+ * time, found by their English text after that.
+ */
+export async function seedLabelCodes(db: Db): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('list_items').select(['code', sql<string>`labels->>'en'`.as('en')]).where('list', '=', 'label').execute();
+  const codes = new Map(rows.map((r) => [r.en, r.code]));
+  for (const text of LABELS) if (!codes.has(text)) codes.set(text, await addListItem(db, 'label', { en: text }));
+  return codes;
+}
+
+export async function insertReports(db: Db, batch: Generated[], enc: SealedFields[], labelCodes: Map<string, string>): Promise<void> {
   if (!batch.length) return;
   await db
     .insertInto('reports')
     .values(
       batch.map((g, i) => ({
         ...g.row,
+        // Texts drawn by generate() become the list's codes (a case never carries one twice).
+        labels: [...new Set((g.row.labels ?? []).map((text) => labelCodes.get(text) ?? text))],
         data_key_sealed: enc[i]!.dataKeySealed,
         narrative: enc[i]!.narrative,
         details: enc[i]!.details,

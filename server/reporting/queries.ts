@@ -48,12 +48,15 @@ export async function deleteAbandonedReports(db: Db, olderThanMinutes: number): 
 
 /** Evidence rows left "uploading" by a process that died mid-upload (a failed request deletes its own at once). */
 export async function deleteAbandonedEvidence(db: Db, olderThanMinutes: number): Promise<number> {
-  const res = await db
-    .deleteFrom('evidence')
+  const stale = await db
+    .selectFrom('evidence')
+    .select(['id', 'report_id'])
     .where('state', '=', 'uploading')
     .where('created_at', '<', sql<Date>`now() - make_interval(mins => ${olderThanMinutes})`)
-    .executeTakeFirst();
-  return Number(res.numDeletedRows);
+    .execute();
+  // Each with its bytes given back to the report's allowance, in one transaction.
+  for (const e of stale) await db.transaction().execute((trx) => deleteEvidence(trx, e.report_id, e.id));
+  return stale.length;
 }
 
 // ---------------------------------------------------------------- one submission per form

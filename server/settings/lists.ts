@@ -58,7 +58,8 @@ function codeFor(list: ListName, label: string, taken: Set<string>): string {
 }
 
 export async function addListItem(db: Db, list: ListName, labels: LabelInput): Promise<string> {
-  return db.transaction().execute(async (trx) => {
+  // Inside the caller's transaction when given one (the demo seed), else its own.
+  const run = async (trx: Db) => {
     // Serialise additions to one list across instances (codes and positions stay unique).
     await sql`select pg_advisory_xact_lock(hashtext(${'harbour.list.' + list}))`.execute(trx);
     const items = await trx.selectFrom('list_items').select(['code', 'position']).where('list', '=', list).orderBy('position').execute();
@@ -71,7 +72,8 @@ export async function addListItem(db: Db, list: ListName, labels: LabelInput): P
     }
     await trx.insertInto('list_items').values({ list, code, position, labels: JSON.stringify(labels) }).execute();
     return code;
-  });
+  };
+  return db.isTransaction ? run(db) : db.transaction().execute(run);
 }
 
 export async function findListItem(db: Db, list: ListName, code: string) {

@@ -17,7 +17,7 @@ import { VALID_REPORT, formFrom, postReport } from '../helpers/reporter.js';
 let t: TestApp;
 let http: Listening;
 beforeAll(async () => {
-  t = await createTestApp({ env: { REQUEST_TIMEOUT_SECONDS: '10' } });
+  t = await createTestApp({ env: { REQUEST_TIMEOUT_SECONDS: '10' } }); // crash sweeps wait 10 s + 5 min
   http = await listen(t.app);
 });
 afterAll(async () => {
@@ -185,5 +185,26 @@ describe.runIf(onPostgres)('the database failing halfway (PostgreSQL)', () => {
     }
     expect(await submitted()).toBe(before);
     expect(await leftovers()).toEqual({ pending: 0, uploading: 0, claims: 0 });
+  });
+});
+
+describe('what a crash leaves', () => {
+  it('housekeeping deletes files left "uploading" past the longest a request may run, and gives their bytes back', async () => {
+    const { runHousekeeping } = await import('../../server/housekeeping.js');
+    const agent = request.agent(t.app);
+    const { csrf } = await formFrom(agent, '/en/report');
+    expect((await postReport(agent, csrf, VALID_REPORT, [{ name: 'a.txt', content: Buffer.from('kept file\n') }])).status).toBe(303);
+    const db = t.testDb.db;
+    const report = await db.selectFrom('reports').select(['id', 'evidence_bytes']).orderBy('submitted_at', 'desc').executeTakeFirstOrThrow();
+    // A file a crashed process was storing an hour ago, its bytes counted on the report.
+    const id = '00000000-0000-4000-8000-00000000abcd';
+    await db.insertInto('evidence').values({ id, report_id: report.id, state: 'uploading', added_by: 'reporter', stream_header: new Uint8Array(24), meta: null, created_at: sql<Date>`now() - interval '1 hour'` }).execute();
+    await db.insertInto('evidence_chunks').values({ evidence_id: id, seq: 0, data: new Uint8Array(5000) }).execute();
+    await sql`update reports set evidence_bytes = evidence_bytes + 5000 where id = ${report.id}`.execute(db);
+    await runHousekeeping(db, t.config);
+    const after = await db.selectFrom('reports').select('evidence_bytes').where('id', '=', report.id).executeTakeFirstOrThrow();
+    expect(Number(after.evidence_bytes)).toBe(Number(report.evidence_bytes));
+    expect(await db.selectFrom('evidence').select('id').where('id', '=', id).execute()).toEqual([]);
+    expect((await db.selectFrom('evidence').select('id').where('report_id', '=', report.id).execute()).length).toBe(1); // the complete file stays
   });
 });
