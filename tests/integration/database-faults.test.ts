@@ -10,6 +10,7 @@ import { createLogger } from '../../server/logger.js';
 import { setupOrganisation } from '../../server/setup/service.js';
 import { createTestApp, testConfig, type TestApp } from '../helpers/app.js';
 import { createTestDb, onPostgres } from '../helpers/db.js';
+import { formSession, listen, startUpload } from '../helpers/raw-upload.js';
 import { VALID_REPORT, formFrom, postReport } from '../helpers/reporter.js';
 
 /**
@@ -121,6 +122,40 @@ describe.runIf(onPostgres)('PostgreSQL dropping connections and holding locks', 
     const agent = request.agent(t.app);
     const { csrf } = await formFrom(agent, '/en/report');
     expect((await postReport(agent, csrf, VALID_REPORT)).status).toBe(303);
+  });
+
+  it('the database failing while evidence is being stored: the reporter gets an answer within seconds, and nothing is left', async () => {
+    const db = t.testDb.db;
+    const server = await listen(t.app);
+    try {
+      const session = await formSession(server.base);
+      const upload = await startUpload(server.port, session, { fileBytes: 3_000_000, initialFileBytes: 400_000 });
+      for (let i = 0; i < 50; i++) {
+        const n = await db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'uploading').executeTakeFirstOrThrow();
+        if (Number(n.n) > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // From now on every write of a chunk fails as a lost server does (SQLSTATE 08006, connection failure).
+      await sql`create or replace function harbour_test_lost() returns trigger language plpgsql as $$ begin raise exception 'lost' using errcode = '08006'; end $$`.execute(db);
+      await sql`create trigger harbour_test_lost before insert on evidence_chunks for each row execute function harbour_test_lost()`.execute(db);
+      try {
+        const started = Date.now();
+        upload.finish();
+        for (let i = 0; i < 100 && !upload.response().includes('</html>'); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(upload.response()).toMatch(/^HTTP\/1\.1 503/);
+        expect(upload.response()).toContain('The service is busy for a moment');
+        expect(upload.response()).toContain('phoned my mother'); // the form, as typed
+      } finally {
+        await sql`drop trigger harbour_test_lost on evidence_chunks`.execute(db);
+        upload.socket.destroy();
+      }
+    } finally {
+      await server.close();
+    }
+    const pending = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow();
+    const uploading = await db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'uploading').executeTakeFirstOrThrow();
+    expect([Number(pending.n), Number(uploading.n)]).toEqual([0, 0]);
   });
 
   it('a locked table: submissions get a 503 page within seconds, pages and /readyz keep answering, nothing is left half-written', async () => {

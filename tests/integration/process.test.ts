@@ -4,7 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../server/db/index.js';
 import { freePort, runHarbour, startServer, type Proc } from '../helpers/process.js';
+import { formSession, startUpload } from '../helpers/raw-upload.js';
 
 /**
  * The server and the `harbour` command as processes, on the embedded
@@ -85,6 +87,35 @@ describe('one process per embedded data directory', () => {
 });
 
 describe('start-up and shut-down', () => {
+  it('SIGTERM during a long upload: the upload is told to try again, nothing is kept, the process ends within its grace period', async () => {
+    const server = await startServer({ ...env(), SHUTDOWN_GRACE_SECONDS: '5' }); // the directory set up above
+    running.push(server);
+    const session = await formSession(server.base);
+    const upload = await startUpload(server.port, session, { fileBytes: 50_000_000, initialFileBytes: 500_000 });
+    await new Promise((r) => setTimeout(r, 1000)); // chunks are being stored
+    const started = Date.now();
+    server.proc.kill('SIGTERM');
+    const { code } = await server.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(upload.response()).toMatch(/^HTTP\/1\.1 503/);
+    expect(upload.response()).toContain('The service is restarting');
+    upload.socket.destroy();
+    // Started again, nothing of that upload remains.
+    const again = await startServer(env());
+    running.push(again);
+    expect((await fetch(`${again.base}/readyz`)).status).toBe(200);
+    expect((await again.stop()).code).toBe(0);
+    const db = await createDb({ kind: 'pglite', dataDir: path.join(dir, 'pgdata') });
+    try {
+      const pending = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow();
+      const uploading = await db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'uploading').executeTakeFirstOrThrow();
+      expect([Number(pending.n), Number(uploading.n)]).toEqual([0, 0]);
+    } finally {
+      await db.destroy();
+    }
+  }, 300_000);
+
   it('a port already in use stops start-up with one clear line', async () => {
     const port = await freePort();
     const holder = net.createServer().listen(port, '127.0.0.1');
