@@ -17,6 +17,7 @@
 //   { op: 'close' }                   →  { op: 'closed' }
 // and at start { op: 'ready' } or { op: 'failed', error }.
 import fs from 'node:fs';
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { NodeFS } from '@electric-sql/pglite/nodefs';
@@ -78,16 +79,42 @@ function errorOf(err) {
   return out;
 }
 
+const create = (dir, durable, loadDataDir) =>
+  PGlite.create({ dataDir: dir, parsers, loadDataDir, ...(durable ? { fs: new DurableNodeFS(dir), startParams: DURABLE_PARAMS } : {}) });
+
+/**
+ * A new database is made beside its final place and moved there once
+ * complete: a first start stopped halfway (Ctrl-C, a restart by a file
+ * watcher) would otherwise leave a half-made cluster that never opens.
+ */
 async function open() {
   const { dataDir, template, durable } = workerData;
   const loadDataDir = template ? new Blob([template]) : undefined;
   if (!dataDir) return PGlite.create({ parsers, loadDataDir });
-  return PGlite.create({
-    dataDir,
-    parsers,
-    loadDataDir,
-    ...(durable ? { fs: new DurableNodeFS(dataDir), startParams: DURABLE_PARAMS } : {}),
-  });
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    if (fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0) {
+      throw new Error(`${dataDir} is not empty and holds no database: move it away, or point DATA_DIR elsewhere`);
+    }
+    const making = `${dataDir}.new`;
+    fs.rmSync(making, { recursive: true, force: true }); // an earlier attempt that did not finish
+    const fresh = await create(making, durable, loadDataDir);
+    await fresh.close();
+    fs.rmSync(dataDir, { recursive: true, force: true }); // empty
+    fs.renameSync(making, dataDir);
+    if (durable) fsyncDir(path.dirname(dataDir));
+    return create(dataDir, durable, undefined);
+  }
+  return create(dataDir, durable, undefined);
+}
+
+/** Makes a rename in a directory durable. */
+function fsyncDir(dir) {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 let pg;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -42,6 +42,30 @@ describe('durability', () => {
     } finally {
       await db.destroy();
     }
+  });
+});
+
+describe('a first start', () => {
+  it('left unfinished (stopped while the database was being made) does not spoil the next', async () => {
+    const dataDir = path.join(root, 'first');
+    // What an interrupted first start leaves: a half-made cluster beside the final place.
+    mkdirSync(`${dataDir}.new/base`, { recursive: true });
+    writeFileSync(`${dataDir}.new/PG_VERSION`, '17\n');
+    const db = await EmbeddedDatabase.open({ dataDir });
+    try {
+      expect((await db.query('select 1 as one', [])).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
+    expect(existsSync(`${dataDir}.new`)).toBe(false);
+    expect(existsSync(path.join(dataDir, 'PG_VERSION'))).toBe(true);
+  });
+
+  it('refuses a directory that is not empty and holds no database, saying so', async () => {
+    const dataDir = path.join(root, 'not-a-database');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path.join(dataDir, 'notes.txt'), 'someone else’s files\n');
+    await expect(EmbeddedDatabase.open({ dataDir })).rejects.toThrow(/not empty and holds no database/);
   });
 });
 
