@@ -5,6 +5,7 @@ import { decryptEvidence } from '../reporting/evidence.js';
 import { evidenceFileName } from '../reporting/evidence-names.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
+import { sendChunks } from '../web/stream.js';
 import { staffTranslator, translator } from '../web/i18n.js';
 import { fmt } from './case.js';
 import { ClientGone, chosenNotes, openReferral, writeBundle, type PackFacts } from './referral.js';
@@ -45,10 +46,7 @@ export function downloadEvidence(ctx: AppContext): RequestHandler {
     res.setHeader('Content-Disposition', contentDisposition(inline ? 'inline' : 'attachment', evidenceFileName(file.row.n, file.meta)));
     // Even opened on its own, the file can run nothing and load nothing.
     res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-    for await (const chunk of decryptEvidence(ctx.db, c.dataKey, file.row)) {
-      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-    }
-    res.end();
+    await sendChunks(res, decryptEvidence(ctx.db, c.dataKey, file.row));
   };
 }
 

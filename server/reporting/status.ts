@@ -4,6 +4,7 @@ import { normalizeReceipt } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
+import { sendChunks } from '../web/stream.js';
 import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
 import type { Attempt } from '../web/rate-limit.js';
 import {
@@ -199,10 +200,7 @@ export function downloadEvidence(ctx: AppContext): RequestHandler {
     res.setHeader('Content-Length', String(meta.size));
     res.setHeader('Content-Disposition', `attachment; filename="${evidenceFileName(row.n, meta)}"`);
     res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-    for await (const chunk of decryptEvidence(ctx.db, open.dataKey, row)) {
-      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
-    }
-    res.end();
+    await sendChunks(res, decryptEvidence(ctx.db, open.dataKey, row));
   };
 }
 
