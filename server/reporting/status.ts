@@ -62,6 +62,7 @@ async function renderStatus(
     evidenceError: extra.evidenceError ?? null,
     notice: extra.notice ?? null,
     maxFileMb: Math.floor(ctx.config.limits.fileBytes / 1024 / 1024),
+    maxReportMb: Math.floor(ctx.config.limits.reportBytes / 1024 / 1024),
     maxFiles: ctx.config.limits.filesPerUpload,
     // The language list submits the message box to the chosen language (see switchStatusLanguage).
     languageForm: 'message-form',

@@ -68,6 +68,8 @@ describe('the per-report evidence limit under parallel uploads', () => {
         expect(r.status).toBe(413);
         // Refused while storing ("…too large together"), or, started after the allowance was taken, by its declared size.
         expect(r.text).toMatch(/The files are too large( together)?\. /);
+        // The per-report limit is named, not the per-file one (MAX_REPORT_MB 2, MAX_FILE_MB 1).
+        if (r.text.includes('too large together')) expect(r.text).toContain('at most 2 MB in total');
       }
 
       const after = await stored(id);
