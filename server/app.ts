@@ -51,7 +51,6 @@ export async function createApp({ config, db, logger, disk = null }: AppDeps): P
   app.set('views', viewsDir);
   app.set('query parser', 'simple');
   app.locals['assetVersion'] = '1';
-  app.locals['quickExitUrl'] = config.quickExitUrl;
   app.locals['orgName'] = null;
 
   app.use(requestLogger(logger));
