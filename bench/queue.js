@@ -43,8 +43,8 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
   }
   const { readySodium } = await importDist('crypto/index.js');
   const { setupOrganisation, currentTeamKey } = await importDist('setup/service.js');
-  const { loadLists } = await importDist('reporting/lists.js');
-  const { seedCases, seedCaseworkers } = await importDist('cases/seed.js');
+  const { loadLists } = await importDist('settings/lists.js');
+  const { seedCases, seedCaseworkers } = await importDist('demo/seed.js');
   const { listQueue, countsByStatus, listAssignees, decodeCursor, DEFAULT_QUEUE_QUERY } = await importDist('cases/queue-queries.js');
   await readySodium();
 

@@ -48,7 +48,7 @@ const defaultLog = (msg) => process.stderr.write(`[bench:stats] ${msg}\n`);
 
 // ---------------------------------------------------------------- seeding
 
-// Shares of each code (the same shapes as server/cases/seed.ts).
+// Shares of each code (the same shapes as server/demo/seed.ts).
 const CATEGORY_WEIGHTS = { threats: 12, surveillance: 18, digital: 16, family: 20, return: 8, recruitment: 8, station: 6, legal: 6, other: 6 };
 const COMMUNITY_WEIGHTS = {
   uyghur: 22, tibetan: 10, hong_konger: 25, chinese_dissident: 18, southern_mongolian: 4, taiwanese: 6, falun_gong: 7, other: 4, prefer_not_say: 4,

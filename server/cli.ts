@@ -10,7 +10,7 @@ import { runHousekeeping } from './housekeeping.js';
 import { purge } from './retention/purge.js';
 import { loadSettings } from './settings/settings.js';
 import { currentTeamKey, setupOrganisation } from './setup/service.js';
-import { seedDemo } from './cases/seed-demo.js';
+import { seedDemo } from './demo/seed-demo.js';
 import { audit } from './audit/log.js';
 import { runAuditVerify } from './audit/cli.js';
 import type { Role } from './db/schema.js';

@@ -8,7 +8,7 @@ import { decryptJson, encryptJson, type FieldContext } from '../crypto/index.js'
 import type { Db } from '../db/index.js';
 import { notFound } from '../errors.js';
 import { decryptEvidence } from '../reporting/evidence.js';
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 import * as q from './queries.js';
 import {
   CaseInputError,

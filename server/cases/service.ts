@@ -6,11 +6,11 @@ import { notFound } from '../errors.js';
 import { readEvidenceMeta, type EvidenceMeta } from '../reporting/evidence.js';
 import { evidenceFileName, nameMismatch } from '../reporting/evidence-names.js';
 import { MAX_EXTENSION_DAYS, deleteUntriaged, deletionDateOf, extendRetention } from '../retention/purge.js';
-import { listItem, listLabel, loadLists, type ListItem } from '../reporting/lists.js';
+import { listItem, listLabel, loadLists, type ListItem } from '../settings/lists.js';
 import type { ReportDetails } from '../reporting/service.js';
 import { checkText, type ReportInput } from '../reporting/validation.js';
 import { openDataKey } from '../staff/keys.js';
-import { staffTranslator, translator } from '../web/i18n.js';
+import { staffTranslator, translator } from '../i18n/index.js';
 import * as q from './queries.js';
 
 /**

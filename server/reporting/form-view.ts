@@ -1,5 +1,5 @@
 import type { TFunction } from 'i18next';
-import { listLabel, type ListName, type Lists } from './lists.js';
+import { listLabel, type ListName, type Lists } from '../settings/lists.js';
 import { CATEGORIES, CHANNELS, CONSENT, CONTACT_METHODS, FOLLOW_UP, ONGOING, PERPETRATORS, TARGETED } from './taxonomy.js';
 import { CONTACT_LANGUAGES, LIMITS, type FieldErrors, type FormFields } from './validation.js';
 

@@ -1,4 +1,5 @@
-import { activeCodes, type Lists } from './lists.js';
+import { activeCodes, type Lists } from '../settings/lists.js';
+import type { FormFields } from '../web/multipart.js';
 import {
   CATEGORIES,
   CHANNELS,
@@ -10,7 +11,7 @@ import {
   TARGETED,
 } from './taxonomy.js';
 
-export type FormFields = Record<string, string[]>;
+export type { FormFields };
 export type FieldError = { key: string; params?: Record<string, number | string> };
 export type FieldErrors = Record<string, FieldError>;
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import { MIN_THRESHOLD } from '../stats/disclosure.js';
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 
 /**
  * Settings an administrator changes at /admin/settings. Each has a default

@@ -9,7 +9,7 @@ import {
   type KeyPair,
 } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
-import { seedDefaultLists } from '../reporting/lists.js';
+import { seedDefaultLists } from '../settings/lists.js';
 
 export type Installation = Readonly<{
   orgName: string;

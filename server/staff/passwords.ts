@@ -1,5 +1,5 @@
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../crypto/index.js';
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 
 // zxcvbn-ts's list of ~49,000 common passwords, bundled with the package (no
 // network); loaded when a password is first checked, not in every process.

@@ -1,4 +1,4 @@
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 
 /**
  * How staff pages describe a colleague's account: where it came from and

@@ -164,7 +164,7 @@ export function grantsFor(db: Db, userId: string) {
     .execute();
 }
 
-// ---------------------------------------------------------------- case access (see access.ts)
+// ---------------------------------------------------------------- case access (see team/access.ts)
 
 /**
  * Serialises everything that writes team-key grants (approvals, the start of

@@ -80,7 +80,7 @@ export function loadStaff(ctx: AppContext): RequestHandler {
     };
     res.locals['staff'] = locals;
     res.locals['staffSession'] = session;
-    // Nothing is sealed here: loading a page never grants anyone access (access.ts does, when asked).
+    // Nothing is sealed here: loading a page never grants anyone access (team/access.ts does, when asked).
     next();
   };
 }

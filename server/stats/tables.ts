@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import { loadLists, type ListName } from '../reporting/lists.js';
+import { loadLists, type ListName } from '../settings/lists.js';
 import { CATEGORIES } from '../reporting/taxonomy.js';
 import { checkRules, protectTable, protectedMean, type Cell, type ProtectedTable, type Rules } from './disclosure.js';
 import * as q from './queries.js';

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { HttpError, databaseUnavailable, notFound } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { DEFAULT_LANG, isLang, pickLanguage, staffTranslator } from './i18n.js';
+import { DEFAULT_LANG, isLang, pickLanguage, staffTranslator } from '../i18n/index.js';
 import { setLanguage } from './language.js';
 
 /** Errors raised by Express's body parsers, mapped to our codes. */

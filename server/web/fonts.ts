@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { RequestHandler } from 'express';
 import { own } from '../own.js';
-import { LANGUAGES, type Lang } from './i18n.js';
+import { LANGUAGES, type Lang } from '../i18n/index.js';
 
 /**
  * Web fonts for the scripts that phones and older computers often lack

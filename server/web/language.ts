@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { notFound } from '../errors.js';
 import { own } from '../own.js';
 import { FONT_STYLESHEETS } from './fonts.js';
-import { DEFAULT_LANG, LANGUAGES, dirOf, isLang, pickLanguage, translator, type Lang } from './i18n.js';
+import { DEFAULT_LANG, LANGUAGES, dirOf, isLang, pickLanguage, translator, type Lang } from '../i18n/index.js';
 
 /** Sets lang, dir and t for views from the /{lang}/ path prefix; an unknown prefix is a 404. */
 export const languageFromPath: RequestHandler = (req, res, next) => {

@@ -2,7 +2,6 @@ import type { Request } from 'express';
 import busboy from 'busboy';
 import type { Readable } from 'node:stream';
 import { HttpError, badRequest, payloadTooLarge, shuttingDown } from '../errors.js';
-import type { FormFields } from '../reporting/validation.js';
 
 export type FileInfo = { filename: string; mimeType: string };
 export type FileHandler = (file: AsyncIterable<Uint8Array>, info: FileInfo, fields: FormFields) => Promise<void>;
@@ -14,6 +13,9 @@ export type MultipartLimits = {
   /** Whole request body, files included. */
   totalBytes: number;
 };
+
+/** A form's fields: every value of each name (a null-prototype map, see addField). */
+export type FormFields = Record<string, string[]>;
 
 /**
  * Streams a multipart form into `fields` (owned by the caller, so it can

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
-import { addListItem } from '../../server/settings/lists.js';
+import { addListItem } from '../../server/settings/list-editing.js';
 import { createUser } from '../../server/staff/users.js';
 import {
   axeViolations,

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditVerify, parseAuditAnchor } from '../../server/audit/cli.js';
 import { AUDIT_ACTIONS, audit, entryHash, GENESIS_HASH, type AuditAction } from '../../server/audit/log.js';
-import { auditPage } from '../../server/audit/routes.js';
+import { auditPage } from '../../server/audit/audit-page.js';
 import { verifyAuditChain, type AuditVerifyResult } from '../../server/audit/verify.js';
 import { createDb, type Db } from '../../server/db/index.js';
 import { HttpError } from '../../server/errors.js';

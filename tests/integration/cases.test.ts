@@ -9,7 +9,7 @@ import { unsealWith } from '../../server/crypto/index.js';
 import { decryptEvidence } from '../../server/reporting/evidence.js';
 import { createPendingReport } from '../../server/reporting/service.js';
 import { currentTeamKey } from '../../server/setup/service.js';
-import { addListItem, setRetired } from '../../server/settings/lists.js';
+import { addListItem, setRetired } from '../../server/settings/list-editing.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { VALID_REPORT, csrfFrom, fileReport, signInWithReceipt, type Agent } from '../helpers/reporter.js';
 import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';

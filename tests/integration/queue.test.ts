@@ -2,7 +2,7 @@ import express from 'express';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queuePage } from '../../server/cases/queue.js';
+import { queuePage } from '../../server/cases/queue-page.js';
 import {
   CASE_STATUSES,
   DEFAULT_QUEUE_QUERY,
@@ -17,16 +17,16 @@ import {
   type QueueSort,
   type Targets,
 } from '../../server/cases/queue-queries.js';
-import { mulberry32, seedCases, seedCaseworkers } from '../../server/cases/seed.js';
+import { mulberry32, seedCases, seedCaseworkers } from '../../server/demo/seed.js';
 import { OUTCOMES } from '../../server/cases/service.js';
 import { DecryptionError, decryptText, readySodium } from '../../server/crypto/index.js';
 import { viewsDir } from '../../server/paths.js';
-import { DEFAULT_LISTS } from '../../server/reporting/lists.js';
+import { DEFAULT_LISTS } from '../../server/settings/lists.js';
 import { CATEGORIES } from '../../server/reporting/taxonomy.js';
 import { currentTeamKey, setupOrganisation } from '../../server/setup/service.js';
 import { loadSettings } from '../../server/settings/settings.js';
 import type { AppContext } from '../../server/web/context.js';
-import { initI18n, translator } from '../../server/web/i18n.js';
+import { initI18n, translator } from '../../server/i18n/index.js';
 import { testConfig } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { readAsTeam, teamKey } from '../helpers/staff.js';

@@ -1,8 +1,8 @@
 import type request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../server/audit/verify.js';
-import { seedDemo } from '../../server/cases/seed-demo.js';
-import * as words from '../../server/cases/seed-words.js';
+import { seedDemo } from '../../server/demo/seed-demo.js';
+import * as words from '../../server/demo/seed-words.js';
 import { currentTeamKey } from '../../server/setup/service.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { addStaff, signInStaff } from '../helpers/staff.js';

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHousekeeping } from '../../server/housekeeping.js';
-import { addListItem } from '../../server/settings/lists.js';
+import { addListItem } from '../../server/settings/list-editing.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { insertReports, type ReportFacts } from '../helpers/reports.js';
 import { VALID_REPORT, csrfFrom, fileReport, postReport, signInWithReceipt } from '../helpers/reporter.js';

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataKey, teamKeysFor } from '../../server/staff/keys.js';
-import { startRotation } from '../../server/staff/rotation.js';
+import { startRotation } from '../../server/team/rotation.js';
 import { unlockWithPassword } from '../../server/staff/users.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { fileReport, type Agent } from '../helpers/reporter.js';
 import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';
 
 /**
- * Case access (server/staff/access.ts) under the conditions an attacker or
+ * Case access (server/team/access.ts) under the conditions an attacker or
  * a busy team creates: double clicks and parallel approvals, someone
  * deactivated in the middle, a rotation while a request waits, odd ids.
  * staff-keys.test.ts has the honest path and the self-approval attacks.

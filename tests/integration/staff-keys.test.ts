@@ -2,7 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecryptionError, decryptJson, newTotpSecret, parseSessionToken, publicKeyOf, toHex, unsealWith, type KeyPair } from '../../server/crypto/index.js';
 import { grantWithRecovery, openDataKey, teamKeysFor } from '../../server/staff/keys.js';
-import { startRotation } from '../../server/staff/rotation.js';
+import { startRotation } from '../../server/team/rotation.js';
 import { resetPasswordWithNewKeys, unlockWithPassword, wrapTotpSecret } from '../../server/staff/users.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { dumpAllTables } from '../helpers/dump.js';

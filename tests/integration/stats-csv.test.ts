@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addListItem } from '../../server/settings/lists.js';
+import { addListItem } from '../../server/settings/list-editing.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { insertReports } from '../helpers/reports.js';
 import { addStaff, signInStaff } from '../helpers/staff.js';

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TFunction } from 'i18next';
-import { parseQueueParams, queueView } from '../../../server/cases/queue.js';
+import { parseQueueParams, queueView } from '../../../server/cases/queue-page.js';
 import type { QueueRow, StatusCounts } from '../../../server/cases/queue-queries.js';
-import { DEFAULT_LISTS, LIST_NAMES, type Lists } from '../../../server/reporting/lists.js';
-import { initI18n, translator } from '../../../server/web/i18n.js';
+import { DEFAULT_LISTS, LIST_NAMES, type Lists } from '../../../server/settings/lists.js';
+import { initI18n, translator } from '../../../server/i18n/index.js';
 
 const ME = '99999999-0000-4000-8000-000000000001';
 const OTHER = '99999999-0000-4000-8000-000000000002';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { today } from '../../../server/cases/referral.js';
-import { generate, mulberry32 } from '../../../server/cases/seed.js';
-import { tellStory, type Story } from '../../../server/cases/seed-story.js';
+import { generate, mulberry32 } from '../../../server/demo/seed.js';
+import { tellStory, type Story } from '../../../server/demo/seed-story.js';
 import { NEXT_STATUSES } from '../../../server/cases/service.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LISTS, LIST_NAMES, type Lists } from '../../../server/reporting/lists.js';
+import { DEFAULT_LISTS, LIST_NAMES, type Lists } from '../../../server/settings/lists.js';
 import { LIMITS, validateReport, type FormFields } from '../../../server/reporting/validation.js';
 import { VALID_REPORT } from '../../helpers/reporter.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvField } from '../../../server/stats/routes.js';
+import { csvField } from '../../../server/stats/statistics-page.js';
 
 describe('csvField', () => {
   it('prefixes a cell a spreadsheet reads as a formula, then quotes as CSV needs', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { localesDir } from '../../../server/paths.js';
-import { DEFAULT_LANG, LANGUAGES, dirOf, initI18n, isLang, pickLanguage, translator } from '../../../server/web/i18n.js';
+import { DEFAULT_LANG, LANGUAGES, dirOf, initI18n, isLang, pickLanguage, translator } from '../../../server/i18n/index.js';
 
 describe('pickLanguage', () => {
   it.each([

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STATUSES } from '../../../server/cases/service.js';
 import { rootDir, localesDir } from '../../../server/paths.js';
-import { DEFAULT_LISTS, LIST_NAMES } from '../../../server/reporting/lists.js';
+import { DEFAULT_LISTS, LIST_NAMES } from '../../../server/settings/lists.js';
 import * as taxonomy from '../../../server/reporting/taxonomy.js';
 import { CATEGORIES } from '../../../server/reporting/taxonomy.js';
 import { CONTACT_LANGUAGES } from '../../../server/reporting/validation.js';
-import { LANGUAGES } from '../../../server/web/i18n.js';
+import { LANGUAGES } from '../../../server/i18n/index.js';
 
 /**
  * Every key present in every locale, no unused key (issue 5). The reporter
@@ -221,7 +221,7 @@ const monthFieldPrefixes = () => {
   return matches(m[1]!, /'(\w+)'/g);
 };
 const signInErrors = () =>
-  matches(source('server/reporting/status.ts'), /renderSignIn\(res, \d+, '(\w+)'\)/g).filter((c) => c !== 'too_many_requests');
+  matches(source('server/reporting/status-page.ts'), /renderSignIn\(res, \d+, '(\w+)'\)/g).filter((c) => c !== 'too_many_requests');
 
 /**
  * Keys the code builds at run time. Each rule names the code that builds
@@ -248,7 +248,7 @@ const DYNAMIC: Rule[] = [
   },
   {
     what: 'lists.${list}.${code} for the codes of DEFAULT_LISTS',
-    evidence: [['server/reporting/lists.ts', 'if (DEFAULT_LISTS[list].includes(code)) return t(`lists.${list}.${code}`);']],
+    evidence: [['server/settings/lists.ts', 'if (DEFAULT_LISTS[list].includes(code)) return t(`lists.${list}.${code}`);']],
     keys: () => LIST_NAMES.flatMap((list) => DEFAULT_LISTS[list].map((code) => `lists.${list}.${code}`)),
   },
   {
@@ -291,7 +291,7 @@ const DYNAMIC: Rule[] = [
     keys: () => monthFieldPrefixes().flatMap((p) => [`form.${p}_month.label`, `form.${p}_month.hint`]),
   },
   {
-    what: 'status.${error} for the sign-in errors status.ts renders (too_many_requests has its own message)',
+    what: 'status.${error} for the sign-in errors status-page.ts renders (too_many_requests has its own message)',
     evidence: [
       ['views/reporter/status-sign-in.ejs', "error === 'too_many_requests' ? t('errors.too_many_requests.body', { minutes: 60 }) : t('status.' + error)"],
     ],

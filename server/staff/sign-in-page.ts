@@ -4,7 +4,7 @@ import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.
 import { HttpError, notFound } from '../errors.js';
 import { own } from '../own.js';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 import { endSession } from '../web/session-store.js';
 import { staffOf } from './context.js';
 import { PASSWORD_MESSAGES, passwordProblem } from './passwords.js';

@@ -3,11 +3,11 @@ import { AUDIT_ACTIONS, audit, type AuditAction } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
-import { listItem, listLabel, loadLists, type Lists } from '../reporting/lists.js';
+import { listItem, listLabel, loadLists, type Lists } from '../settings/lists.js';
 import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS, deletionDateOf } from '../retention/purge.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator, translator } from '../web/i18n.js';
+import { staffTranslator, translator } from '../i18n/index.js';
 import {
   DESTINATIONS,
   CRIME_REFERENCE_MAX,

@@ -11,7 +11,7 @@ import { setSessionCookie } from '../web/session-store.js';
 import { createReporterSession, insertReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
 import { storeEvidence } from './evidence.js';
 import { reportFormView } from './form-view.js';
-import { loadLists, type Lists } from './lists.js';
+import { loadLists, type Lists } from '../settings/lists.js';
 import { claimForm, newFormKey, parseFormKey, sealReceiptForForm, type Claim, type FormKey } from './form-claims.js';
 import { completeFormClaim, forgetClaimReceipt, releaseFormClaim } from './queries.js';
 import { createPendingReport, discardPendingReport, issueReceipt, markSubmitted, openWithReceipt, reportUrgency, type OpenReport } from './service.js';

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { badRequest } from '../errors.js';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 import { AUDIT_ACTIONS, type AuditAction } from './log.js';
 import { listAuditActors, listAuditEntries, type AuditFilter, type AuditListRow } from './queries.js';
 

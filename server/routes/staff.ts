@@ -1,13 +1,27 @@
 import { Router } from 'express';
-import { addToList, relabelItem, retireItem, showItem, showList, showSettings, updateSettings } from '../admin/settings.js';
-import { deactivate, invite, requestAccess, resetTwoFactor, staffList } from '../admin/staff.js';
-import { auditPage } from '../audit/routes.js';
-import { statisticsExport, statisticsPage } from '../stats/routes.js';
-import { queuePage } from '../cases/queue.js';
-import { caseRoutes } from '../cases/routes.js';
+import { addToList, relabelItem, retireItem, showItem, showList, showSettings, updateSettings } from '../admin/settings-page.js';
+import { deactivate, invite, requestAccess, resetTwoFactor, staffList } from '../admin/staff-page.js';
+import { auditPage } from '../audit/audit-page.js';
+import { statisticsExport, statisticsPage } from '../stats/statistics-page.js';
+import { queuePage } from '../cases/queue-page.js';
+import {
+  postAssignee,
+  postLabels,
+  postLink,
+  postMessage,
+  postNote,
+  postReferral,
+  postRetention,
+  postSpam,
+  postStatus,
+  postUnlink,
+  postUrgency,
+  showCase,
+} from '../cases/case-page.js';
+import { downloadBundle, downloadEvidence, showPack } from '../cases/files-page.js';
 import type { AppContext } from '../web/context.js';
 import { urlencodedForm } from '../web/forms.js';
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 import {
   acceptInvitation,
   showAccount,
@@ -19,10 +33,10 @@ import {
   signOutEverywhere,
   updatePassword,
   verifyTwoFactor,
-} from './auth.js';
-import { accessPage, approve } from './access-page.js';
-import { keysPage, rotate } from './keys-page.js';
-import { loadStaff, requireRole, requireSignedIn } from './session.js';
+} from '../staff/sign-in-page.js';
+import { accessPage, approve } from '../team/access-page.js';
+import { keysPage, rotate } from '../team/keys-page.js';
+import { loadStaff, requireRole, requireSignedIn } from '../staff/session.js';
 
 /**
  * Staff (/staff) and administrator (/admin) routes. Read each line as a
@@ -90,12 +104,30 @@ export function staffRoutes(ctx: AppContext): Router {
   r.get('/staff/keys', requireRole('caseworker'), keysPage(ctx));
   r.post('/staff/keys/rotate', requireRole('caseworker'), form, rotate(ctx));
 
-  // Caseworkers: case access (P3). One confirmed action by a key holder, for someone else (access.ts).
+  // Caseworkers: case access (P3). One confirmed action by a key holder, for someone else (team/access.ts).
   r.get('/staff/access', requireRole('caseworker'), accessPage(ctx));
   r.post('/staff/access/:id/approve', requireRole('caseworker'), form, approve(ctx));
 
-  // Caseworkers: the case page and its actions (each line guarded in caseRoutes).
-  r.use(caseRoutes(ctx));
+  // Caseworkers: the case page and its actions. Only the caseworker role (an
+  // administrator who is not one gets 403, P6); inside, every handler opens
+  // the case by id with the user's own team keys and answers 404 for anything
+  // it cannot open (P11).
+  const caseForm = urlencodedForm({ limit: '64kb', parameterLimit: 1000 });
+  r.get('/staff/cases/:id', requireRole('caseworker'), showCase(ctx));
+  r.get('/staff/cases/:id/evidence/:eid', requireRole('caseworker'), downloadEvidence(ctx));
+  r.post('/staff/cases/:id/status', requireRole('caseworker'), caseForm, postStatus(ctx));
+  r.post('/staff/cases/:id/urgency', requireRole('caseworker'), caseForm, postUrgency(ctx));
+  r.post('/staff/cases/:id/assignee', requireRole('caseworker'), caseForm, postAssignee(ctx));
+  r.post('/staff/cases/:id/labels', requireRole('caseworker'), caseForm, postLabels(ctx));
+  r.post('/staff/cases/:id/links', requireRole('caseworker'), caseForm, postLink(ctx));
+  r.post('/staff/cases/:id/links/:other/delete', requireRole('caseworker'), caseForm, postUnlink(ctx));
+  r.post('/staff/cases/:id/notes', requireRole('caseworker'), caseForm, postNote(ctx));
+  r.post('/staff/cases/:id/messages', requireRole('caseworker'), caseForm, postMessage(ctx));
+  r.post('/staff/cases/:id/referrals', requireRole('caseworker'), caseForm, postReferral(ctx));
+  r.post('/staff/cases/:id/retention', requireRole('caseworker'), caseForm, postRetention(ctx));
+  r.post('/staff/cases/:id/spam', requireRole('caseworker'), caseForm, postSpam(ctx));
+  r.get('/staff/cases/:id/referrals/:rid/pack', requireRole('caseworker'), showPack(ctx));
+  r.get('/staff/cases/:id/referrals/:rid/bundle', requireRole('caseworker'), downloadBundle(ctx));
 
   return r;
 }

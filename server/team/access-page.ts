@@ -2,11 +2,11 @@ import type { RequestHandler, Response } from 'express';
 import { notFound } from '../errors.js';
 import { own } from '../own.js';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator } from '../web/i18n.js';
+import { staffTranslator } from '../i18n/index.js';
 import { AccessRefused, approveAccess, canApprove, type AccessRefusal } from './access.js';
-import { staffOf, type StaffLocals } from './context.js';
-import { originText, requestText, utc, UUID } from './people.js';
-import * as q from './queries.js';
+import { staffOf, type StaffLocals } from '../staff/context.js';
+import { originText, requestText, utc, UUID } from '../staff/people.js';
+import * as q from '../staff/queries.js';
 
 /**
  * The case access page (/staff/access): the people waiting for access, each

@@ -1,10 +1,10 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { HttpError } from '../errors.js';
-import { listItem, listLabel, loadLists, type ListName, type Lists } from '../reporting/lists.js';
+import { listItem, listLabel, loadLists, type ListName, type Lists } from '../settings/lists.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator, translator } from '../web/i18n.js';
+import { staffTranslator, translator } from '../i18n/index.js';
 import { DEFAULT_RULES, MIN_AVERAGE_BASE, cellText, type Cell } from './disclosure.js';
 import { PeriodError, buildStatistics, periodOf, quarterLabel, type Statistics, type StatsTable } from './tables.js';
 

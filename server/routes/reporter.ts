@@ -4,9 +4,9 @@ import type { AppContext } from '../web/context.js';
 import { onionLocation } from '../settings/settings.js';
 import { urlencodedForm } from '../web/forms.js';
 import { languageFromPath } from '../web/language.js';
-import { quickExit } from './exit.js';
-import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from './intake.js';
-import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, switchStatusLanguage, withdraw } from './status.js';
+import { quickExit } from '../reporting/exit-page.js';
+import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from '../reporting/report-page.js';
+import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, switchStatusLanguage, withdraw } from '../reporting/status-page.js';
 
 /**
  * Reporter pages under /{lang}/. Anonymous by design: no route needs an

@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator } from '../web/i18n.js';
-import { staffOf } from './context.js';
-import * as q from './queries.js';
+import { staffTranslator } from '../i18n/index.js';
+import { staffOf } from '../staff/context.js';
+import * as q from '../staff/queries.js';
 import { RotationError, resumeRotation, runningRotation, startRotation } from './rotation.js';
 
 async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], status: number, error: string | null, notice: string | null) {

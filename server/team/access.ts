@@ -1,7 +1,7 @@
 import { audit } from '../audit/log.js';
 import { constantTimeEqual, publicKeyOf, sealTo, type KeyPair } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
-import * as q from './queries.js';
+import * as q from '../staff/queries.js';
 
 /**
  * Case access (P3 without giving up P6). Access to every case is the team

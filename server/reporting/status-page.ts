@@ -15,8 +15,8 @@ import {
 } from '../web/sessions.js';
 import { decryptEvidence, readEvidenceMeta, storeEvidence } from './evidence.js';
 import { evidenceFileName } from './evidence-names.js';
-import { requireInstallation } from './intake.js';
-import { listItem, listLabel, loadLists, type ListName } from './lists.js';
+import { requireInstallation } from './report-page.js';
+import { listItem, listLabel, loadLists, type ListName } from '../settings/lists.js';
 import * as q from './queries.js';
 import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport, type OpenReport } from './service.js';
 import { LIMITS, checkText, type FormFields } from './validation.js';

@@ -5,8 +5,8 @@ import { newKeyPair, sealTo, unsealWith, type KeyPair } from '../crypto/index.js
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
 import { getInstallation } from '../setup/service.js';
-import { staffTranslator } from '../web/i18n.js';
-import * as q from './queries.js';
+import { staffTranslator } from '../i18n/index.js';
+import * as q from '../staff/queries.js';
 
 /**
  * Team-key rotation (P4). A signed-in caseworker starts it: a new team key

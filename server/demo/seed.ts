@@ -3,14 +3,14 @@ import { sql } from 'kysely';
 import { randomBytes, readySodium } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { NewReport } from '../db/schema.js';
-import { DEFAULT_LISTS } from '../reporting/lists.js';
-import { addListItem } from '../settings/lists.js';
+import { DEFAULT_LISTS } from '../settings/lists.js';
+import { addListItem } from '../settings/list-editing.js';
 import type { ReportDetails } from '../reporting/service.js';
 import { CATEGORIES, CHANNELS, CONSENT, ONGOING, PERPETRATORS, TARGETED } from '../reporting/taxonomy.js';
 import type { ReportInput } from '../reporting/validation.js';
 import type { TeamPublicKey } from '../setup/service.js';
 import { encryptAndInsert, encryptionThreads, type PlainFields, type SealedFields, type SeedBatch } from './seed-encryption.js';
-import { OUTCOMES } from './service.js';
+import { OUTCOMES } from '../cases/service.js';
 
 /**
  * Fictional cases for development, demos, tests and the queue benchmark.

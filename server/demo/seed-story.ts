@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditAction, AuditEntry, PastAuditEntry } from '../audit/log.js';
-import { DESTINATIONS, today, type ReferralDetails } from './referral.js';
+import { DESTINATIONS, today, type ReferralDetails } from '../cases/referral.js';
 import { pick, weighted, type Generated, type Rand } from './seed.js';
 import * as words from './seed-words.js';
 

@@ -1,11 +1,11 @@
 import type { RequestHandler } from 'express';
 import type { TFunction } from 'i18next';
-import { listItem, listLabel, loadLists, type ListName, type Lists } from '../reporting/lists.js';
+import { listItem, listLabel, loadLists, type ListName, type Lists } from '../settings/lists.js';
 import { CATEGORIES } from '../reporting/taxonomy.js';
 import { textProblem } from '../reporting/validation.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator, translator } from '../web/i18n.js';
+import { staffTranslator, translator } from '../i18n/index.js';
 import {
   DEFAULT_QUEUE_QUERY,
   SORTS,

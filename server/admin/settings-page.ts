@@ -1,13 +1,13 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { notFound } from '../errors.js';
-import { LIST_NAMES, isStaffList, listLabel, loadLists, type ListName } from '../reporting/lists.js';
-import { addListItem, findListItem, isDefaultValue, isListName, parseLabels, relabelListItem, setRetired, usageCounts, type LabelErrors, type LabelInput } from '../settings/lists.js';
+import { LIST_NAMES, isStaffList, listLabel, loadLists, type ListName } from '../settings/lists.js';
+import { addListItem, findListItem, isDefaultValue, isListName, parseLabels, relabelListItem, setRetired, usageCounts, type LabelErrors, type LabelInput } from '../settings/list-editing.js';
 import { SETTING_KEYS, saveSettings, settingsForm, type SettingKey } from '../settings/settings.js';
 import { staffOf } from '../staff/context.js';
 import { own } from '../own.js';
 import type { AppContext } from '../web/context.js';
-import { LANGUAGES, staffTranslator, translator } from '../web/i18n.js';
+import { LANGUAGES, staffTranslator, translator } from '../i18n/index.js';
 
 /**
  * /admin/settings: the organisation, targets, retention, the reporter-page

@@ -6,8 +6,8 @@ import { evidenceFileName } from '../reporting/evidence-names.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
 import { sendChunks } from '../web/stream.js';
-import { staffTranslator, translator } from '../web/i18n.js';
-import { fmt } from './case.js';
+import { staffTranslator, translator } from '../i18n/index.js';
+import { fmt } from './case-page.js';
 import { ClientGone, chosenNotes, openReferral, writeBundle, type PackFacts } from './referral.js';
 import { evidenceFile, evidenceList, openCase, reportView, type OpenCase } from './service.js';
 

@@ -3,7 +3,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { encryptField, encryptJson, newDataKey, readySodium, sealTo, wipe } from '../crypto/index.js';
 import type { ReportDetails } from '../reporting/service.js';
 import type { ReportInput } from '../reporting/validation.js';
-import type { ReferralDetails } from './referral.js';
+import type { ReferralDetails } from '../cases/referral.js';
 
 /**
  * The encryption side of seeding (seed.ts, seed-demo.ts), in a module of its
