@@ -6,7 +6,7 @@ import { HttpError, databaseUnavailable, notReady } from '../errors.js';
 import { currentTeamKey, type Installation } from '../setup/service.js';
 import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
-import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
+import { parseMultipart } from '../web/multipart.js';
 import { setSessionCookie } from '../web/session-store.js';
 import { createReporterSession, insertReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
 import { storeEvidence } from './evidence.js';
@@ -70,14 +70,12 @@ export function switchLanguage(ctx: AppContext): RequestHandler {
     const lists = await loadLists(ctx.db);
     const { limits } = ctx.config;
     const fields: FormFields = emptyMap();
-    const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
     const parsed = await parseMultipart(
       req,
       { fieldBytes: limits.fieldBytes, fields: 200, files: limits.filesPerUpload, totalBytes: limits.reportBytes + limits.formBytes },
       fields,
-      async () => checkCsrf(), // the file itself is drained by parseMultipart, never stored
+      async () => {}, // the file itself is drained by parseMultipart, never stored
     );
-    checkCsrf();
     renderForm(ctx, res, 200, lists, { values: fields, filesDropped: parsed.files > 0, languageSwitched: true });
   };
 }
@@ -107,7 +105,6 @@ export function submitReport(ctx: AppContext): RequestHandler {
     let filed = false;
     let evidenceBytes = 0;
 
-    const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
     const prepare = async () => {
       if (validation) return;
       validation = validateReport(fields, lists);
@@ -144,7 +141,6 @@ export function submitReport(ctx: AppContext): RequestHandler {
         { fieldBytes: limits.fieldBytes, fields: 200, files: limits.filesPerUpload, totalBytes: limits.reportBytes + limits.formBytes },
         fields,
         async (stream, info) => {
-          checkCsrf();
           await prepare();
           const report = open as OpenReport | null;
           if (!report) return; // invalid form, or a repeat: the file is drained, never stored
@@ -165,7 +161,6 @@ export function submitReport(ctx: AppContext): RequestHandler {
         { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
       );
       filesSent = parsed.files;
-      checkCsrf();
       await prepare();
       const result = validation as ReturnType<typeof validateReport> | null;
       if (!result?.ok) {
@@ -274,7 +269,6 @@ export function showReceipt(ctx: AppContext): RequestHandler {
 
 export function confirmReceipt(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const session = await sessionWithReceipt(ctx, req);
     if (!session) return res.redirect(303, `/${res.locals['lang']}/status`);
     const typed = normalizeReceipt(String(req.body?.receipt ?? ''));

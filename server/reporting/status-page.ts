@@ -5,7 +5,7 @@ import { HttpError, notFound } from '../errors.js';
 import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { sendChunks } from '../web/stream.js';
-import { csrfOnFirstPart, parseMultipart } from '../web/multipart.js';
+import { parseMultipart } from '../web/multipart.js';
 import type { Attempt } from '../web/rate-limit.js';
 import {
   createReporterSession,
@@ -89,7 +89,6 @@ export function showStatus(ctx: AppContext): RequestHandler {
 export function signIn(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const inst = await requireInstallation(ctx);
-    ctx.csrf.check(req);
     // Checking the format costs nothing and tries no receipt, so it takes no point.
     const receipt = normalizeReceipt(String(req.body?.receipt ?? ''));
     if (!receipt) return renderSignIn(res, 422, 'receipt_format');
@@ -115,7 +114,6 @@ export function signIn(ctx: AppContext): RequestHandler {
 
 export function postMessage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const session = await requireSession(ctx, req);
     const body = String(req.body?.message ?? '').trim();
     ctx.disk?.ensureSpace();
@@ -133,7 +131,6 @@ export function postMessage(ctx: AppContext): RequestHandler {
  */
 export function switchStatusLanguage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const session = await requireSession(ctx, req);
     // Kept as typed: the form's body limit bounds it, and sending it checks it.
     await renderStatus(ctx, res, session, 200, { messageDraft: String(req.body?.message ?? '') });
@@ -147,14 +144,12 @@ export function postEvidence(ctx: AppContext): RequestHandler {
     const open = openOf(session);
     let remaining = await remainingEvidenceBytes(ctx.db, open.reportId, limits.reportBytes);
     const fields: FormFields = emptyMap();
-    const checkCsrf = csrfOnFirstPart(ctx.csrf, req, fields);
     try {
       const { files } = await parseMultipart(
         req,
         { fieldBytes: 1024, fields: 5, files: limits.filesPerUpload, totalBytes: remaining + limits.formBytes },
         fields,
         async (stream, info) => {
-          checkCsrf();
           ctx.disk?.ensureSpace();
           const { meta } = await storeEvidence(ctx.db, {
             reportId: open.reportId,
@@ -170,7 +165,6 @@ export function postEvidence(ctx: AppContext): RequestHandler {
         },
         { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
       );
-      checkCsrf();
       if (files === 0) return renderStatus(ctx, res, session, 422, { evidenceError: 'evidence_none' });
       await q.touchReporterActivity(ctx.db, open.reportId);
       res.redirect(303, `/${res.locals['lang']}/status#evidence`);
@@ -214,7 +208,6 @@ export function showWithdraw(ctx: AppContext): RequestHandler {
 
 export function withdraw(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const session = await requireSession(ctx, req);
     if (req.body?.confirm !== 'yes') return res.status(422).render('reporter/withdraw', { error: 'withdraw_confirm' });
     await withdrawReport(ctx.db, session.payload.reportId);
@@ -225,7 +218,6 @@ export function withdraw(ctx: AppContext): RequestHandler {
 
 export function leave(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     await endReporterSession(ctx.db, ctx.config, req, res);
     res.redirect(303, `/${res.locals['lang']}/`);
   };

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { AppContext } from '../web/context.js';
 import { onionLocation } from '../settings/settings.js';
+import { csrfGuards, csrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { languageFromPath } from '../web/language.js';
 import { quickExit } from '../reporting/exit-page.js';
@@ -10,11 +11,13 @@ import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWit
 
 /**
  * Reporter pages under /{lang}/. Anonymous by design: no route needs an
- * account; the receipt session (P5) guards /status/*. Every POST checks CSRF
- * inside its handler (multipart forms check it on the first part).
+ * account; the receipt session (P5) guards /status/*. Every POST carries its
+ * CSRF guard on its line: requireCsrf after the body parser, or csrfFirstPart
+ * for a streamed multipart form (the token is its first part).
  */
 export function reporterRoutes(ctx: AppContext): Router {
   const form = urlencodedForm({ limit: ctx.config.limits.formBytes, parameterLimit: 50 });
+  const { requireCsrf, csrfFirstPart } = csrfGuards(ctx.csrf);
   const r = Router({ mergeParams: true });
 
   r.use(languageFromPath);
@@ -34,11 +37,8 @@ export function reporterRoutes(ctx: AppContext): Router {
     res.locals['orgContact'] = settings?.orgContact ?? null;
     const onion = settings && onionLocation(settings, req.originalUrl);
     if (onion) res.setHeader('Onion-Location', onion);
-    if (inst) {
-      res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
-      res.locals['csrfToken'] = ctx.csrf.token(req, res);
-    }
-    next();
+    if (inst) await csrfLocals({ csrf: ctx.csrf, installation: async () => inst })(req, res, next);
+    else next();
   });
 
   r.get('/', async (_req, res) => {
@@ -48,19 +48,19 @@ export function reporterRoutes(ctx: AppContext): Router {
   r.get('/emergency', (_req, res) => res.render('reporter/emergency', {}));
 
   r.get('/report', showForm(ctx));
-  r.post('/report', submitReport(ctx)); // multipart, streamed
-  r.post('/report/language', switchLanguage(ctx)); // the same form, in another language; nothing stored
+  r.post('/report', csrfFirstPart, submitReport(ctx)); // multipart, streamed
+  r.post('/report/language', csrfFirstPart, switchLanguage(ctx)); // the same form, in another language; nothing stored
   r.get('/report/receipt', showReceipt(ctx));
-  r.post('/report/receipt', form, confirmReceipt(ctx));
+  r.post('/report/receipt', form, requireCsrf, confirmReceipt(ctx));
 
   r.get('/status', showStatus(ctx));
-  r.post('/status', form, signIn(ctx));
-  r.post('/status/messages', form, postMessage(ctx));
-  r.post('/status/language', form, switchStatusLanguage(ctx)); // the same page, in another language, the message kept; nothing stored
-  r.post('/status/evidence', postEvidence(ctx)); // multipart, streamed
+  r.post('/status', form, requireCsrf, signIn(ctx));
+  r.post('/status/messages', form, requireCsrf, postMessage(ctx));
+  r.post('/status/language', form, requireCsrf, switchStatusLanguage(ctx)); // the same page, in another language, the message kept; nothing stored
+  r.post('/status/evidence', csrfFirstPart, postEvidence(ctx)); // multipart, streamed
   r.get('/status/evidence/:id', downloadEvidence(ctx));
   r.get('/status/withdraw', showWithdraw(ctx));
-  r.post('/status/withdraw', form, withdraw(ctx));
-  r.post('/status/leave', form, leave(ctx));
+  r.post('/status/withdraw', form, requireCsrf, withdraw(ctx));
+  r.post('/status/leave', form, requireCsrf, leave(ctx));
   return r;
 }

@@ -20,6 +20,7 @@ import {
 } from '../cases/case-page.js';
 import { downloadBundle, downloadEvidence, showPack } from '../cases/files-page.js';
 import type { AppContext } from '../web/context.js';
+import { csrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { staffTranslator } from '../i18n/index.js';
 import {
@@ -48,16 +49,12 @@ export function staffRoutes(ctx: AppContext): Router {
   const form = urlencodedForm({ limit: '64kb', parameterLimit: 100 });
   const r = Router();
   const area = ['/staff', '/admin'];
-  r.use(area, async (req, res, next) => {
+  r.use(area, (_req, res, next) => {
     // The staff pages' strings (locales/staff/en.json), as `st` in every staff view.
     res.locals['st'] = staffTranslator();
-    const inst = await ctx.installation();
-    if (inst) {
-      res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
-      res.locals['csrfToken'] = ctx.csrf.token(req, res);
-    }
     next();
   });
+  r.use(area, csrfLocals(ctx));
   r.use(area, loadStaff(ctx));
 
   // Signing in and out (no role needed to reach these).

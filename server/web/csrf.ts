@@ -1,7 +1,7 @@
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import type { Config } from '../config.js';
-import { forbidden } from '../errors.js';
+import { forbidden, notReady } from '../errors.js';
 import { cookieName } from './session-store.js';
 
 const cookieOf = (config: Config) => ({
@@ -48,3 +48,68 @@ export function createCsrf(config: Config) {
 }
 
 export type Csrf = ReturnType<typeof createCsrf>;
+
+/** What csrfLocals needs: the token maker and the installation (whose secret signs the tokens). */
+type CsrfSource = { csrf: Csrf; installation(): Promise<{ csrfSecret: Uint8Array } | null> };
+
+/**
+ * Puts the installation's CSRF secret and this visitor's form token into
+ * res.locals, for every page of an area (the views put the token in each
+ * form). Before set-up there is no secret, so no token: a POST then gets
+ * 503 from requireCsrf, never a 500.
+ */
+export function csrfLocals(source: CsrfSource): RequestHandler {
+  return async function csrfLocals(req, res, next) {
+    const inst = await source.installation();
+    if (inst) {
+      res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
+      res.locals['csrfToken'] = source.csrf.token(req, res);
+    }
+    next();
+  };
+}
+
+const STREAMED = 'csrfStreamed';
+
+/**
+ * The route-line CSRF guards, one pair per app. Every state-changing route
+ * carries exactly one of them on its line:
+ * - `requireCsrf`, after the urlencoded body parser: 403 unless the body's
+ *   `_csrf` token is valid;
+ * - `csrfFirstPart`, for a streamed multipart form: the token is the form's
+ *   first part, so parseMultipart checks it at the first file or at the end,
+ *   whichever comes first, before any file reaches the handler. parseMultipart
+ *   refuses to run on a route without it.
+ * The route-walk test finds both by name on every POST line.
+ */
+export function csrfGuards(csrf: Csrf) {
+  return {
+    requireCsrf: function requireCsrf(req: Request, res: Response, next: NextFunction) {
+      if (typeof res.locals['csrfSecret'] !== 'string') return next(notReady());
+      csrf.check(req);
+      next();
+    },
+    csrfFirstPart: function csrfFirstPart(_req: Request, res: Response, next: NextFunction) {
+      if (typeof res.locals['csrfSecret'] !== 'string') return next(notReady());
+      res.locals[STREAMED] = (req: Request) => csrf.check(req);
+      next();
+    },
+  };
+}
+
+/**
+ * The streamed check that csrfFirstPart put on this request: parseMultipart
+ * calls it with the fields read so far. A multipart route without the guard
+ * on its line is a programming error, refused before anything is read.
+ */
+export function streamedCsrfCheck(req: Request, flat: () => Record<string, string>): () => void {
+  const check = req.res?.locals[STREAMED] as ((req: Request) => void) | undefined;
+  if (!check) throw new Error('multipart form on a route without csrfFirstPart');
+  let checked = false;
+  return () => {
+    if (checked) return;
+    req.body = flat();
+    check(req);
+    checked = true;
+  };
+}

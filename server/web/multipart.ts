@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import busboy from 'busboy';
 import type { Readable } from 'node:stream';
 import { HttpError, badRequest, payloadTooLarge, shuttingDown } from '../errors.js';
+import { streamedCsrfCheck } from './csrf.js';
 
 export type FileInfo = { filename: string; mimeType: string };
 export type FileHandler = (file: AsyncIterable<Uint8Array>, info: FileInfo, fields: FormFields) => Promise<void>;
@@ -36,6 +37,14 @@ export function parseMultipart(
   const { stopping, deadlineMs } = opts;
   return new Promise((resolve, reject) => {
     if (stopping?.aborted) return reject(shuttingDown());
+    // The token is the first part (csrfFirstPart on the route line): checked
+    // before the first file reaches onFile, or at the end.
+    let checkCsrf: () => void;
+    try {
+      checkCsrf = streamedCsrfCheck(req, () => flatFields(fields));
+    } catch (err) {
+      return reject(err);
+    }
     const type = req.headers['content-type'] ?? '';
     if (!type.toLowerCase().startsWith('multipart/form-data')) return reject(badRequest('bad_form'));
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -93,6 +102,7 @@ export function parseMultipart(
           // A handler that stops early (a limit, a bad type) must not destroy
           // busboy's stream, or busboy would wait for it forever: the rest is
           // drained below instead.
+          checkCsrf();
           await onFile(stream.iterator({ destroyOnReturn: false }), current, fields);
         } catch (err) {
           fail(err);
@@ -110,7 +120,17 @@ export function parseMultipart(
       queue.then(() => reject(failure));
     });
     bb.on('close', () => {
-      queue.then(() => (failure ? reject(failure) : resolve({ fields, files })));
+      queue.then(() => {
+        if (!failure) {
+          try {
+            checkCsrf();
+          } catch (err) {
+            fail(err);
+          }
+        }
+        if (failure) reject(failure);
+        else resolve({ fields, files });
+      });
     });
 
     let received = 0;
@@ -171,20 +191,6 @@ export function addField(fields: FormFields, name: string, value: string): void 
   else Object.defineProperty(fields, name, { value: [value], enumerable: true, writable: true, configurable: true });
 }
 
-/**
- * The CSRF check for a streamed multipart form: the token is the first part,
- * so the check runs once, at the first file or at the end, whichever comes
- * first, over the fields read so far. Call the returned function at both.
- */
-export function csrfOnFirstPart(csrf: { check(req: Request): void }, req: Request, fields: FormFields): () => void {
-  let checked = false;
-  return () => {
-    if (checked) return;
-    req.body = flatFields(fields);
-    csrf.check(req);
-    checked = true;
-  };
-}
 
 /** First value of each field, for code that wants a flat body (the CSRF check). */
 export function flatFields(fields: FormFields): Record<string, string> {
