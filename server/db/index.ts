@@ -7,6 +7,18 @@ import type { Database } from './schema.js';
 import { EmbeddedDatabase, EmbeddedDialect, type EmbeddedOptions } from './embedded.js';
 
 export type Db = Kysely<Database>;
+/** A Db that is inside a transaction (see assertTransaction). */
+export type Trx = Db;
+
+/**
+ * For functions whose writes only make sense together with the caller's
+ * other writes: the caller owns the transaction, and the function refuses to
+ * run outside one, so a forgotten transaction fails at once in every test
+ * instead of half-writing in production one day.
+ */
+export function assertTransaction(db: Db): asserts db is Trx {
+  if (!db.isTransaction) throw new Error('this must run inside the caller\'s transaction');
+}
 
 // bigint (int8) columns such as rate_limits.expire come back as strings by
 // default; counts and millisecond timestamps fit in a double.
