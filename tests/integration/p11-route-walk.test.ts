@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { VALID_REPORT, fileReport } from '../helpers/reporter.js';
+import { walkRoutes } from '../helpers/routes.js';
 import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';
 
 /**
@@ -26,6 +27,7 @@ function routes(): Route[] {
     { method: 'GET', path: '/staff', allowed: 'signed-in', ok: 302 },
     { method: 'GET', path: '/staff/account', allowed: 'signed-in', ok: 200 },
     { method: 'POST', path: '/staff/account/password', allowed: 'signed-in', ok: 422 },
+    { method: 'POST', path: '/staff/sign-out-everywhere', allowed: 'signed-in' }, // ends the walker's own sessions: allowed run skipped
     { method: 'GET', path: '/staff/cases', allowed: 'caseworker', ok: 200 },
     { method: 'GET', path: '/staff/keys', allowed: 'caseworker', ok: 200 },
     { method: 'POST', path: '/staff/keys/rotate', allowed: 'caseworker' }, // starts a job: allowed run skipped
@@ -173,5 +175,18 @@ describe('P11 route walk', () => {
     for (const r of routes().filter((x) => x.case)) {
       expect((await send('unapproved', r)).status, `${r.method} ${r.path}`).toBe(404);
     }
+  });
+
+  it('the list above names every staff and administrator route of the real router (a new route must say who may use it)', () => {
+    const signIn = /^\/staff\/(sign-in|two-factor|sign-out|invitations\/:token)$/;
+    const listed = routes();
+    const unlisted = walkRoutes(t.app)
+      .filter((w) => /^\/(staff|admin)(\/|$|\.)/.test(w.path) && !signIn.test(w.path))
+      .filter((w) => {
+        const pattern = new RegExp(`^${w.path.replace(/\./g, '\\.').replace(/:\w+/g, '[^/]+')}$`);
+        return !listed.some((r) => r.method === w.method && pattern.test(r.path));
+      })
+      .map((w) => `${w.method} ${w.path}`);
+    expect(unlisted).toEqual([]);
   });
 });
