@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
-import { MIN_THRESHOLD } from '../stats/disclosure.js';
 import { staffTranslator } from '../i18n/index.js';
 
 /**
@@ -43,6 +42,12 @@ const whole = (min: number, max: number, messages: WholeMessages) =>
     .int({ error: () => messages.whole() })
     .min(min, { error: () => messages.min(min) })
     .max(max, { error: () => messages.max(max) });
+
+/**
+ * The lowest suppression threshold an administrator may set (statistics
+ * disclosure control, docs/statistics.md); stats/disclosure.ts enforces it.
+ */
+export const MIN_THRESHOLD = 5;
 
 export const SETTINGS_SCHEMA = {
   org_name: text(200).min(1, { error: () => staffTranslator()('settings.errors.org_name') }),

@@ -1,3 +1,5 @@
+import { MIN_THRESHOLD } from '../settings/settings.js';
+
 /**
  * Statistical disclosure control (statistics.md), applied to every table
  * before it leaves the server, whatever the output (page, CSV, JSON, chart):
@@ -20,7 +22,7 @@ export type Cell = { kind: 'value'; value: number } | { kind: 'suppressed' };
 export type Rules = Readonly<{ threshold: number; base: number }>;
 
 export const DEFAULT_RULES: Rules = Object.freeze({ threshold: 10, base: 5 });
-export const MIN_THRESHOLD = 5;
+export { MIN_THRESHOLD };
 export const MIN_AVERAGE_BASE = 25;
 
 export type ProtectedTable = {
