@@ -114,7 +114,7 @@ function pipeServerOutput(stream) {
       buf = buf.slice(i + 1);
       if (!line.trim()) continue;
       serverLog.lines++;
-      let level = 0;
+      let level;
       try {
         level = JSON.parse(line).level ?? 0;
       } catch {

@@ -1,3 +1,4 @@
+/* global document, window -- inside page.evaluate callbacks, which run in the browser */
 // Screenshots of the reporter pages (`npm run screenshots`, which builds first).
 //
 // Starts Harbour itself (dist/server/index.js) on a free port against a
