@@ -1,7 +1,7 @@
 // ESLint (flat config): the JavaScript and typescript-eslint recommended rules
 // (syntax only, no type information: fast enough for every commit), Node
-// globals, ES modules, and two import boundaries from the conventions (§3 SQL
-// lives in one layer, §8 crypto in one module), so a file that crosses one
+// globals, ES modules, and two boundaries from docs/architecture.md (SQL lives
+// in queries files and db/, crypto in one module), so a file that crosses one
 // fails the lint instead of waiting for a reviewer to notice.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
@@ -10,13 +10,13 @@ import tseslint from 'typescript-eslint';
 
 const CRYPTO_LIBRARIES = {
   group: ['libsodium', 'libsodium/*', 'libsodium-wrappers', 'libsodium-wrappers/*', 'libsodium-wrappers-sumo', 'argon2', 'argon2/*'],
-  message: 'crypto lives in server/crypto (the P-properties are proved there, by its own tests): import what you need from server/crypto/index.js.',
+  message: 'crypto lives in server/crypto (docs/architecture.md; the P-properties of docs/security.md are proved there): import what you need from server/crypto/index.js.',
 };
 const KYSELY_SQL = {
   name: 'kysely',
   importNames: ['sql'],
   message:
-    'SQL lives in queries files (queries.ts, *-queries.ts) and server/db/: routes and services call a query function, never build SQL (conventions §3).',
+    'SQL lives in queries files (queries.ts, *-queries.ts) and server/db/: routes and services call a query function, never build SQL (docs/architecture.md).',
 };
 // The same two boundaries for dynamic import() and require(), which no-restricted-imports does not see.
 const CRYPTO_RE = '/^(libsodium(-wrappers(-sumo)?)?|argon2)(\\u002F.*)?$/';
@@ -25,13 +25,20 @@ const CRYPTO_DYNAMIC = [
   { selector: `CallExpression[callee.name='require'][arguments.0.value=${CRYPTO_RE}]`, message: CRYPTO_LIBRARIES.message },
 ];
 
+// Kysely's query builder, as well as its `sql` tag: a handler or a service
+// calls a named query function instead (its file says which SQL runs).
+const QUERY_BUILDER = {
+  selector: "CallExpression[callee.property.name=/^(selectFrom|selectNoFrom|insertInto|replaceInto|updateTable|deleteFrom|mergeInto)$/]",
+  message: KYSELY_SQL.message,
+};
+
 /** The import rules for a group of files; a later block replaces an earlier one's options, so each block states both. */
 function boundaries({ crypto, sql }) {
   const paths = sql ? [KYSELY_SQL] : [];
   const patterns = crypto ? [CRYPTO_LIBRARIES] : [];
   return {
     '@typescript-eslint/no-restricted-imports': paths.length || patterns.length ? ['error', { paths, patterns }] : 'off',
-    'no-restricted-syntax': crypto ? ['error', ...CRYPTO_DYNAMIC] : 'off',
+    'no-restricted-syntax': crypto || sql ? ['error', ...(crypto ? CRYPTO_DYNAMIC : []), ...(sql ? [QUERY_BUILDER] : [])] : 'off',
   };
 }
 
@@ -75,15 +82,15 @@ export default defineConfig(
   },
   {
     // Migrations are frozen in time and never import the app's schema types
-    // (conventions §6): Kysely<any> is how Kysely's own docs type them.
+    // (docs/architecture.md): Kysely<any> is how Kysely's own docs type them.
     files: ['migrations/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
-  // §8: nothing outside server/crypto imports libsodium or argon2. No test
+  // Nothing outside server/crypto imports libsodium or argon2. No test
   // imports them today (the crypto tests go through server/crypto/index.js);
   // a test that must prove a property against the library itself gets its own
   // exception here.
-  // §3: Kysely's `sql` only where SQL is allowed to live.
+  // Kysely's `sql` and query builder only where SQL is allowed to live.
   { files: ['**/*.{js,mjs,ts}'], rules: boundaries({ crypto: true, sql: true }) },
   { files: SQL_ALLOWED, rules: boundaries({ crypto: true, sql: false }) },
   { files: ['server/crypto/**'], rules: boundaries({ crypto: false, sql: true }) },
