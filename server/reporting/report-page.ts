@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { TFunction } from 'i18next';
 import { constantTimeEqual, formatReceipt, normalizeReceipt, type SessionToken } from '../crypto/index.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
@@ -8,9 +8,9 @@ import { emptyMap } from '../own.js';
 import type { AppContext } from '../web/context.js';
 import { parseMultipart } from '../web/multipart.js';
 import { setSessionCookie } from '../web/session-store.js';
-import { createReporterSession, insertReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
 import { storeEvidence } from './evidence.js';
 import { reportFormView } from './form-view.js';
+import { confirmReporterSession, createReporterSession, insertReporterSession, reporterOf } from './session.js';
 import { loadLists, type Lists } from '../settings/lists.js';
 import { claimForm, newFormKey, parseFormKey, sealReceiptForForm, type Claim, type FormKey } from './form-claims.js';
 import { completeFormClaim, forgetClaimReceipt, releaseFormClaim } from './queries.js';
@@ -207,6 +207,7 @@ async function fileReport(ctx: AppContext, inst: Installation, report: OpenRepor
     const session = await ctx.db.transaction().execute(async (trx) => {
       if (!(await markSubmitted(trx, report, issued))) return null;
       const token = await insertReporterSession(trx, {
+        stage: 'receipt_pending',
         reportId: report.reportId,
         dataKey: Buffer.from(report.dataKey).toString('base64'),
         receipt: issued.receipt,
@@ -241,6 +242,7 @@ async function showRepeat(ctx: AppContext, inst: Installation, res: Response, cl
   if (!opened) throw new HttpError(409, 'already_sent'); // withdrawn since
   const urgent = (await reportUrgency(ctx.db, opened.reportId)) ?? false;
   await createReporterSession(ctx.db, ctx.config, res, {
+    stage: 'receipt_pending',
     reportId: opened.reportId,
     dataKey: Buffer.from(opened.dataKey).toString('base64'),
     receipt: claim.receipt,
@@ -249,36 +251,27 @@ async function showRepeat(ctx: AppContext, inst: Installation, res: Response, cl
   res.redirect(303, `/${res.locals['lang']}/report/receipt`);
 }
 
-async function sessionWithReceipt(ctx: AppContext, req: Request) {
-  const session = await loadReporterSession(ctx.db, ctx.config, req);
-  return session?.payload.receipt ? session : null;
-}
-
 function renderReceipt(res: Response, status: number, receipt: string, urgent: boolean, error: string | null) {
   res.status(status).render('reporter/receipt', { receipt: formatReceipt(receipt), urgent, error });
 }
 
 /** The receipt, shown from the reporter's own session until they type it back. */
-export function showReceipt(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const session = await sessionWithReceipt(ctx, req);
-    if (!session) return res.redirect(303, `/${res.locals['lang']}/status`);
-    renderReceipt(res, 200, session.payload.receipt!, Boolean(session.payload.urgent), null);
+export function showReceipt(_ctx: AppContext): RequestHandler {
+  return async (_req, res) => {
+    const { payload } = reporterOf(res, 'receipt_pending');
+    renderReceipt(res, 200, payload.receipt, payload.urgent, null);
   };
 }
 
 export function confirmReceipt(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await sessionWithReceipt(ctx, req);
-    if (!session) return res.redirect(303, `/${res.locals['lang']}/status`);
+    const session = reporterOf(res, 'receipt_pending');
     const typed = normalizeReceipt(String(req.body?.receipt ?? ''));
-    const expected = session.payload.receipt!;
+    const expected = session.payload.receipt;
     if (!typed || !constantTimeEqual(Buffer.from(typed), Buffer.from(expected))) {
-      return renderReceipt(res, 422, expected, Boolean(session.payload.urgent), typed ? 'receipt_mismatch' : 'receipt_format');
+      return renderReceipt(res, 422, expected, session.payload.urgent, typed ? 'receipt_mismatch' : 'receipt_format');
     }
-    delete session.payload.receipt;
-    delete session.payload.urgent;
-    await updateReporterSession(ctx.db, session);
+    await confirmReporterSession(ctx.db, session);
     await forgetClaimReceipt(ctx.db, session.payload.reportId); // a repeat of the form now only says "already sent"
     res.redirect(303, `/${res.locals['lang']}/status?confirmed=1`);
   };

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { TFunction } from 'i18next';
 import { normalizeReceipt } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
@@ -7,15 +7,10 @@ import type { AppContext } from '../web/context.js';
 import { sendChunks } from '../web/stream.js';
 import { parseMultipart } from '../web/multipart.js';
 import type { Attempt } from '../web/rate-limit.js';
-import {
-  createReporterSession,
-  endReporterSession,
-  loadReporterSession,
-  type ReporterSession,
-} from '../web/sessions.js';
 import { decryptEvidence, readEvidenceMeta, storeEvidence } from './evidence.js';
 import { evidenceFileName } from './evidence-names.js';
 import { requireInstallation } from './report-page.js';
+import { createReporterSession, endReporterSession, loadReporterSession, reporterOf, type ReporterSession } from './session.js';
 import { listItem, listLabel, loadLists, type ListName } from '../settings/lists.js';
 import * as q from './queries.js';
 import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport, type OpenReport } from './service.js';
@@ -25,13 +20,6 @@ const openOf = (s: ReporterSession): OpenReport => ({
   reportId: s.payload.reportId,
   dataKey: new Uint8Array(Buffer.from(s.payload.dataKey, 'base64')),
 });
-
-/** A signed-in reporter's session; one still waiting for the receipt to be typed back (just filed) is not one yet. */
-async function requireSession(ctx: AppContext, req: Request): Promise<ReporterSession> {
-  const session = await loadReporterSession(ctx.db, ctx.config, req);
-  if (!session || session.payload.receipt) throw new HttpError(401, 'session_expired');
-  return session;
-}
 
 function renderSignIn(res: Response, status: number, error: string | null) {
   res.status(status).render('reporter/status-sign-in', { error });
@@ -73,8 +61,9 @@ async function renderStatus(
 export function showStatus(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     await requireInstallation(ctx);
+    // A session still waiting for its receipt to be typed back (just filed) is not signed in yet.
     const session = await loadReporterSession(ctx.db, ctx.config, req);
-    if (!session || session.payload.receipt) return renderSignIn(res, 200, null);
+    if (session?.payload.stage !== 'signed_in') return renderSignIn(res, 200, null);
     await renderStatus(ctx, res, session, 200, { notice: req.query['confirmed'] === '1' ? 'receipt_confirmed' : null });
   };
 }
@@ -105,6 +94,7 @@ export function signIn(ctx: AppContext): RequestHandler {
     await attempt.succeeded();
     await endReporterSession(ctx.db, ctx.config, req, res);
     await createReporterSession(ctx.db, ctx.config, res, {
+      stage: 'signed_in',
       reportId: open.reportId,
       dataKey: Buffer.from(open.dataKey).toString('base64'),
     });
@@ -114,7 +104,7 @@ export function signIn(ctx: AppContext): RequestHandler {
 
 export function postMessage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     const body = String(req.body?.message ?? '').trim();
     ctx.disk?.ensureSpace();
     const problem = checkText(body, LIMITS.message, true);
@@ -131,7 +121,7 @@ export function postMessage(ctx: AppContext): RequestHandler {
  */
 export function switchStatusLanguage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     // Kept as typed: the form's body limit bounds it, and sending it checks it.
     await renderStatus(ctx, res, session, 200, { messageDraft: String(req.body?.message ?? '') });
   };
@@ -140,7 +130,7 @@ export function switchStatusLanguage(ctx: AppContext): RequestHandler {
 export function postEvidence(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const { limits } = ctx.config;
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     const open = openOf(session);
     let remaining = await remainingEvidenceBytes(ctx.db, open.reportId, limits.reportBytes);
     const fields: FormFields = emptyMap();
@@ -184,7 +174,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
  */
 export function downloadEvidence(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     const open = openOf(session);
     const id = String(req.params['id'] ?? '');
     if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound();
@@ -199,16 +189,15 @@ export function downloadEvidence(ctx: AppContext): RequestHandler {
   };
 }
 
-export function showWithdraw(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    await requireSession(ctx, req);
+export function showWithdraw(_ctx: AppContext): RequestHandler {
+  return async (_req, res) => {
     res.render('reporter/withdraw', {});
   };
 }
 
 export function withdraw(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     if (req.body?.confirm !== 'yes') return res.status(422).render('reporter/withdraw', { error: 'withdraw_confirm' });
     await withdrawReport(ctx.db, session.payload.reportId);
     await endReporterSession(ctx.db, ctx.config, req, res);
