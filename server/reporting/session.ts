@@ -1,9 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
-import type { SessionToken } from '../crypto/index.js';
+import { fromBase64, toBase64, type SessionToken } from '../crypto/index.js';
 import { HttpError } from '../errors.js';
 import type { AppContext } from '../web/context.js';
+import type { OpenReport } from './service.js';
 import { createSession, endSession, insertSession, loadSession, saveSessionPayload, type Session } from '../web/session-store.js';
 
 /**
@@ -47,6 +48,19 @@ function readPayload(p: StoredPayload): ReporterPayload | null {
     return { stage, reportId: p.reportId, dataKey: p.dataKey, receipt: p.receipt, urgent: Boolean(p.urgent) };
   }
   return null; // an unknown stage opens nothing
+}
+
+/** A session for a report just opened (filed, or a receipt typed in). */
+export function pendingPayload(report: OpenReport, receipt: string, urgent: boolean): PendingPayload {
+  return { stage: 'receipt_pending', reportId: report.reportId, dataKey: toBase64(report.dataKey), receipt, urgent };
+}
+export function signedInPayload(report: OpenReport): SignedInPayload {
+  return { stage: 'signed_in', reportId: report.reportId, dataKey: toBase64(report.dataKey) };
+}
+
+/** The report a session opens. */
+export function openReportOf(session: ReporterSession): OpenReport {
+  return { reportId: session.payload.reportId, dataKey: fromBase64(session.payload.dataKey) };
 }
 
 export async function createReporterSession(db: Db, config: Config, res: Response, payload: ReporterPayload): Promise<void> {
