@@ -5,7 +5,7 @@ import { fromBase64, toBase64, type SessionToken } from '../crypto/index.js';
 import { HttpError } from '../errors.js';
 import type { AppContext } from '../web/context.js';
 import type { OpenReport } from './service.js';
-import { createSession, endSession, insertSession, loadSession, saveSessionPayload, type Session } from '../web/session-store.js';
+import { createSession, deleteSessionOf, endSession, insertSession, loadSession, saveSessionPayload, type Session } from '../web/session-store.js';
 
 /**
  * Reporter sessions: the report's data key, unlocked by the receipt, kept
@@ -85,6 +85,11 @@ export function confirmReporterSession(db: Db, session: PendingSession): Promise
     payload: { stage: 'signed_in', reportId: session.payload.reportId, dataKey: session.payload.dataKey },
   };
   return saveSessionPayload(db, signedIn).then(() => signedIn);
+}
+
+/** The report this session opened is gone (withdrawn, or deleted by retention): the session goes too. */
+export function dropReporterSession(db: Db, session: ReporterSession): Promise<void> {
+  return deleteSessionOf(db, session);
 }
 
 export function endReporterSession(db: Db, config: Config, req: Request, res: Response): Promise<void> {

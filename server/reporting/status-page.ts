@@ -10,7 +10,7 @@ import { parseMultipart } from '../web/multipart.js';
 import type { Attempt } from '../web/rate-limit.js';
 import { decryptEvidence, readEvidenceMeta, storeReporterEvidence } from './evidence.js';
 import { evidenceFileName } from './evidence-names.js';
-import { createReporterSession, endReporterSession, loadReporterSession, openReportOf, reporterOf, signedInPayload, type ReporterSession } from './session.js';
+import { createReporterSession, dropReporterSession, endReporterSession, loadReporterSession, openReportOf, reporterOf, signedInPayload, type ReporterSession } from './session.js';
 import { listItem, listLabel, loadLists, type ListName } from '../settings/lists.js';
 import * as q from './queries.js';
 import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport } from './service.js';
@@ -30,7 +30,7 @@ async function renderStatus(
   const view = await loadReport(ctx.db, openReportOf(session));
   if (!view) {
     // Withdrawn or deleted by retention while signed in.
-    await ctx.db.deleteFrom('sessions').where('id_hash', '=', session.token.idHash).execute();
+    await dropReporterSession(ctx.db, session);
     return renderSignIn(res, 410, 'report_gone');
   }
   const lists = await loadLists(ctx.db);
