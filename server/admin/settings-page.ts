@@ -126,7 +126,7 @@ export function addToList(ctx: AppContext): RequestHandler {
     if (Object.keys(errors).length > 0) return renderList(ctx, res, list, 422, { add: { labels: body, errors } });
     let code: string;
     try {
-      code = await addListItem(ctx.db, list, labels);
+      code = await ctx.db.transaction().execute((trx) => addListItem(trx, list, labels));
     } catch (err) {
       if (err instanceof RangeError) return renderList(ctx, res, list, 409, { add: { labels: body, errors: { en: staffTranslator()('settings.lists.errors.full') } } });
       throw err;

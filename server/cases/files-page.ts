@@ -5,6 +5,7 @@ import { decryptEvidence } from '../reporting/evidence.js';
 import { evidenceFileName } from '../reporting/evidence-names.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
+import { contentDisposition, fileHeaders } from '../web/download.js';
 import { sendChunks } from '../web/stream.js';
 import { staffTranslator, translator } from '../i18n/index.js';
 import { fmt } from './case-page.js';
@@ -24,12 +25,6 @@ async function load(ctx: AppContext, req: Request, res: Response): Promise<OpenC
   return openCase(ctx.db, await staffOf(res).teamKeys(), idParam(req));
 }
 
-/** Only names we made (evidence-3.txt, referral-….zip): plain ASCII, so no encoded variant is needed. */
-export function contentDisposition(kind: 'attachment' | 'inline', name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error('not a name this server makes');
-  return `${kind}; filename="${name}"`;
-}
-
 /** Only what the upload pipeline writes after re-encoding an image (never SVG or anything scriptable). */
 const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
 
@@ -41,11 +36,7 @@ export function downloadEvidence(ctx: AppContext): RequestHandler {
     const inline = req.query['inline'] === '1' && INLINE_TYPES.has(file.meta.type);
     // Recorded before the first byte leaves, so an interrupted download is still on record.
     await audit(ctx.db, { action: 'case.evidence_downloaded', actorId: staffOf(res).user.id, caseId: c.id, details: { evidenceId: file.row.id, inline } });
-    res.setHeader('Content-Type', inline ? file.meta.type : 'application/octet-stream');
-    res.setHeader('Content-Length', String(file.meta.size));
-    res.setHeader('Content-Disposition', contentDisposition(inline ? 'inline' : 'attachment', evidenceFileName(file.row.n, file.meta)));
-    // Even opened on its own, the file can run nothing and load nothing.
-    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+    fileHeaders(res, { name: evidenceFileName(file.row.n, file.meta), size: file.meta.size, inlineType: inline ? file.meta.type : null });
     await sendChunks(res, decryptEvidence(ctx.db, c.dataKey, file.row));
   };
 }

@@ -9,3 +9,4 @@ export * from './recovery.js';
 export * from './passwords.js';
 export * from './totp.js';
 export * from './ip-hash.js';
+export * from './encoding.js';

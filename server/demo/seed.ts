@@ -291,7 +291,7 @@ export async function seedCases(db: Db, opts: SeedOptions): Promise<number> {
       yield { plains: batch.map((g) => g.plain), rest: batch };
     }
   }
-  const labelCodes = await seedLabelCodes(db);
+  const labelCodes = await db.transaction().execute(seedLabelCodes);
   await encryptAndInsert(batches(), opts.teamKey.publicKey, encryptionThreads(opts.count, opts.workers), (b, enc) =>
     insertReports(db, b.rest, enc, labelCodes),
   );

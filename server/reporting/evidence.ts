@@ -221,6 +221,33 @@ export async function storeEvidence(db: Db, o: StoreEvidenceOptions): Promise<{ 
   }
 }
 
+export type EvidenceLimits = { fileBytes: number; reportBytes: number };
+
+/**
+ * One file a reporter sends, with the report form or later from the status
+ * page: at most the per-file limit and what is left of the report's
+ * allowance (`remaining`), refused with the message for whichever is the
+ * smaller; the per-report limit itself is kept by the reservations.
+ */
+export function storeReporterEvidence(
+  db: Db,
+  limits: EvidenceLimits,
+  report: { reportId: string; dataKey: Uint8Array },
+  remaining: number,
+  file: { filename: string; source: AsyncIterable<Uint8Array> },
+): Promise<{ id: string; meta: EvidenceMeta }> {
+  return storeEvidence(db, {
+    reportId: report.reportId,
+    dataKey: report.dataKey,
+    addedBy: 'reporter',
+    filename: file.filename,
+    source: file.source,
+    maxBytes: Math.min(limits.fileBytes, remaining),
+    limitCode: limits.fileBytes <= remaining ? 'evidence_file_too_large' : 'evidence_report_too_large',
+    reportLimit: limits.reportBytes,
+  });
+}
+
 export function readEvidenceMeta(dataKey: Uint8Array, id: string, meta: Uint8Array): EvidenceMeta {
   return decryptJson<EvidenceMeta>(dataKey, meta, { table: 'evidence', id, field: 'meta' });
 }

@@ -1,27 +1,21 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { TFunction } from 'i18next';
-import { constantTimeEqual, formatReceipt, normalizeReceipt, type SessionToken } from '../crypto/index.js';
+import { constantTimeEqual, formatReceipt, normalizeReceipt } from '../crypto/index.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
-import { HttpError, databaseUnavailable, notReady } from '../errors.js';
+import { HttpError, databaseUnavailable } from '../errors.js';
 import { currentTeamKey, type Installation } from '../setup/service.js';
 import { emptyMap } from '../own.js';
-import type { AppContext } from '../web/context.js';
+import { requireInstallation, type AppContext } from '../web/context.js';
 import { parseMultipart } from '../web/multipart.js';
 import { setSessionCookie } from '../web/session-store.js';
-import { createReporterSession, insertReporterSession, loadReporterSession, updateReporterSession } from '../web/sessions.js';
-import { storeEvidence } from './evidence.js';
+import { storeReporterEvidence } from './evidence.js';
 import { reportFormView } from './form-view.js';
+import { createReporterSession, reporterOf } from './session.js';
 import { loadLists, type Lists } from '../settings/lists.js';
-import { claimForm, newFormKey, parseFormKey, sealReceiptForForm, type Claim, type FormKey } from './form-claims.js';
-import { completeFormClaim, forgetClaimReceipt, releaseFormClaim } from './queries.js';
-import { createPendingReport, discardPendingReport, issueReceipt, markSubmitted, openWithReceipt, reportUrgency, type OpenReport } from './service.js';
+import { claimForm, newFormKey, parseFormKey, type Claim, type FormKey } from './form-claims.js';
+import { discardUnfiled, fileReport, receiptTypedBack, reopenFiled } from './intake.js';
+import { createPendingReport, type OpenReport } from './service.js';
 import { validateReport, type FieldErrors, type FormFields } from './validation.js';
-
-export async function requireInstallation(ctx: AppContext): Promise<Installation> {
-  const inst = await ctx.installation();
-  if (!inst) throw notReady();
-  return inst;
-}
 
 function renderForm(
   ctx: AppContext,
@@ -131,7 +125,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
     const discard = async () => {
       if (filed || discarded) return;
       discarded = true;
-      await discardUnfiled(ctx, open as OpenReport | null, formKey as FormKey | null, (claim as Claim | null)?.kind === 'mine');
+      await discardUnfiled(ctx.db, ctx.logger, open as OpenReport | null, formKey as FormKey | null, (claim as Claim | null)?.kind === 'mine');
     };
 
     let filesSent = 0;
@@ -146,16 +140,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
           if (!report) return; // invalid form, or a repeat: the file is drained, never stored
           ctx.disk?.ensureSpace();
           const remaining = limits.reportBytes - evidenceBytes;
-          const { meta } = await storeEvidence(ctx.db, {
-            reportId: report.reportId,
-            dataKey: report.dataKey,
-            addedBy: 'reporter',
-            filename: info.filename,
-            source: stream,
-            maxBytes: Math.min(limits.fileBytes, remaining),
-            limitCode: limits.fileBytes <= remaining ? 'evidence_file_too_large' : 'evidence_report_too_large',
-            reportLimit: limits.reportBytes,
-          });
+          const { meta } = await storeReporterEvidence(ctx.db, limits, report, remaining, { filename: info.filename, source: stream });
           evidenceBytes += meta.originalSize;
         },
         { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
@@ -171,7 +156,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
       if (repeat?.kind === 'sent') return await showRepeat(ctx, inst, res, repeat);
       const report = open as OpenReport | null;
       if (!report) throw new Error('valid report without a pending row');
-      const session = await fileReport(ctx, inst, report, formKey, result.value.urgent);
+      const session = await fileReport(ctx.db, inst, report, formKey, result.value.urgent);
       filed = true;
       setSessionCookie(ctx.config, res, 'reporter', session);
       res.redirect(303, `/${res.locals['lang']}/report/receipt`);
@@ -197,61 +182,15 @@ export function submitReport(ctx: AppContext): RequestHandler {
 }
 
 /**
- * The receipt, the report's 'submitted' state, the reporter's session and the
- * form's "sent" mark in one transaction: a report is never stored without a
- * session that opens it, nor a session for a report that is not there.
- */
-async function fileReport(ctx: AppContext, inst: Installation, report: OpenReport, formKey: FormKey | null, urgent: boolean): Promise<SessionToken> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const issued = await issueReceipt(inst, report);
-    const session = await ctx.db.transaction().execute(async (trx) => {
-      if (!(await markSubmitted(trx, report, issued))) return null;
-      const token = await insertReporterSession(trx, {
-        reportId: report.reportId,
-        dataKey: Buffer.from(report.dataKey).toString('base64'),
-        receipt: issued.receipt,
-        urgent,
-      });
-      if (formKey) await completeFormClaim(trx, formKey.idHash, report.reportId, sealReceiptForForm(formKey, issued.receipt));
-      return token;
-    });
-    if (session) return session;
-  }
-  throw new Error('could not issue a unique receipt');
-}
-
-/** Removes a pending report (its evidence cascades) and gives the form back; logs, never throws. */
-async function discardUnfiled(ctx: AppContext, open: OpenReport | null, formKey: FormKey | null, claimed: boolean): Promise<void> {
-  try {
-    if (open) await discardPendingReport(ctx.db, open.reportId);
-    if (claimed && formKey) await releaseFormClaim(ctx.db, formKey.idHash);
-  } catch (err) {
-    ctx.logger.warn({ err }, 'could not discard an unfinished report; housekeeping will');
-  }
-}
-
-/**
  * A repeat of a form that was already filed: the same receipt page (a new
  * session for the same report, from the receipt copy), or, once the receipt
  * was typed back, a page that says the report was sent.
  */
 async function showRepeat(ctx: AppContext, inst: Installation, res: Response, claim: Extract<Claim, { kind: 'sent' }>): Promise<void> {
-  if (!claim.receipt) throw new HttpError(409, 'already_sent');
-  const opened = await openWithReceipt(ctx.db, inst, claim.receipt);
-  if (!opened) throw new HttpError(409, 'already_sent'); // withdrawn since
-  const urgent = (await reportUrgency(ctx.db, opened.reportId)) ?? false;
-  await createReporterSession(ctx.db, ctx.config, res, {
-    reportId: opened.reportId,
-    dataKey: Buffer.from(opened.dataKey).toString('base64'),
-    receipt: claim.receipt,
-    urgent,
-  });
+  const payload = claim.receipt ? await reopenFiled(ctx.db, inst, claim.receipt) : null;
+  if (!payload) throw new HttpError(409, 'already_sent'); // the receipt was typed back, or the report withdrawn since
+  await createReporterSession(ctx.db, ctx.config, res, payload);
   res.redirect(303, `/${res.locals['lang']}/report/receipt`);
-}
-
-async function sessionWithReceipt(ctx: AppContext, req: Request) {
-  const session = await loadReporterSession(ctx.db, ctx.config, req);
-  return session?.payload.receipt ? session : null;
 }
 
 function renderReceipt(res: Response, status: number, receipt: string, urgent: boolean, error: string | null) {
@@ -259,27 +198,22 @@ function renderReceipt(res: Response, status: number, receipt: string, urgent: b
 }
 
 /** The receipt, shown from the reporter's own session until they type it back. */
-export function showReceipt(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    const session = await sessionWithReceipt(ctx, req);
-    if (!session) return res.redirect(303, `/${res.locals['lang']}/status`);
-    renderReceipt(res, 200, session.payload.receipt!, Boolean(session.payload.urgent), null);
+export function showReceipt(_ctx: AppContext): RequestHandler {
+  return async (_req, res) => {
+    const { payload } = reporterOf(res, 'receipt_pending');
+    renderReceipt(res, 200, payload.receipt, payload.urgent, null);
   };
 }
 
 export function confirmReceipt(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await sessionWithReceipt(ctx, req);
-    if (!session) return res.redirect(303, `/${res.locals['lang']}/status`);
+    const session = reporterOf(res, 'receipt_pending');
     const typed = normalizeReceipt(String(req.body?.receipt ?? ''));
-    const expected = session.payload.receipt!;
+    const expected = session.payload.receipt;
     if (!typed || !constantTimeEqual(Buffer.from(typed), Buffer.from(expected))) {
-      return renderReceipt(res, 422, expected, Boolean(session.payload.urgent), typed ? 'receipt_mismatch' : 'receipt_format');
+      return renderReceipt(res, 422, expected, session.payload.urgent, typed ? 'receipt_mismatch' : 'receipt_format');
     }
-    delete session.payload.receipt;
-    delete session.payload.urgent;
-    await updateReporterSession(ctx.db, session);
-    await forgetClaimReceipt(ctx.db, session.payload.reportId); // a repeat of the form now only says "already sent"
+    await receiptTypedBack(ctx.db, session);
     res.redirect(303, `/${res.locals['lang']}/status?confirmed=1`);
   };
 }

@@ -1,37 +1,20 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { TFunction } from 'i18next';
 import { normalizeReceipt } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import { emptyMap } from '../own.js';
-import type { AppContext } from '../web/context.js';
+import { requireInstallation, type AppContext } from '../web/context.js';
+import { fileHeaders } from '../web/download.js';
 import { sendChunks } from '../web/stream.js';
 import { parseMultipart } from '../web/multipart.js';
 import type { Attempt } from '../web/rate-limit.js';
-import {
-  createReporterSession,
-  endReporterSession,
-  loadReporterSession,
-  type ReporterSession,
-} from '../web/sessions.js';
-import { decryptEvidence, readEvidenceMeta, storeEvidence } from './evidence.js';
+import { decryptEvidence, readEvidenceMeta, storeReporterEvidence } from './evidence.js';
 import { evidenceFileName } from './evidence-names.js';
-import { requireInstallation } from './report-page.js';
+import { createReporterSession, dropReporterSession, endReporterSession, loadReporterSession, openReportOf, reporterOf, signedInPayload, type ReporterSession } from './session.js';
 import { listItem, listLabel, loadLists, type ListName } from '../settings/lists.js';
 import * as q from './queries.js';
-import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport, type OpenReport } from './service.js';
+import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport } from './service.js';
 import { LIMITS, checkText, type FormFields } from './validation.js';
-
-const openOf = (s: ReporterSession): OpenReport => ({
-  reportId: s.payload.reportId,
-  dataKey: new Uint8Array(Buffer.from(s.payload.dataKey, 'base64')),
-});
-
-/** A signed-in reporter's session; one still waiting for the receipt to be typed back (just filed) is not one yet. */
-async function requireSession(ctx: AppContext, req: Request): Promise<ReporterSession> {
-  const session = await loadReporterSession(ctx.db, ctx.config, req);
-  if (!session || session.payload.receipt) throw new HttpError(401, 'session_expired');
-  return session;
-}
 
 function renderSignIn(res: Response, status: number, error: string | null) {
   res.status(status).render('reporter/status-sign-in', { error });
@@ -44,10 +27,10 @@ async function renderStatus(
   status = 200,
   extra: { messageError?: string | null; messageDraft?: string; evidenceError?: string | null; notice?: string | null } = {},
 ) {
-  const view = await loadReport(ctx.db, openOf(session));
+  const view = await loadReport(ctx.db, openReportOf(session));
   if (!view) {
     // Withdrawn or deleted by retention while signed in.
-    await ctx.db.deleteFrom('sessions').where('id_hash', '=', session.token.idHash).execute();
+    await dropReporterSession(ctx.db, session);
     return renderSignIn(res, 410, 'report_gone');
   }
   const lists = await loadLists(ctx.db);
@@ -73,8 +56,9 @@ async function renderStatus(
 export function showStatus(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     await requireInstallation(ctx);
+    // A session still waiting for its receipt to be typed back (just filed) is not signed in yet.
     const session = await loadReporterSession(ctx.db, ctx.config, req);
-    if (!session || session.payload.receipt) return renderSignIn(res, 200, null);
+    if (session?.payload.stage !== 'signed_in') return renderSignIn(res, 200, null);
     await renderStatus(ctx, res, session, 200, { notice: req.query['confirmed'] === '1' ? 'receipt_confirmed' : null });
   };
 }
@@ -104,22 +88,19 @@ export function signIn(ctx: AppContext): RequestHandler {
     if (!open) return renderSignIn(res, 422, 'receipt_unknown');
     await attempt.succeeded();
     await endReporterSession(ctx.db, ctx.config, req, res);
-    await createReporterSession(ctx.db, ctx.config, res, {
-      reportId: open.reportId,
-      dataKey: Buffer.from(open.dataKey).toString('base64'),
-    });
+    await createReporterSession(ctx.db, ctx.config, res, signedInPayload(open));
     res.redirect(303, `/${res.locals['lang']}/status`);
   };
 }
 
 export function postMessage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     const body = String(req.body?.message ?? '').trim();
     ctx.disk?.ensureSpace();
     const problem = checkText(body, LIMITS.message, true);
     if (problem) return renderStatus(ctx, res, session, 422, { messageError: problem.key, messageDraft: body });
-    await addMessage(ctx.db, openOf(session), 'reporter', body);
+    await addMessage(ctx.db, openReportOf(session), 'reporter', body);
     res.redirect(303, `/${res.locals['lang']}/status#messages`);
   };
 }
@@ -131,7 +112,7 @@ export function postMessage(ctx: AppContext): RequestHandler {
  */
 export function switchStatusLanguage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     // Kept as typed: the form's body limit bounds it, and sending it checks it.
     await renderStatus(ctx, res, session, 200, { messageDraft: String(req.body?.message ?? '') });
   };
@@ -140,8 +121,8 @@ export function switchStatusLanguage(ctx: AppContext): RequestHandler {
 export function postEvidence(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const { limits } = ctx.config;
-    const session = await requireSession(ctx, req);
-    const open = openOf(session);
+    const session = reporterOf(res);
+    const open = openReportOf(session);
     let remaining = await remainingEvidenceBytes(ctx.db, open.reportId, limits.reportBytes);
     const fields: FormFields = emptyMap();
     try {
@@ -151,16 +132,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
         fields,
         async (stream, info) => {
           ctx.disk?.ensureSpace();
-          const { meta } = await storeEvidence(ctx.db, {
-            reportId: open.reportId,
-            dataKey: open.dataKey,
-            addedBy: 'reporter',
-            filename: info.filename,
-            source: stream,
-            maxBytes: Math.min(limits.fileBytes, remaining),
-            limitCode: limits.fileBytes <= remaining ? 'evidence_file_too_large' : 'evidence_report_too_large',
-            reportLimit: limits.reportBytes,
-          });
+          const { meta } = await storeReporterEvidence(ctx.db, limits, open, remaining, { filename: info.filename, source: stream });
           remaining -= meta.originalSize;
         },
         { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
@@ -184,31 +156,27 @@ export function postEvidence(ctx: AppContext): RequestHandler {
  */
 export function downloadEvidence(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
-    const open = openOf(session);
+    const session = reporterOf(res);
+    const open = openReportOf(session);
     const id = String(req.params['id'] ?? '');
     if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound();
     const row = await q.getEvidence(ctx.db, open.reportId, id);
     if (!row?.meta) throw notFound();
     const meta = readEvidenceMeta(open.dataKey, row.id, row.meta);
-    res.setHeader('Content-Type', 'application/octet-stream');
-    res.setHeader('Content-Length', String(meta.size));
-    res.setHeader('Content-Disposition', `attachment; filename="${evidenceFileName(row.n, meta)}"`);
-    res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+    fileHeaders(res, { name: evidenceFileName(row.n, meta), size: meta.size });
     await sendChunks(res, decryptEvidence(ctx.db, open.dataKey, row));
   };
 }
 
-export function showWithdraw(ctx: AppContext): RequestHandler {
-  return async (req, res) => {
-    await requireSession(ctx, req);
+export function showWithdraw(_ctx: AppContext): RequestHandler {
+  return async (_req, res) => {
     res.render('reporter/withdraw', {});
   };
 }
 
 export function withdraw(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const session = await requireSession(ctx, req);
+    const session = reporterOf(res);
     if (req.body?.confirm !== 'yes') return res.status(422).render('reporter/withdraw', { error: 'withdraw_confirm' });
     await withdrawReport(ctx.db, session.payload.reportId);
     await endReporterSession(ctx.db, ctx.config, req, res);

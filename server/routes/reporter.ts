@@ -6,18 +6,23 @@ import { csrfGuards, csrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { languageFromPath } from '../web/language.js';
 import { quickExit } from '../reporting/exit-page.js';
+import { reporterGuard } from '../reporting/session.js';
 import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from '../reporting/report-page.js';
 import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, switchStatusLanguage, withdraw } from '../reporting/status-page.js';
 
 /**
  * Reporter pages under /{lang}/. Anonymous by design: no route needs an
- * account; the receipt session (P5) guards /status/*. Every POST carries its
- * CSRF guard on its line: requireCsrf after the body parser, or csrfFirstPart
- * for a streamed multipart form (the token is its first part).
+ * account; the receipt session (P5) guards /status/*: requireReporter, first
+ * on the line, so a visitor without the right session is refused before any
+ * body is read ('signed_in' for the status pages, 'receipt_pending' for the
+ * receipt page just after filing). Every POST carries its CSRF guard on its
+ * line: requireCsrf after the body parser, or csrfFirstPart for a streamed
+ * multipart form (the token is its first part).
  */
 export function reporterRoutes(ctx: AppContext): Router {
   const form = urlencodedForm({ limit: ctx.config.limits.formBytes, parameterLimit: 50 });
   const { requireCsrf, csrfFirstPart } = csrfGuards(ctx.csrf);
+  const requireReporter = reporterGuard(ctx);
   const r = Router({ mergeParams: true });
 
   r.use(languageFromPath);
@@ -50,17 +55,17 @@ export function reporterRoutes(ctx: AppContext): Router {
   r.get('/report', showForm(ctx));
   r.post('/report', csrfFirstPart, submitReport(ctx)); // multipart, streamed
   r.post('/report/language', csrfFirstPart, switchLanguage(ctx)); // the same form, in another language; nothing stored
-  r.get('/report/receipt', showReceipt(ctx));
-  r.post('/report/receipt', form, requireCsrf, confirmReceipt(ctx));
+  r.get('/report/receipt', requireReporter('receipt_pending'), showReceipt(ctx));
+  r.post('/report/receipt', requireReporter('receipt_pending'), form, requireCsrf, confirmReceipt(ctx));
 
   r.get('/status', showStatus(ctx));
   r.post('/status', form, requireCsrf, signIn(ctx));
-  r.post('/status/messages', form, requireCsrf, postMessage(ctx));
-  r.post('/status/language', form, requireCsrf, switchStatusLanguage(ctx)); // the same page, in another language, the message kept; nothing stored
-  r.post('/status/evidence', csrfFirstPart, postEvidence(ctx)); // multipart, streamed
-  r.get('/status/evidence/:id', downloadEvidence(ctx));
-  r.get('/status/withdraw', showWithdraw(ctx));
-  r.post('/status/withdraw', form, requireCsrf, withdraw(ctx));
-  r.post('/status/leave', form, requireCsrf, leave(ctx));
+  r.post('/status/messages', requireReporter('signed_in'), form, requireCsrf, postMessage(ctx));
+  r.post('/status/language', requireReporter('signed_in'), form, requireCsrf, switchStatusLanguage(ctx)); // the same page, in another language, the message kept; nothing stored
+  r.post('/status/evidence', requireReporter('signed_in'), csrfFirstPart, postEvidence(ctx)); // multipart, streamed
+  r.get('/status/evidence/:id', requireReporter('signed_in'), downloadEvidence(ctx));
+  r.get('/status/withdraw', requireReporter('signed_in'), showWithdraw(ctx));
+  r.post('/status/withdraw', requireReporter('signed_in'), form, requireCsrf, withdraw(ctx));
+  r.post('/status/leave', form, requireCsrf, leave(ctx)); // any session or none: it only ends things
   return r;
 }

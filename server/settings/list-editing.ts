@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
-import type { Db } from '../db/index.js';
+import { assertTransaction, type Db } from '../db/index.js';
 import { LANGUAGES, staffTranslator } from '../i18n/index.js';
 import { DEFAULT_LISTS, LIST_NAMES, type ListName } from './lists.js';
+import * as q from './queries.js';
 
 /**
  * Editing the configurable lists. Reports store a value's code, never its
@@ -57,61 +57,40 @@ function codeFor(list: ListName, label: string, taken: Set<string>): string {
   return code;
 }
 
-export async function addListItem(db: Db, list: ListName, labels: LabelInput): Promise<string> {
-  // Inside the caller's transaction when given one (the demo seed), else its own.
-  const run = async (trx: Db) => {
-    // Serialise additions to one list across instances (codes and positions stay unique).
-    await sql`select pg_advisory_xact_lock(hashtext(${'harbour.list.' + list}))`.execute(trx);
-    const items = await trx.selectFrom('list_items').select(['code', 'position']).where('list', '=', list).orderBy('position').execute();
-    if (items.length >= MAX_ITEMS) throw new RangeError('list full');
-    const code = codeFor(list, labels['en'] ?? '', new Set(items.map((i) => i.code)));
-    const firstCatchAll = items.find((i) => CATCH_ALLS.has(i.code));
-    const position = firstCatchAll ? firstCatchAll.position : (items.at(-1)?.position ?? -1) + 1;
-    if (firstCatchAll) {
-      await trx.updateTable('list_items').set({ position: sql`position + 1` }).where('list', '=', list).where('position', '>=', position).execute();
-    }
-    await trx.insertInto('list_items').values({ list, code, position, labels: JSON.stringify(labels) }).execute();
-    return code;
-  };
-  return db.isTransaction ? run(db) : db.transaction().execute(run);
+/**
+ * Adds a value to a list, before the catch-alls, inside the caller's
+ * transaction (with the audit record that says so, or the rest of a seed);
+ * the list stays locked until it ends. Throws a RangeError when the list is full.
+ */
+export async function addListItem(trx: Db, list: ListName, labels: LabelInput): Promise<string> {
+  assertTransaction(trx);
+  await q.lockList(trx, list);
+  const items = await q.selectListPositions(trx, list);
+  if (items.length >= MAX_ITEMS) throw new RangeError('list full');
+  const code = codeFor(list, labels['en'] ?? '', new Set(items.map((i) => i.code)));
+  const firstCatchAll = items.find((i) => CATCH_ALLS.has(i.code));
+  const position = firstCatchAll ? firstCatchAll.position : (items.at(-1)?.position ?? -1) + 1;
+  if (firstCatchAll) await q.shiftListItems(trx, list, position);
+  await q.insertListItem(trx, { list, code, position, labels });
+  return code;
 }
 
-export async function findListItem(db: Db, list: ListName, code: string) {
-  return db.selectFrom('list_items').select(['code', 'labels', 'retired_at']).where('list', '=', list).where('code', '=', code).executeTakeFirst();
+export function findListItem(db: Db, list: ListName, code: string) {
+  return q.findListItem(db, list, code);
 }
 
 /** Replaces the administrator's labels (an empty language falls back to the default label). */
-export async function relabelListItem(db: Db, list: ListName, code: string, labels: LabelInput): Promise<void> {
-  await db.updateTable('list_items').set({ labels: JSON.stringify(labels) }).where('list', '=', list).where('code', '=', code).execute();
+export function relabelListItem(db: Db, list: ListName, code: string, labels: LabelInput): Promise<void> {
+  return q.updateListItemLabels(db, list, code, labels);
 }
 
-export async function setRetired(db: Db, list: ListName, code: string, retired: boolean): Promise<void> {
-  await db
-    .updateTable('list_items')
-    .set({ retired_at: retired ? sql<Date>`coalesce(retired_at, now())` : null })
-    .where('list', '=', list)
-    .where('code', '=', code)
-    .execute();
+export function setRetired(db: Db, list: ListName, code: string, retired: boolean): Promise<void> {
+  return q.updateListItemRetired(db, list, code, retired);
 }
 
 /** How many submitted reports use each value (plaintext triage fields, for the administrator's list page). */
 export async function usageCounts(db: Db, list: ListName): Promise<Map<string, number>> {
-  if (list === 'label') {
-    // A case has several labels: one count per code, over the partial index reports_labels_list.
-    const rows = await db
-      .selectFrom(sql<{ code: string }>`(select unnest(labels) as code from reports where state = 'submitted' and labels <> '{}')`.as('l'))
-      .select(['l.code', (eb) => eb.fn.countAll<string>().as('n')])
-      .groupBy('l.code')
-      .execute();
-    return new Map(rows.map((r) => [r.code, Number(r.n)]));
-  }
-  const column = list === 'state' ? 'suspected_state' : list;
-  const rows = await db
-    .selectFrom('reports')
-    .select([sql.ref<string>(column).as('code'), (eb) => eb.fn.countAll<string>().as('n')])
-    .where('state', '=', 'submitted')
-    .groupBy(column)
-    .execute();
+  const rows = list === 'label' ? await q.labelUsage(db) : await q.columnUsage(db, list === 'state' ? 'suspected_state' : list);
   return new Map(rows.map((r) => [r.code, Number(r.n)]));
 }
 

@@ -1,5 +1,6 @@
 import type { TFunction } from 'i18next';
-import type { Db } from '../db/index.js';
+import { assertTransaction, type Db } from '../db/index.js';
+import * as q from './queries.js';
 
 /**
  * Configurable lists. Reports store the code; labels for the default codes
@@ -54,20 +55,17 @@ export const DEFAULT_LISTS: Record<ListName, readonly string[]> = {
 export type ListItem = { code: string; labels: Record<string, string>; retired: boolean };
 export type Lists = Record<ListName, ListItem[]>;
 
-export async function seedDefaultLists(db: Db): Promise<void> {
+/** The default values, as set-up writes them (inside its transaction); values already there are kept. */
+export async function seedDefaultLists(trx: Db): Promise<void> {
+  assertTransaction(trx);
   const rows = LIST_NAMES.flatMap((list) =>
     DEFAULT_LISTS[list].map((code, position) => ({ list, code, position, labels: '{}' })),
   );
-  await db.insertInto('list_items').values(rows).onConflict((oc) => oc.doNothing()).execute();
+  await q.insertListItemsIfMissing(trx, rows);
 }
 
 export async function loadLists(db: Db): Promise<Lists> {
-  const rows = await db
-    .selectFrom('list_items')
-    .select(['list', 'code', 'labels', 'retired_at'])
-    .orderBy('list')
-    .orderBy('position')
-    .execute();
+  const rows = await q.selectAllListItems(db);
   const lists: Lists = { region: [], community: [], state: [], label: [] };
   for (const r of rows) {
     if ((LIST_NAMES as readonly string[]).includes(r.list)) {

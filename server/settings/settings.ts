@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import type { Db } from '../db/index.js';
+import { assertTransaction, type Db } from '../db/index.js';
 import { staffTranslator } from '../i18n/index.js';
+import * as q from './queries.js';
 
 /**
  * Settings an administrator changes at /admin/settings. Each has a default
@@ -101,11 +102,11 @@ export function defaults(config: Config, orgName: string): Values {
 }
 
 async function storedValues(db: Db, config: Config): Promise<Values> {
-  const [rows, inst] = await Promise.all([
-    db.selectFrom('settings').select(['key', 'value']).execute(),
-    db.selectFrom('installation').select('org_name').executeTakeFirst(),
+  const [rows, orgName] = await Promise.all([
+    q.selectSettingRows(db),
+    q.setupOrgName(db),
   ]);
-  const values = defaults(config, inst?.org_name ?? 'Harbour');
+  const values = defaults(config, orgName ?? 'Harbour');
   for (const row of rows) {
     if (!(SETTING_KEYS as string[]).includes(row.key)) continue;
     const key = row.key as SettingKey;
@@ -146,6 +147,7 @@ export type SettingsChange = { changed: SettingKey[]; errors: Partial<Record<Set
  * is stored when any field is invalid.
  */
 export async function saveSettings(db: Db, config: Config, input: Record<string, unknown>): Promise<SettingsChange> {
+  assertTransaction(db);
   const current = await storedValues(db, config);
   const errors: Partial<Record<SettingKey, string>> = {};
   const next: Partial<Values> = {};
@@ -163,13 +165,7 @@ export async function saveSettings(db: Db, config: Config, input: Record<string,
   if (Object.keys(errors).length > 0) return { changed: [], errors };
 
   const changed = SETTING_KEYS.filter((k) => k in next && next[k] !== current[k]);
-  for (const key of changed) {
-    await db
-      .insertInto('settings')
-      .values({ key, value: JSON.stringify(next[key]) })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(next[key]), updated_at: new Date() }))
-      .execute();
-  }
+  for (const key of changed) await q.upsertSetting(db, key, next[key]);
   return { changed, errors };
 }
 

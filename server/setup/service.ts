@@ -10,6 +10,7 @@ import {
 } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import { seedDefaultLists } from '../settings/lists.js';
+import * as q from './queries.js';
 
 export type Installation = Readonly<{
   orgName: string;
@@ -27,7 +28,7 @@ export class AlreadySetUpError extends Error {
 }
 
 export async function getInstallation(db: Db): Promise<Installation | null> {
-  const row = await db.selectFrom('installation').selectAll().where('id', '=', 1).executeTakeFirst();
+  const row = await q.selectInstallation(db);
   if (!row) return null;
   return Object.freeze({
     orgName: row.org_name,
@@ -38,12 +39,7 @@ export async function getInstallation(db: Db): Promise<Installation | null> {
 }
 
 export async function currentTeamKey(db: Db): Promise<TeamPublicKey> {
-  const row = await db
-    .selectFrom('team_keys')
-    .select(['id', 'public_key'])
-    .where('retired_at', 'is', null)
-    .orderBy('id', 'desc')
-    .executeTakeFirstOrThrow();
+  const row = await q.selectCurrentTeamKey(db);
   return { id: row.id, publicKey: row.public_key };
 }
 
@@ -60,28 +56,14 @@ export async function setupOrganisation(db: Db, opts: { orgName: string }): Prom
   const recovery = newKeyPair();
   let teamKeyId = 0;
   await db.transaction().execute(async (trx) => {
-    const existing = await trx.selectFrom('installation').select('id').executeTakeFirst();
-    if (existing) throw new AlreadySetUpError();
-    await trx
-      .insertInto('installation')
-      .values({
-        id: 1,
-        org_name: orgName,
-        recovery_public_key: recovery.publicKey,
-        receipt_salt: randomBytes(16),
-        csrf_secret: randomBytes(32),
-      })
-      .execute();
-    const row = await trx
-      .insertInto('team_keys')
-      .values({
-        public_key: team.publicKey,
-        secret_sealed_to_recovery: sealTo(team.privateKey, recovery.publicKey),
-        retired_at: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    teamKeyId = row.id;
+    if (await q.installationExists(trx)) throw new AlreadySetUpError();
+    await q.insertInstallation(trx, {
+      orgName,
+      recoveryPublicKey: recovery.publicKey,
+      receiptSalt: randomBytes(16),
+      csrfSecret: randomBytes(32),
+    });
+    teamKeyId = await q.insertTeamKey(trx, team.publicKey, sealTo(team.privateKey, recovery.publicKey));
     await seedDefaultLists(trx);
   });
   // The team key pair is returned in memory only, so set-up can grant it to
@@ -94,9 +76,7 @@ export async function openTeamKeyWithRecovery(db: Db, recoveryKeyText: string, t
   const privateKey = decodeRecoveryKey(recoveryKeyText);
   if (!privateKey) throw new Error('That is not a valid recovery key (check for typing mistakes).');
   const recovery = { privateKey, publicKey: publicKeyOf(privateKey) };
-  let q = db.selectFrom('team_keys').select(['public_key', 'secret_sealed_to_recovery']);
-  q = teamKeyId === undefined ? q.where('retired_at', 'is', null).orderBy('id', 'desc') : q.where('id', '=', teamKeyId);
-  const row = await q.executeTakeFirstOrThrow();
+  const row = await q.selectTeamKeyForRecovery(db, teamKeyId);
   const teamPrivate = unsealWith(row.secret_sealed_to_recovery, recovery, 'team key (wrong recovery key?)');
   return { publicKey: row.public_key, privateKey: teamPrivate };
 }

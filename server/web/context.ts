@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { notReady } from '../errors.js';
 import type { Db } from '../db/index.js';
 import type { DiskGuard } from '../db/disk.js';
 import type { Logger } from '../logger.js';
@@ -31,4 +32,11 @@ export type AppContext = {
 export function installationLoader(db: Db): () => Promise<Installation | null> {
   let cached: Installation | null = null;
   return async () => (cached ??= await getInstallation(db));
+}
+
+/** The installation, or the "not set up yet" page (503) for a route that cannot work without it. */
+export async function requireInstallation(ctx: AppContext): Promise<Installation> {
+  const inst = await ctx.installation();
+  if (!inst) throw notReady();
+  return inst;
 }

@@ -1,29 +1,18 @@
 import type { Request } from 'express';
-import { CompiledQuery, sql } from 'kysely';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { ipHashDayKey, ipHashRoot, keyedHash, processIpHashSecret, utcDay } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import { tooManyRequests } from '../errors.js';
 import { clientKey } from './client.js';
+import { givePointBack, kyselyStoreClient } from './rate-limit-queries.js';
+
+export { deleteExpiredRateLimits } from './rate-limit-queries.js';
 
 /**
  * Rate limits shared by every instance, stored in PostgreSQL through
- * rate-limiter-flexible. Its Postgres store wants a `pg`-style client; this
- * adapter runs its queries through Kysely so the same code works on a
- * PostgreSQL server and on the embedded PGlite.
+ * rate-limiter-flexible (its store runs through Kysely, rate-limit-queries.ts).
  */
-function kyselyStoreClient(db: Db) {
-  return {
-    async query(q: { text: string; values?: unknown[] }) {
-      const result = await db.executeQuery(CompiledQuery.raw(q.text, q.values ?? []));
-      const rows = (result.rows as Record<string, unknown>[]).map((r) =>
-        'expire' in r ? { ...r, expire: r['expire'] == null ? null : Number(r['expire']) } : r,
-      );
-      return { rows, rowCount: rows.length || Number(result.numAffectedRows ?? 0) };
-    },
-  };
-}
 
 /** A point taken before an attempt is evaluated; handed back if it succeeds, so only failures count. */
 export type Attempt = { succeeded(): Promise<void> };
@@ -147,18 +136,7 @@ export class RateLimits {
    */
   private async giveBack(taken: Taken[]): Promise<void> {
     for (const { limiter, key, windowEnd } of taken) {
-      await this.db
-        .updateTable('rate_limits')
-        .set({ points: sql`points - 1` })
-        .where('key', '=', limiter.getKey(key))
-        .where('points', '>', 0)
-        .where('expire', '>', Date.now())
-        .where('expire', '<=', windowEnd + 5_000)
-        .execute();
+      await givePointBack(this.db, limiter.getKey(key), windowEnd);
     }
   }
-}
-
-export async function deleteExpiredRateLimits(db: Db): Promise<void> {
-  await db.deleteFrom('rate_limits').where('expire', '<', Date.now()).execute();
 }

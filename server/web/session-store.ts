@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Request, Response } from 'express';
 import {
   decryptJson,
@@ -10,6 +9,7 @@ import {
 } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { Config } from '../config.js';
+import * as q from './session-queries.js';
 
 /**
  * Sessions for reporters and staff (P9). The cookie holds a random token;
@@ -37,23 +37,18 @@ export type NewSession<P> = { kind: SessionKind; payload: P; lifetimeMs: number;
 /**
  * Inserts a session row (pass a transaction to make it part of a larger
  * change) and returns its token; setSessionCookie then hands it to the
- * browser. Times come from the database's clock, like every check against
- * them: an instance whose clock is off cannot end or stretch a session.
+ * browser. Times come from the database's clock (session-queries.ts).
  */
 export async function insertSession<P>(db: Db, s: NewSession<P>): Promise<SessionToken> {
   const token = newSessionToken();
-  await db
-    .insertInto('sessions')
-    .values({
-      id_hash: token.idHash,
-      kind: s.kind,
-      report_id: s.reportId ?? null,
-      user_id: s.userId ?? null,
-      payload: encryptJson(token.key, s.payload, payloadContext(token)),
-      expires_at: sql<Date>`now() + make_interval(secs => ${s.lifetimeMs / 1000})`,
-      last_seen_at: sql<Date>`now()`,
-    })
-    .execute();
+  await q.insertSessionRow(db, {
+    idHash: token.idHash,
+    kind: s.kind,
+    reportId: s.reportId ?? null,
+    userId: s.userId ?? null,
+    payload: encryptJson(token.key, s.payload, payloadContext(token)),
+    lifetimeMs: s.lifetimeMs,
+  });
   return token;
 }
 
@@ -82,14 +77,7 @@ export async function loadSession<P>(
 ): Promise<Session<P> | null> {
   const token = tokenFromRequest(config, req, kind);
   if (!token) return null;
-  const row = await db
-    .selectFrom('sessions')
-    .select(['payload', 'user_id', 'created_at', sql<boolean>`last_seen_at < now() - interval '1 minute'`.as('seen_a_while_ago')])
-    .where('id_hash', '=', token.idHash)
-    .where('kind', '=', kind)
-    .where('expires_at', '>', sql<Date>`now()`)
-    .where('last_seen_at', '>', sql<Date>`now() - make_interval(mins => ${idleMinutes})`)
-    .executeTakeFirst();
+  const row = await q.findLiveSession(db, token.idHash, kind, idleMinutes);
   if (!row) return null;
   let payload: P;
   try {
@@ -99,17 +87,13 @@ export async function loadSession<P>(
   }
   // Sliding idle timeout; written at most once a minute to spare the database.
   if (row.seen_a_while_ago) {
-    await db.updateTable('sessions').set({ last_seen_at: sql`now()` }).where('id_hash', '=', token.idHash).execute();
+    await q.touchSession(db, token.idHash);
   }
   return { token, payload, userId: row.user_id, createdAt: row.created_at };
 }
 
 export async function saveSessionPayload<P>(db: Db, session: Session<P>): Promise<void> {
-  await db
-    .updateTable('sessions')
-    .set({ payload: encryptJson(session.token.key, session.payload, payloadContext(session.token)) })
-    .where('id_hash', '=', session.token.idHash)
-    .execute();
+  await q.updateSessionPayload(db, session.token.idHash, encryptJson(session.token.key, session.payload, payloadContext(session.token)));
 }
 
 export function clearSessionCookie(config: Config, res: Response, kind: SessionKind): void {
@@ -119,7 +103,7 @@ export function clearSessionCookie(config: Config, res: Response, kind: SessionK
 /** Deletes the request's session row of this kind, if it has one. */
 export async function deleteSession(db: Db, config: Config, req: Request, kind: SessionKind): Promise<void> {
   const token = tokenFromRequest(config, req, kind);
-  if (token) await db.deleteFrom('sessions').where('id_hash', '=', token.idHash).execute();
+  if (token) await q.deleteSessionRow(db, token.idHash);
 }
 
 /**
@@ -132,16 +116,11 @@ export async function endSession(db: Db, config: Config, req: Request, res: Resp
   await deleteSession(db, config, req, kind);
 }
 
-export async function deleteExpiredSessions(db: Db, config: Config): Promise<number> {
-  const res = await db
-    .deleteFrom('sessions')
-    .where((eb) =>
-      eb.or([
-        eb('expires_at', '<=', sql<Date>`now()`),
-        eb.and([eb('kind', '=', 'reporter'), eb('last_seen_at', '<=', sql<Date>`now() - make_interval(mins => ${config.reporterSessionMinutes})`)]),
-        eb.and([eb('kind', '=', 'staff'), eb('last_seen_at', '<=', sql<Date>`now() - make_interval(mins => ${config.staff.idleMinutes})`)]),
-      ]),
-    )
-    .executeTakeFirst();
-  return Number(res.numDeletedRows);
+/** Deletes this session's row (the cookie, if the browser still sends it, then opens nothing). */
+export function deleteSessionOf<P>(db: Db, session: Session<P>): Promise<void> {
+  return q.deleteSessionRow(db, session.token.idHash);
+}
+
+export function deleteExpiredSessions(db: Db, config: Config): Promise<number> {
+  return q.deleteExpiredSessionRows(db, { reporter: config.reporterSessionMinutes, staff: config.staff.idleMinutes });
 }

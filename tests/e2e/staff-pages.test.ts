@@ -72,7 +72,7 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   const newcomer = { email: `newcomer-${tag}@example.org`, password: `newcomer password ${tag}` };
   await createUser(t.testDb.db, { email: newcomer.email, displayName: 'New Comer', roles: ['caseworker'], password: newcomer.password });
   // A case label, so the case pages show the label checkboxes.
-  await addListItem(t.testDb.db, 'label', { en: `Station visit ${tag}` });
+  await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: `Station visit ${tag}` }));
   // consent talk_first: the referral form then asks why (an extra field and warning to check).
   await fileReport(t.app, { ...VALID_REPORT, narrative: `Walk ${tag}: ${String(VALID_REPORT['narrative'])}` }, [
     { name: 'harbour-photo.jpg', content: readFileSync(rig.jpeg.file) },

@@ -90,9 +90,9 @@ beforeAll(async () => {
   await fileReport(t.app, { ...VALID_REPORT, narrative: 'A second report about the same station.' });
   otherCaseId = await latestCaseId();
   agent = await signInStaff(t, worker);
-  LABEL.station = await addListItem(t.testDb.db, 'label', { en: 'Station visit' });
-  LABEL.croydon = await addListItem(t.testDb.db, 'label', { en: 'South London' });
-  LABEL.retired = await addListItem(t.testDb.db, 'label', { en: 'Old campaign' });
+  LABEL.station = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Station visit' }));
+  LABEL.croydon = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'South London' }));
+  LABEL.retired = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Old campaign' }));
   await setRetired(t.testDb.db, 'label', LABEL.retired, true);
 });
 afterAll(async () => {

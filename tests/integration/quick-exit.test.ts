@@ -24,7 +24,7 @@ const DESTINATION = 'https://www.example.com/news';
 beforeAll(async () => {
   t = await createTestApp();
   receipt = (await fileReport(t.app)).receipt;
-  const saved = await saveSettings(t.testDb.db, t.config, { quick_exit_url: DESTINATION });
+  const saved = await t.testDb.db.transaction().execute((trx) => saveSettings(trx, t.config, { quick_exit_url: DESTINATION }));
   expect(saved.changed).toEqual(['quick_exit_url']);
 });
 afterAll(() => t.close());

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHousekeeping } from '../../server/housekeeping.js';
 import { addListItem } from '../../server/settings/list-editing.js';
+import { saveSettings } from '../../server/settings/settings.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { insertReports, type ReportFacts } from '../helpers/reports.js';
 import { VALID_REPORT, csrfFrom, fileReport, postReport, signInWithReceipt } from '../helpers/reporter.js';
@@ -124,7 +125,7 @@ describe('settings', () => {
   it('uses the triage target for the queue and the retention period for the purge', async () => {
     const [late] = await addReports(1, { region: 'scotland', at: new Date(Date.now() - 5 * 3_600_000).toISOString() });
     // A case label (the administrator's list) finds this one case in the queue.
-    const probe = await addListItem(t.testDb.db, 'label', { en: 'Target probe' });
+    const probe = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Target probe' }));
     await t.testDb.db.updateTable('reports').set({ created_at: new Date(Date.now() - 5 * 3_600_000), labels: [probe] }).where('id', '=', late!).execute();
     const cw = await signInStaff(t, caseworker);
     const overdue = async () => (await cw.get(`/staff/cases?label=${probe}&overdue=yes`)).text.includes(`/staff/cases/${late}`);
@@ -216,5 +217,18 @@ describe('lists', () => {
     expect((await post('/admin/settings/lists/planets', { label_en: 'Mars' })).status).toBe(404);
     expect((await post('/admin/settings/lists/region/atlantis/retire', {})).status).toBe(404);
     expect((await post('/admin/settings/lists/region/..%2Fstate/retire', {})).status).toBe(404);
+  });
+});
+
+describe('the caller owns the transaction', () => {
+  it('adding a list value or saving settings refuses to run outside one, and writes nothing', async () => {
+    const snapshot = async () => ({
+      lists: await t.testDb.db.selectFrom('list_items').select(['list', 'code']).orderBy('list').orderBy('code').execute(),
+      settings: await t.testDb.db.selectFrom('settings').select(['key', 'value']).orderBy('key').execute(),
+    });
+    const before = await snapshot();
+    await expect(addListItem(t.testDb.db, 'label', { en: 'Outside a transaction' })).rejects.toThrow(/transaction/);
+    await expect(saveSettings(t.testDb.db, t.config, { org_contact: 'Outside a transaction' })).rejects.toThrow(/transaction/);
+    expect(await snapshot()).toEqual(before);
   });
 });

@@ -17,7 +17,7 @@ let json: { tables: { id: string; rows: { label: string }[] }[] };
 beforeAll(async () => {
   t = await createTestApp();
   for (const label of LABELS) {
-    const code = await addListItem(t.testDb.db, 'region', { en: label });
+    const code = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'region', { en: label }));
     await insertReports(t, 12, { region: code, at: '2026-02-10T12:00:00Z' });
   }
   const agent = await signInStaff(t, await addStaff(t, { roles: ['admin'] }));
