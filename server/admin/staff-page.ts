@@ -79,7 +79,6 @@ export function staffList(ctx: AppContext): RequestHandler {
 
 export function invite(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const st = staffTranslator();
     const { user } = staffOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -107,7 +106,6 @@ async function targetUser(ctx: AppContext, req: Request) {
 
 export function deactivate(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const actor = staffOf(res).user;
     const target = await targetUser(ctx, req);
     if (target.status === 'deactivated') return res.redirect(303, '/admin/staff?notice=deactivated');
@@ -131,7 +129,6 @@ export function deactivate(ctx: AppContext): RequestHandler {
 
 export function resetTwoFactor(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const actor = staffOf(res).user;
     const target = await targetUser(ctx, req);
     await ctx.db.transaction().execute(async (trx) => {
@@ -151,7 +148,6 @@ export function resetTwoFactor(ctx: AppContext): RequestHandler {
  */
 export function requestAccess(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const target = await targetUser(ctx, req);
     const st = staffTranslator();

@@ -50,7 +50,7 @@ import {
   type OpenCase,
 } from './service.js';
 
-/** Case page handlers. Each loads the case itself through openCase (P11); POSTs check CSRF first. */
+/** Case page handlers. Each loads the case itself through openCase (P11); CSRF is on the route line (routes/staff.ts). */
 
 const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
 export const fmt = (d: Date | string) => dateTime.format(new Date(d));
@@ -208,13 +208,12 @@ type Actor = { id: string; teamKeys: Map<number, KeyPair> };
 type Action = (db: Db, actor: Actor, c: OpenCase, body: Record<string, unknown>, req: Request) => Promise<string>;
 
 /**
- * A POST on a case: CSRF, the case (404 unless openable), then the change and
+ * A POST on a case (its CSRF token already checked on the route line): the case (404 unless openable), then the change and
  * its audit entry in one transaction. Refused input re-renders the page with
  * the message and what was typed (422); nothing is stored.
  */
 function caseAction(ctx: AppContext, anchor: string, run: Action): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const actor: Actor = { id: staff.user.id, teamKeys: await staff.teamKeys() };
     const c = await openCase(ctx.db, actor.teamKeys, idParam(req));
@@ -287,7 +286,6 @@ export function postRetention(ctx: AppContext): RequestHandler {
 /** Deleting spam ends on the queue (the case is gone), so it cannot share caseAction's redirect. */
 export function postSpam(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const c = await openCase(ctx.db, await staff.teamKeys(), idParam(req));
     const body = (req.body ?? {}) as Record<string, unknown>;

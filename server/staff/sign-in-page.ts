@@ -54,7 +54,6 @@ async function attempt(ctx: AppContext, req: Request, res: Response, account: st
 
 export function signIn(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const email = field(req, 'email').trim().slice(0, 320);
     const password = field(req, 'password').slice(0, 1024);
     const taken = await attempt(ctx, req, res, email, (s, e) => renderSignIn(res, s, { error: e, email }));
@@ -106,7 +105,6 @@ export function showTwoFactor(ctx: AppContext): RequestHandler {
 
 export function verifyTwoFactor(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const s = await pendingSession(ctx, req);
     if (!s) return res.redirect(303, '/staff/sign-in');
     const user = await q.findUser(ctx.db, s.payload.userId);
@@ -141,7 +139,6 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
 
 export function signOut(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const s = await loadStaffSession(ctx, req);
     await endSession(ctx.db, ctx.config, req, res, 'staff');
     if (s) await audit(ctx.db, { action: 'staff.sign_out', actorId: s.payload.userId, subjectUserId: s.payload.userId });
@@ -151,7 +148,6 @@ export function signOut(ctx: AppContext): RequestHandler {
 
 export function signOutEverywhere(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const { user } = staffOf(res);
     await q.deleteUserSessions(ctx.db, user.id);
     await endSession(ctx.db, ctx.config, req, res, 'staff');
@@ -166,7 +162,6 @@ export const showAccount: RequestHandler = (_req, res) => {
 
 export function updatePassword(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const st = staffTranslator();
     const { user } = staffOf(res);
     const current = field(req, 'current_password');
@@ -212,7 +207,6 @@ export function showInvitation(ctx: AppContext): RequestHandler {
  */
 export function acceptInvitation(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const inv = await liveInvitation(ctx, req);
     const st = staffTranslator();
     const name = field(req, 'display_name').trim();
