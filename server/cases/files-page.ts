@@ -7,9 +7,11 @@ import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
 import { sendChunks } from '../web/stream.js';
 import { staffTranslator, translator } from '../i18n/index.js';
-import { fmt } from './case-page.js';
-import { ClientGone, chosenNotes, openReferral, writeBundle, type PackFacts } from './referral.js';
-import { evidenceFile, evidenceList, openCase, reportView, type OpenCase } from './service.js';
+import { openCase, type OpenCase } from './access.js';
+import { fmt } from './case-view.js';
+import { evidenceFile, evidenceList, reportView } from './reading.js';
+import { ClientGone, writeBundle, type PackFacts } from './referral-bundle.js';
+import { chosenNotes, openReferral } from './referral.js';
 
 /**
  * What leaves the case page as a file or a printable page: an evidence file

@@ -10,7 +10,7 @@ import { CATEGORIES, CHANNELS, CONSENT, ONGOING, PERPETRATORS, TARGETED } from '
 import type { ReportInput } from '../reporting/validation.js';
 import type { TeamPublicKey } from '../setup/service.js';
 import { encryptAndInsert, encryptionThreads, type PlainFields, type SealedFields, type SeedBatch } from './seed-encryption.js';
-import { OUTCOMES } from '../cases/service.js';
+import { OUTCOMES } from '../cases/vocabulary.js';
 
 /**
  * Fictional cases for development, demos, tests and the queue benchmark.

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES } from '../../../server/admin/staff-page.js';
 import { AUDIT_ACTIONS } from '../../../server/audit/log.js';
 import { AUDIT_GROUPS } from '../../../server/audit/audit-page.js';
-import { CASE_NOTICES, HISTORY_ACTIONS } from '../../../server/cases/case-page.js';
+import { CASE_NOTICES, HISTORY_ACTIONS } from '../../../server/cases/case-view.js';
 import { DESTINATIONS } from '../../../server/cases/referral.js';
-import { OUTCOMES, STATUSES, TEXT_FIELDS } from '../../../server/cases/service.js';
+import { TEXT_FIELDS } from '../../../server/cases/input.js';
+import { OUTCOMES, STATUSES } from '../../../server/cases/vocabulary.js';
 import { localesDir, rootDir } from '../../../server/paths.js';
 import { LIST_NAMES } from '../../../server/settings/lists.js';
 import { OUTCOME_ROWS, TABLE_IDS } from '../../../server/stats/statistics-page.js';
@@ -158,7 +159,7 @@ describe('the staff locale file', () => {
   it('finds the calls (a positive control for the scan)', () => {
     expect(CALLS.length).toBeGreaterThan(300);
     expect(CALLS.some((c) => c.file === path.join('views', 'staff', 'queue.ejs') && c.key === 'queue.title')).toBe(true);
-    expect(CALLS.some((c) => c.file === path.join('server', 'cases', 'service.ts') && c.key === 'case.errors.text.*.required')).toBe(true);
+    expect(CALLS.some((c) => c.file === path.join('server', 'cases', 'input.ts') && c.key === 'case.errors.text.*.required')).toBe(true);
   });
 
   it('is looked up only with a key written in the code', () => {
