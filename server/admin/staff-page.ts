@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import type { Role } from '../db/schema.js';
@@ -113,10 +112,10 @@ export function deactivate(ctx: AppContext): RequestHandler {
       return renderStaffList(ctx, res, 409, { error: staffTranslator()('staff.errors.last_admin') });
     }
     await ctx.db.transaction().execute(async (trx) => {
-      await q.updateUser(trx, target.id, { status: 'deactivated', deactivated_at: sql<Date>`now()` });
+      await q.markDeactivated(trx, target.id);
       // Locked out at once: sessions gone, and the team key copies sealed to them deleted.
       await q.deleteUserSessions(trx, target.id);
-      await trx.deleteFrom('key_grants').where('user_id', '=', target.id).execute();
+      await q.deleteUserGrants(trx, target.id);
       // Links they sent stop working too: an account should not appear later on the word of someone removed.
       for (const invitation of await q.revokeOpenInvitations(trx, { invitedBy: target.id })) {
         await audit(trx, { action: 'staff.invitation_revoked', actorId: actor.id, details: { invitation, reason: 'inviter_deactivated' } });

@@ -3,7 +3,7 @@ import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import { loadLists } from '../settings/lists.js';
-import { deletionDateOf } from '../retention/purge.js';
+import { deletionDateOf } from '../retention/queries.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
 import { UUID, openCase, type OpenCase } from './access.js';

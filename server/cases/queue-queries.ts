@@ -1,7 +1,8 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
-import { RETENTION_NOTICE_DAYS, deletionDateExpr } from '../retention/purge.js';
+import { RETENTION_NOTICE_DAYS } from '../retention/purge.js';
+import { deletionDateExpr } from '../retention/queries.js';
 import { encodeCursor, type QueueCursor, type QueueSort } from './queue-cursor.js';
 import { STATUSES } from './vocabulary.js';
 

@@ -3,10 +3,11 @@ import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { staffOf } from '../staff/context.js';
 import * as q from '../staff/queries.js';
+import { recentTeamKeys } from './queries.js';
 import { RotationError, resumeRotation, runningRotation, startRotation } from './rotation.js';
 
 async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], status: number, error: string | null, notice: string | null) {
-  const keys = await ctx.db.selectFrom('team_keys').select(['id', 'created_at', 'retired_at']).orderBy('id', 'desc').limit(10).execute();
+  const keys = await recentTeamKeys(ctx.db);
   const job = await runningRotation(ctx.db);
   // Who is waiting for access; the case access page is where a key holder approves them.
   const pending = await q.peopleWithoutAccess(ctx.db);
