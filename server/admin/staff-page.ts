@@ -2,16 +2,19 @@ import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import type { Role } from '../db/schema.js';
 import { notFound } from '../errors.js';
-import { own } from '../own.js';
+import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { AccessRefused, canApprove, requestAccess as recordRequest } from '../team/access.js';
 import { staffOf, type StaffLocals } from '../staff/context.js';
 import { createInvitation } from '../staff/invitations.js';
-import { accessRequest, colleague, originText, utc, UUID, type RequestRow } from '../staff/people.js';
+import { isUuid } from '../ids.js';
+import { accessRequest, colleague, originText, utc, type RequestRow } from '../staff/people.js';
 import * as q from '../staff/queries.js';
 
 export const ROLES: readonly Role[] = ['caseworker', 'admin'];
+/** The ?notice= codes the staff list shows after a change. */
+export const STAFF_NOTICES = ['deactivated', 'reset', 'requested', 'already_requested', 'has_access'] as const;
 
 async function renderStaffList(ctx: AppContext, res: Response, status = 200, extra: Record<string, unknown> = {}) {
   const staff = staffOf(res);
@@ -65,14 +68,7 @@ function requestedText(u: RequestRow, viewer: string): string {
 export function staffList(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const st = staffTranslator();
-    const notices: Record<string, string> = {
-      deactivated: st('staff.notices.deactivated'),
-      reset: st('staff.notices.reset'),
-      requested: st('staff.notices.requested'),
-      already_requested: st('staff.notices.already_requested'),
-      has_access: st('staff.notices.has_access'),
-    };
-    await renderStaffList(ctx, res, 200, { notice: own(notices, req.query['notice']) ?? null });
+    await renderStaffList(ctx, res, 200, { notice: noticeFrom(req.query, STAFF_NOTICES, (code) => st(`staff.notices.${code}`)) });
   };
 }
 
@@ -97,7 +93,7 @@ export function invite(ctx: AppContext): RequestHandler {
 
 async function targetUser(ctx: AppContext, req: Request) {
   const id = String(req.params['id'] ?? '');
-  if (!UUID.test(id)) throw notFound(); // a malformed id never reaches the uuid column (a 404, not a database error)
+  if (!isUuid(id)) throw notFound(); // a malformed id never reaches the uuid column (a 404, not a database error)
   const user = await q.findUser(ctx.db, id.toLowerCase());
   if (!user) throw notFound();
   return user;

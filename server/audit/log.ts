@@ -3,6 +3,7 @@ import type { Insertable } from 'kysely';
 import { assertTransaction, type Db } from '../db/index.js';
 import type { AuditLogTable } from '../db/schema.js';
 import { insertEntries, lastEntry, lockChain } from './queries.js';
+import { isUuid } from '../ids.js';
 
 /**
  * The audit log: append-only, each entry hashed together with the previous
@@ -78,12 +79,10 @@ export function entryHash(
   return new Uint8Array(createHash('sha256').update(prevHash).update(canonical).digest());
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Ids are hashed in the form PostgreSQL stores them (lower case), or a genuine entry would fail verification. */
 function storedId(id: string | null | undefined): string | null {
   if (id === null || id === undefined) return null;
-  if (!UUID.test(id)) throw new Error('audit ids must be UUIDs');
+  if (!isUuid(id)) throw new Error('audit ids must be UUIDs');
   return id.toLowerCase();
 }
 

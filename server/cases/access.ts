@@ -3,14 +3,13 @@ import type { Db } from '../db/index.js';
 import { notFound } from '../errors.js';
 import { openDataKey } from '../staff/keys.js';
 import * as q from './queries.js';
+import { isUuid } from '../ids.js';
 
 /**
  * The one door to a case (P11) and the names of its encrypted fields. What
  * is decrypted through it lives in the request's memory only; nothing is
  * logged.
  */
-
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const reportField = (id: string, field: string): FieldContext => ({ table: 'reports', id, field });
 export const noteBody = (id: string): FieldContext => ({ table: 'case_notes', id, field: 'body' });
@@ -26,7 +25,7 @@ export type OpenCase = { id: string; row: CaseRow; dataKey: Uint8Array };
  * key that fails to open — is the same 404.
  */
 export async function openCase(db: Db, teamKeys: Map<number, KeyPair>, rawId: string): Promise<OpenCase> {
-  if (!UUID.test(rawId)) throw notFound('case_not_found');
+  if (!isUuid(rawId)) throw notFound('case_not_found');
   const row = await q.getCase(db, rawId.toLowerCase());
   if (!row) throw notFound('case_not_found');
   let dataKey: Uint8Array | null;

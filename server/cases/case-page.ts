@@ -6,7 +6,7 @@ import { loadLists } from '../settings/lists.js';
 import { deletionDateOf } from '../retention/queries.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { UUID, openCase, type OpenCase } from './access.js';
+import { openCase, type OpenCase } from './access.js';
 import { caseView, noticeFor, type CaseData, type PageState } from './case-view.js';
 import { CaseInputError } from './input.js';
 import { caseworkerOptions, consentOf, evidenceList, historyOf, linksOf, notesOf, reportView, threadOf } from './reading.js';
@@ -24,6 +24,7 @@ import {
   setUrgency,
   unlinkCases,
 } from './workflow.js';
+import { isUuid } from '../ids.js';
 
 /**
  * Case page handlers. Each loads the case itself through openCase (P11);
@@ -84,7 +85,7 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
 export function showCase(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const c = await load(ctx, req, res);
-    await renderCase(ctx, res, c, { notice: noticeFor(req.query['notice']) });
+    await renderCase(ctx, res, c, { notice: noticeFor(req.query) });
   };
 }
 
@@ -145,7 +146,7 @@ export function postLink(ctx: AppContext): RequestHandler {
 export function postUnlink(ctx: AppContext): RequestHandler {
   return caseAction(ctx, 'links-section', async (db, actor, c, _body, req) => {
     const other = idParam(req, 'other');
-    if (!UUID.test(other)) throw notFound();
+    if (!isUuid(other)) throw notFound();
     await unlinkCases(db, actor.id, c, other.toLowerCase());
     return 'unlinked';
   });

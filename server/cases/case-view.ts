@@ -1,10 +1,12 @@
 import { AUDIT_ACTIONS, type AuditAction } from '../audit/log.js';
 import { listItem, listLabel, type Lists } from '../settings/lists.js';
 import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS } from '../retention/purge.js';
+import { formatDateTime, ukToday } from '../i18n/dates.js';
 import { staffTranslator, translator } from '../i18n/index.js';
+import { noticeFrom } from '../web/notice.js';
 import type { CaseRow } from './access.js';
 import type { EvidenceItem, MessageItem, NoteItem, ReportView, historyOf, linksOf } from './reading.js';
-import { DESTINATIONS, CRIME_REFERENCE_MAX, destinationLabel, today, type ReferralItem } from './referral.js';
+import { DESTINATIONS, CRIME_REFERENCE_MAX, destinationLabel, type ReferralItem } from './referral.js';
 import { HISTORY_LIMIT } from './queries.js';
 import { LIMITS, NEXT_STATUSES, OUTCOMES, isStatus, outcomeLabel, statusLabel } from './vocabulary.js';
 
@@ -14,8 +16,10 @@ import { LIMITS, NEXT_STATUSES, OUTCOMES, isStatus, outcomeLabel, statusLabel } 
  * without a database.
  */
 
-const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
-export const fmt = (d: Date | string) => dateTime.format(new Date(d));
+/** A file's size as the case page and the referral pack show it: '2.4 MB', '12 KB' (never 0 KB). */
+export function fileSize(bytes: number): string {
+  return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
 
 /**
  * The audit actions a case's history names in words (locales/staff/en.json,
@@ -32,9 +36,8 @@ function actionLabel(action: string): string {
 /** The notices a ?notice= code shows after a change (what each case action returns). */
 export const CASE_NOTICES = ['status', 'reopened', 'urgency', 'assignee', 'labels', 'linked', 'already_linked', 'unlinked', 'note', 'message', 'referral', 'retention'] as const;
 
-export function noticeFor(code: unknown): string | null {
-  const notice = String(code ?? '');
-  return (CASE_NOTICES as readonly string[]).includes(notice) ? staffTranslator()(`case.notices.${notice}`) : null;
+export function noticeFor(query: Readonly<Record<string, unknown>>): string | null {
+  return noticeFrom(query, CASE_NOTICES, (code) => staffTranslator()(`case.notices.${code}`));
 }
 
 /** The case page's label checkboxes: every offered label, and any retired one this case still has. */
@@ -97,7 +100,8 @@ export function caseView(data: CaseData, state: PageState = {}) {
   const draft = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
   return {
     title: Object.keys(errors).length ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) }) : st('case.title', { id: row.id.slice(0, 8) }),
-    fmt,
+    fmt: formatDateTime,
+    size: fileSize,
     c: {
       id: row.id,
       shortId: row.id.slice(0, 8),
@@ -140,7 +144,7 @@ export function caseView(data: CaseData, state: PageState = {}) {
     outcomes: OUTCOMES.map((o) => ({ value: o, label: outcomeLabel(o) })),
     destinations: DESTINATIONS.map((d) => ({ value: d, label: destinationLabel(d) })),
     limits: { ...LIMITS, crimeReference: CRIME_REFERENCE_MAX },
-    today: today(data.now),
+    today: ukToday(data.now),
     errors,
     errorList: Object.entries(errors).map(([field, message]) => ({ field, message })),
     draft,

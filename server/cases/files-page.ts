@@ -8,7 +8,8 @@ import type { AppContext } from '../web/context.js';
 import { sendChunks } from '../web/stream.js';
 import { staffTranslator, translator } from '../i18n/index.js';
 import { openCase, type OpenCase } from './access.js';
-import { fmt } from './case-view.js';
+import { formatDateTime } from '../i18n/dates.js';
+import { fileSize } from './case-view.js';
 import { evidenceFile, evidenceList, reportView } from './reading.js';
 import { ClientGone, writeBundle, type PackFacts } from './referral-bundle.js';
 import { chosenNotes, openReferral } from './referral.js';
@@ -58,7 +59,7 @@ async function packFacts(ctx: AppContext, c: OpenCase, consent: string | null): 
     caseId: c.id,
     consentLabel: consent ? translator('en')(`form.consent.options.${consent}`) : staffTranslator()('case.report.consent_unknown'),
     generatedAt: new Date(),
-    fmt,
+    fmt: formatDateTime,
   };
 }
 
@@ -71,7 +72,8 @@ export function showPack(ctx: AppContext): RequestHandler {
     const [report, notes, evidence] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral), evidenceList(ctx.db, c)]);
     res.render('staff/referral-pack', {
       title: staffTranslator()('referral.pack.title', { id: c.id.slice(0, 8) }),
-      fmt,
+      fmt: formatDateTime,
+      size: fileSize,
       facts: await packFacts(ctx, c, report.consent),
       referral,
       report,

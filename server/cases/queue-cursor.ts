@@ -1,3 +1,5 @@
+import { isUuid } from '../ids.js';
+
 /**
  * The queue's sort orders and its page cursor: the sort key of the last row
  * shown, opaque to the browser and checked on the way back. No SQL here
@@ -17,7 +19,6 @@ export type QueueCursor = {
   urgent: boolean;
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MICRO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /**
@@ -55,7 +56,7 @@ export function decodeCursor(raw: string): QueueCursor | null {
   const id = o['i'];
   if (typeof sort !== 'string' || !(SORTS as readonly string[]).includes(sort)) return null;
   if (typeof createdAt !== 'string' || !validTimestamp(createdAt)) return null;
-  if (typeof id !== 'string' || !UUID.test(id)) return null;
+  if (!isUuid(id) || id !== id.toLowerCase()) return null; // lower case, as encodeCursor writes it
   let urgent = false;
   if (sort === 'urgent') {
     if (typeof o['u'] !== 'boolean') return null;

@@ -3,6 +3,7 @@ import type { TFunction } from 'i18next';
 import { loadLists } from '../settings/lists.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
+import { noticeFrom } from '../web/notice.js';
 import { staffTranslator, translator } from '../i18n/index.js';
 import { countDueForDeletion, countsByStatus, listAssignees, listQueue } from './queue-queries.js';
 import { parseQueueParams, queueView } from './queue-view.js';
@@ -30,7 +31,7 @@ export function queuePage(ctx: AppContext): RequestHandler {
       listQueue(ctx.db, query, settings, 50, now),
       countDueForDeletion(ctx.db, settings.closedRetentionDays, now),
     ]);
-    const notice = req.query['notice'] === 'deleted' ? staffTranslator()('queue.notices.deleted') : null;
+    const notice = noticeFrom(req.query, ['deleted'], () => staffTranslator()('queue.notices.deleted'));
     // `st` comes from the staff router too; passed here so the handler also renders when mounted on its own.
     res.render('staff/queue', { ...queueView(t, lists, { params, ...page, counts, assignees, userId: user.id, dueForDeletion, now }), notice, st: staffTranslator() });
   };

@@ -2,6 +2,7 @@ import type { TFunction } from 'i18next';
 import { listItem, listLabel, type ListName, type Lists } from '../settings/lists.js';
 import { CATEGORIES } from '../reporting/taxonomy.js';
 import { textProblem } from '../reporting/validation.js';
+import { formatDateTime, formatDay } from '../i18n/dates.js';
 import { staffTranslator } from '../i18n/index.js';
 import { RETENTION_NOTICE_DAYS } from '../retention/purge.js';
 import { SORTS, decodeCursor } from './queue-cursor.js';
@@ -116,8 +117,6 @@ export function queueHref(params: Partial<QueueParams>): string {
 
 type Option = { value: string; label: string; selected: boolean };
 
-const DAY = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'Europe/London' });
-const RECEIVED = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
 
 export function queueView(
   t: TFunction,
@@ -201,7 +200,7 @@ export function queueView(
       href: `/staff/cases/${r.id}`,
       shortId: r.id.slice(0, 8),
       receivedIso: r.createdAt.toISOString(),
-      received: RECEIVED.format(r.createdAt),
+      received: formatDateTime(r.createdAt),
       urgent: r.urgent,
       categories: r.categories.map((c) => t(`categories.${c}.label`, { defaultValue: c })),
       community: label('community', r.community),
@@ -211,7 +210,7 @@ export function queueView(
       labels: r.labels.map((code) => label('label', code)),
       overdue: r.overdue,
       unread: r.unread,
-      deletesOn: r.deletesAt && r.deletesAt.getTime() <= noticeEnd ? DAY.format(r.deletesAt) : null,
+      deletesOn: r.deletesAt && r.deletesAt.getTime() <= noticeEnd ? formatDay(r.deletesAt) : null,
     })),
     dueForDeletion: data.dueForDeletion ?? 0,
     dueHref: queueHref({ status: 'closed', deleting: 'yes', sort: 'oldest' }),

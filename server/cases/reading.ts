@@ -6,8 +6,9 @@ import { listItem, listLabel, loadLists } from '../settings/lists.js';
 import type { ReportDetails } from '../reporting/service.js';
 import type { ReportInput } from '../reporting/validation.js';
 import { staffTranslator, translator } from '../i18n/index.js';
-import { UUID, messageBody, noteBody, readable, reportField, type OpenCase } from './access.js';
+import { messageBody, noteBody, readable, reportField, type OpenCase } from './access.js';
 import * as q from './queries.js';
+import { isUuid } from '../ids.js';
 
 /**
  * Reading one case as a caseworker sees it: the report as labelled fields,
@@ -156,7 +157,7 @@ export const HISTORY_LIMIT = q.HISTORY_LIMIT;
 
 /** Reads an evidence file's row and metadata for download; null when it is not this case's or cannot be opened. */
 export async function evidenceFile(db: Db, c: OpenCase, rawId: string) {
-  if (!UUID.test(rawId)) return null;
+  if (!isUuid(rawId)) return null;
   const row = await q.getEvidence(db, c.id, rawId.toLowerCase());
   if (!row?.meta) return null;
   const meta = readable(() => readEvidenceMeta(c.dataKey, row.id, row.meta!));

@@ -3,12 +3,14 @@ import { audit } from '../audit/log.js';
 import { decryptJson, encryptJson, type FieldContext } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import { notFound } from '../errors.js';
+import { ukToday } from '../i18n/dates.js';
 import { staffTranslator } from '../i18n/index.js';
-import { UUID, readable, type OpenCase } from './access.js';
+import { readable, type OpenCase } from './access.js';
 import { CaseInputError, textInput } from './input.js';
 import * as q from './queries.js';
 import { notesOf, type NoteItem } from './reading.js';
 import { LIMITS } from './vocabulary.js';
+import { isUuid } from '../ids.js';
 
 /**
  * Referral to police (product.md): only with the reporter's consent, or with
@@ -40,11 +42,6 @@ export type ReferralItem = {
   createdBy: string;
   createdAt: Date;
 };
-
-/** Today's date where the organisation works (UK), as YYYY-MM-DD. */
-export function today(now = new Date()): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
-}
 
 function isCalendarDate(s: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
@@ -83,13 +80,13 @@ export async function recordReferral(
   const st = staffTranslator();
   if (!(DESTINATIONS as readonly string[]).includes(form.destination)) throw new CaseInputError('destination', st('referral.errors.destination'));
   if (!isCalendarDate(form.referredOn)) throw new CaseInputError('referred_on', st('referral.errors.date_format'));
-  if (form.referredOn > today(now)) throw new CaseInputError('referred_on', st('referral.errors.date_future'));
+  if (form.referredOn > ukToday(now)) throw new CaseInputError('referred_on', st('referral.errors.date_future'));
   if (form.referredOn < '2000-01-01') throw new CaseInputError('referred_on', st('referral.errors.date_too_early'));
   const crimeReference = textInput(form.crimeReference, 'crime_reference', CRIME_REFERENCE_MAX, false) || null;
   const noteIds = [...new Set(form.noteIds.map((n) => n.toLowerCase()))];
   if (noteIds.length) {
     const known = new Set((await q.listNotes(db, c.id)).map((n) => n.id));
-    if (noteIds.some((n) => !UUID.test(n) || !known.has(n))) throw new CaseInputError('notes', st('referral.errors.notes'));
+    if (noteIds.some((n) => !isUuid(n) || !known.has(n))) throw new CaseInputError('notes', st('referral.errors.notes'));
   }
   const consentOverride = consent !== 'yes';
   const overrideReason = consentOverride
@@ -138,7 +135,7 @@ export async function referralsOf(db: Db, c: OpenCase): Promise<ReferralItem[]> 
 
 /** One referral of this case (never another case's: the query names both ids, P11); 404 otherwise. */
 export async function openReferral(db: Db, c: OpenCase, rawId: string): Promise<ReferralItem> {
-  if (!UUID.test(rawId)) throw notFound();
+  if (!isUuid(rawId)) throw notFound();
   const row = await q.getReferral(db, c.id, rawId.toLowerCase());
   if (!row) throw notFound();
   return toItem(c, row);

@@ -7,10 +7,11 @@ import { MAX_EXTENSION_DAYS } from '../retention/purge.js';
 import { deleteUntriaged, deletionDateOf, extendRetention } from '../retention/queries.js';
 import { loadLists } from '../settings/lists.js';
 import { staffTranslator } from '../i18n/index.js';
-import { UUID, messageBody, noteBody, type OpenCase } from './access.js';
+import { messageBody, noteBody, type OpenCase } from './access.js';
 import { CaseInputError, chosenLabels, textInput } from './input.js';
 import * as q from './queries.js';
 import { LIMITS, NEXT_STATUSES, isOutcome, isStatus, statusLabel } from './vocabulary.js';
+import { isUuid } from '../ids.js';
 
 /**
  * The changes a caseworker makes to a case. The caller owns the
@@ -79,7 +80,7 @@ export async function setAssignee(db: Db, actorId: string, c: OpenCase, raw: unk
   let assignee: string | null = null;
   if (value) {
     const active = await q.activeCaseworkers(db);
-    if (!UUID.test(value) || !active.some((u) => u.id === value.toLowerCase())) {
+    if (!isUuid(value) || !active.some((u) => u.id === value.toLowerCase())) {
       throw new CaseInputError('assignee', staffTranslator()('case.errors.choose_assignee'));
     }
     assignee = value.toLowerCase();

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
-import { own } from '../own.js';
+import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { endSession } from '../web/session-store.js';
@@ -23,15 +23,12 @@ function renderSignIn(res: Response, status: number, locals: { error?: string | 
   res.status(status).render('staff/sign-in', { title: staffTranslator()('sign_in.title'), error: null, email: '', notice: null, ...locals });
 }
 
+/** The ?notice= codes the sign-in page shows (after a sign-out, a password change, an accepted invitation). */
+export const SIGN_IN_NOTICES = ['password_changed', 'signed_out', 'everywhere', 'invitation'] as const;
+
 export const showSignIn: RequestHandler = (req, res) => {
   const st = staffTranslator();
-  const notices: Record<string, string> = {
-    password_changed: st('sign_in.notices.password_changed'),
-    signed_out: st('sign_in.notices.signed_out'),
-    everywhere: st('sign_in.notices.everywhere'),
-    invitation: st('sign_in.notices.invitation'),
-  };
-  renderSignIn(res, 200, { notice: own(notices, req.query['notice']) ?? null });
+  renderSignIn(res, 200, { notice: noticeFrom(req.query, SIGN_IN_NOTICES, (code) => st(`sign_in.notices.${code}`)) });
 };
 
 /**

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../web/context.js';
+import { noticeFrom } from '../web/notice.js';
 import { staffTranslator } from '../i18n/index.js';
 import { staffOf } from '../staff/context.js';
 import * as q from '../staff/queries.js';
@@ -16,7 +17,7 @@ async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], statu
 
 export function keysPage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    await render(ctx, res, 200, null, req.query['notice'] === 'started' ? staffTranslator()('keys.started') : null);
+    await render(ctx, res, 200, null, noticeFrom(req.query, ['started'], () => staffTranslator()('keys.started')));
   };
 }
 

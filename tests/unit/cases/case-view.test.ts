@@ -133,10 +133,11 @@ describe('caseView', () => {
   });
 
   it('shows a notice only for the codes the case actions return', () => {
-    for (const code of CASE_NOTICES) expect(noticeFor(code), code).toEqual(expect.any(String));
-    expect(noticeFor('note')).toBe('Your note is added.');
-    expect(noticeFor('__proto__')).toBeNull();
-    expect(noticeFor('deleted')).toBeNull();
-    expect(noticeFor(undefined)).toBeNull();
+    for (const code of CASE_NOTICES) expect(noticeFor({ notice: code }), code).toEqual(expect.any(String));
+    expect(noticeFor({ notice: 'note' })).toBe('Your note is added.');
+    expect(noticeFor({ notice: '__proto__' })).toBeNull();
+    expect(noticeFor({ notice: 'deleted' })).toBeNull(); // the queue's, not the case page's
+    expect(noticeFor({ notice: ['note', 'note'] })).toBeNull();
+    expect(noticeFor({})).toBeNull();
   });
 });

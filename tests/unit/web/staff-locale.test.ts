@@ -2,7 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES } from '../../../server/admin/staff-page.js';
+import { LABEL_NOTICES, SETTINGS_NOTICES } from '../../../server/admin/settings-page.js';
+import { ROLES, STAFF_NOTICES } from '../../../server/admin/staff-page.js';
 import { AUDIT_ACTIONS } from '../../../server/audit/log.js';
 import { AUDIT_GROUPS } from '../../../server/audit/audit-page.js';
 import { CASE_NOTICES, HISTORY_ACTIONS } from '../../../server/cases/case-view.js';
@@ -15,7 +16,9 @@ import { OUTCOME_ROWS, TABLE_IDS } from '../../../server/stats/statistics-page.j
 import { initI18n, staffTranslator, translator } from '../../../server/i18n/index.js';
 import { createTestApp, type TestApp } from '../../helpers/app.js';
 import { fileReport, type Agent } from '../../helpers/reporter.js';
+import { SIGN_IN_NOTICES } from '../../../server/staff/sign-in-page.js';
 import { createUser } from '../../../server/staff/users.js';
+import { ACCESS_NOTICES } from '../../../server/team/access-page.js';
 import { addStaff, signInStaff, staffCsrf } from '../../helpers/staff.js';
 
 /**
@@ -122,6 +125,11 @@ const DYNAMIC: Record<string, readonly string[]> = {
   'case.errors.text.*.unreadable': TEXT_FIELDS,
   'case.history.actions.*': HISTORY_ACTIONS.map((a) => a.slice('case.'.length)),
   'case.notices.*': CASE_NOTICES,
+  'staff.notices.*': STAFF_NOTICES,
+  'settings.notices.*': SETTINGS_NOTICES,
+  'settings.notices.label_*': LABEL_NOTICES,
+  'access.notices.*': ACCESS_NOTICES,
+  'sign_in.notices.*': SIGN_IN_NOTICES,
   'referral.destinations.*': DESTINATIONS,
   'settings.lists.titles.*': LIST_NAMES,
   'statistics.outcomes.*': OUTCOME_ROWS,
