@@ -116,7 +116,7 @@ async function setup(db: Db, args: string[]): Promise<number> {
   const { recoveryKey, team, teamKeyId } = await setupOrganisation(db, { orgName: org });
   if (admin) {
     const roles: Role[] = values['admin-only'] ? ['admin'] : ['admin', 'caseworker'];
-    await createFirstStaff(db, { email: admin.email, displayName: admin.name, password: admin.password, roles, team, teamKeyId });
+    await db.transaction().execute((trx) => createFirstStaff(trx, { email: admin.email, displayName: admin.name, password: admin.password, roles, team, teamKeyId }));
     out(`Created ${admin.email} (${roles.join(' and ')}). They set up their second factor at first sign-in: ${new URL('/staff/sign-in', loadConfig().publicUrl)}`);
   }
   out(`Harbour is set up for "${org}".

@@ -5,7 +5,7 @@ import { LIST_NAMES, isStaffList, listLabel, loadLists, type ListName } from '..
 import { addListItem, findListItem, isDefaultValue, isListName, parseLabels, relabelListItem, setRetired, usageCounts, type LabelErrors, type LabelInput } from '../settings/list-editing.js';
 import { SETTING_KEYS, saveSettings, settingsForm, type SettingKey } from '../settings/settings.js';
 import { staffOf } from '../staff/context.js';
-import { own } from '../own.js';
+import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { LANGUAGES, staffTranslator, translator } from '../i18n/index.js';
 
@@ -21,19 +21,17 @@ export function listTitle(list: ListName): string {
   return staffTranslator()(`settings.lists.titles.${list}`);
 }
 
-/** The notice a ?notice= code asks for, or null for an unknown one (case labels are offered to caseworkers, not reporters). */
-function noticeFor(code: unknown, list: ListName | null = null): string | null {
+/** The ?notice= codes the settings pages show after a change. */
+export const SETTINGS_NOTICES = ['saved', 'unchanged', 'added', 'renamed', 'retired', 'restored'] as const;
+/** Those worded differently for case labels, which are offered to caseworkers, not reporters. */
+export const LABEL_NOTICES = ['added', 'retired', 'restored'] as const;
+
+function noticeFor(query: Record<string, unknown>, list: ListName | null = null): string | null {
   const st = staffTranslator();
   const labels = list !== null && isStaffList(list);
-  const notices: Record<string, string> = {
-    saved: st('settings.notices.saved'),
-    unchanged: st('settings.notices.unchanged'),
-    added: labels ? st('settings.notices.label_added') : st('settings.notices.added'),
-    renamed: st('settings.notices.renamed'),
-    retired: labels ? st('settings.notices.label_retired') : st('settings.notices.retired'),
-    restored: labels ? st('settings.notices.label_restored') : st('settings.notices.restored'),
-  };
-  return own(notices, code) ?? null;
+  return noticeFrom(query, SETTINGS_NOTICES, (code) =>
+    labels && (LABEL_NOTICES as readonly string[]).includes(code) ? st(`settings.notices.label_${code}`) : st(`settings.notices.${code}`),
+  );
 }
 
 /** The languages a list is labelled in: every reporter language, or English alone for a list only staff see. */
@@ -57,12 +55,11 @@ async function renderSettings(ctx: AppContext, res: Response, status: number, ex
 }
 
 export function showSettings(ctx: AppContext): RequestHandler {
-  return async (req, res) => renderSettings(ctx, res, 200, { notice: noticeFor(req.query['notice']) });
+  return async (req, res) => renderSettings(ctx, res, 200, { notice: noticeFor(req.query) });
 }
 
 export function updateSettings(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const { user } = staffOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const input = Object.fromEntries(SETTING_KEYS.filter((k) => typeof body[k] === 'string').map((k) => [k, body[k]]));
@@ -113,13 +110,12 @@ async function renderList(ctx: AppContext, res: Response, list: ListName, status
 export function showList(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const list = listOf(req);
-    await renderList(ctx, res, list, 200, { notice: noticeFor(req.query['notice'], list) });
+    await renderList(ctx, res, list, 200, { notice: noticeFor(req.query, list) });
   };
 }
 
 export function addToList(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const list = listOf(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const { labels, errors } = parseLabels(body, { englishRequired: true, languages: languagesOf(list) });
@@ -173,7 +169,6 @@ export function showItem(ctx: AppContext): RequestHandler {
 
 export function relabelItem(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const { list, item } = await itemOf(ctx, req);
     const body = (req.body ?? {}) as Record<string, unknown>;
     // A value the administrator added has no label in the locale files: it must keep an English one.
@@ -189,7 +184,6 @@ const labelDetails = (labels: LabelInput) => Object.fromEntries(Object.entries(l
 
 export function retireItem(ctx: AppContext, retired: boolean): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const { list, item } = await itemOf(ctx, req);
     // The report form needs one value in each list; a case needs no label at all.
     if (retired && item.retired_at === null && !isStaffList(list)) {

@@ -1,18 +1,20 @@
-import { sql } from 'kysely';
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import type { Role } from '../db/schema.js';
 import { notFound } from '../errors.js';
-import { own } from '../own.js';
+import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { AccessRefused, canApprove, requestAccess as recordRequest } from '../team/access.js';
 import { staffOf, type StaffLocals } from '../staff/context.js';
 import { createInvitation } from '../staff/invitations.js';
-import { accessRequest, colleague, originText, utc, UUID, type RequestRow } from '../staff/people.js';
+import { isUuid } from '../ids.js';
+import { accessRequest, colleague, originText, utc, type RequestRow } from '../staff/people.js';
 import * as q from '../staff/queries.js';
 
 export const ROLES: readonly Role[] = ['caseworker', 'admin'];
+/** The ?notice= codes the staff list shows after a change. */
+export const STAFF_NOTICES = ['deactivated', 'reset', 'requested', 'already_requested', 'has_access'] as const;
 
 async function renderStaffList(ctx: AppContext, res: Response, status = 200, extra: Record<string, unknown> = {}) {
   const staff = staffOf(res);
@@ -66,20 +68,12 @@ function requestedText(u: RequestRow, viewer: string): string {
 export function staffList(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const st = staffTranslator();
-    const notices: Record<string, string> = {
-      deactivated: st('staff.notices.deactivated'),
-      reset: st('staff.notices.reset'),
-      requested: st('staff.notices.requested'),
-      already_requested: st('staff.notices.already_requested'),
-      has_access: st('staff.notices.has_access'),
-    };
-    await renderStaffList(ctx, res, 200, { notice: own(notices, req.query['notice']) ?? null });
+    await renderStaffList(ctx, res, 200, { notice: noticeFrom(req.query, STAFF_NOTICES, (code) => st(`staff.notices.${code}`)) });
   };
 }
 
 export function invite(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const st = staffTranslator();
     const { user } = staffOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
@@ -99,7 +93,7 @@ export function invite(ctx: AppContext): RequestHandler {
 
 async function targetUser(ctx: AppContext, req: Request) {
   const id = String(req.params['id'] ?? '');
-  if (!UUID.test(id)) throw notFound(); // a malformed id never reaches the uuid column (a 404, not a database error)
+  if (!isUuid(id)) throw notFound(); // a malformed id never reaches the uuid column (a 404, not a database error)
   const user = await q.findUser(ctx.db, id.toLowerCase());
   if (!user) throw notFound();
   return user;
@@ -107,7 +101,6 @@ async function targetUser(ctx: AppContext, req: Request) {
 
 export function deactivate(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const actor = staffOf(res).user;
     const target = await targetUser(ctx, req);
     if (target.status === 'deactivated') return res.redirect(303, '/admin/staff?notice=deactivated');
@@ -115,10 +108,10 @@ export function deactivate(ctx: AppContext): RequestHandler {
       return renderStaffList(ctx, res, 409, { error: staffTranslator()('staff.errors.last_admin') });
     }
     await ctx.db.transaction().execute(async (trx) => {
-      await q.updateUser(trx, target.id, { status: 'deactivated', deactivated_at: sql<Date>`now()` });
+      await q.markDeactivated(trx, target.id);
       // Locked out at once: sessions gone, and the team key copies sealed to them deleted.
       await q.deleteUserSessions(trx, target.id);
-      await trx.deleteFrom('key_grants').where('user_id', '=', target.id).execute();
+      await q.deleteUserGrants(trx, target.id);
       // Links they sent stop working too: an account should not appear later on the word of someone removed.
       for (const invitation of await q.revokeOpenInvitations(trx, { invitedBy: target.id })) {
         await audit(trx, { action: 'staff.invitation_revoked', actorId: actor.id, details: { invitation, reason: 'inviter_deactivated' } });
@@ -131,7 +124,6 @@ export function deactivate(ctx: AppContext): RequestHandler {
 
 export function resetTwoFactor(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const actor = staffOf(res).user;
     const target = await targetUser(ctx, req);
     await ctx.db.transaction().execute(async (trx) => {
@@ -151,7 +143,6 @@ export function resetTwoFactor(ctx: AppContext): RequestHandler {
  */
 export function requestAccess(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const target = await targetUser(ctx, req);
     const st = staffTranslator();

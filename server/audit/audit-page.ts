@@ -4,6 +4,7 @@ import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { AUDIT_ACTIONS, type AuditAction } from './log.js';
 import { listAuditActors, listAuditEntries, type AuditFilter, type AuditListRow } from './queries.js';
+import { isUuid } from '../ids.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -15,7 +16,6 @@ type ActionGroup = AuditAction extends `${infer G}.${string}` ? G : never;
 const allGroupsListed: [Exclude<ActionGroup, (typeof AUDIT_GROUPS)[number]>] extends [never] ? true : false = true;
 void allGroupsListed;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACTIONS: ReadonlySet<string> = new Set(AUDIT_ACTIONS);
 
 /** One query parameter: absent or empty → null; repeated (?a=1&a=2) → 400. */
@@ -33,13 +33,13 @@ function param(req: Request, name: string): string | null {
  */
 function parseFilter(req: Request): { filter: AuditFilter; caseInput: string; caseError: string | null } {
   const actor = param(req, 'actor');
-  if (actor !== null && !UUID.test(actor)) throw badRequest();
+  if (actor !== null && !isUuid(actor)) throw badRequest();
   const action = param(req, 'action');
   if (action !== null && !ACTIONS.has(action)) throw badRequest();
   const before = param(req, 'before');
   if (before !== null && !/^[1-9]\d{0,14}$/.test(before)) throw badRequest();
   const caseInput = param(req, 'case') ?? '';
-  const caseError = caseInput && !UUID.test(caseInput) ? staffTranslator()('audit.errors.case_id') : null;
+  const caseError = caseInput && !isUuid(caseInput) ? staffTranslator()('audit.errors.case_id') : null;
   return {
     filter: {
       actorId: actor?.toLowerCase() ?? null,

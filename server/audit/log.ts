@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { sql, type Insertable } from 'kysely';
-import type { Db } from '../db/index.js';
+import type { Insertable } from 'kysely';
+import { assertTransaction, type Db } from '../db/index.js';
 import type { AuditLogTable } from '../db/schema.js';
+import { insertEntries, lastEntry, lockChain } from './queries.js';
+import { isUuid } from '../ids.js';
 
 /**
  * The audit log: append-only, each entry hashed together with the previous
@@ -77,12 +79,10 @@ export function entryHash(
   return new Uint8Array(createHash('sha256').update(prevHash).update(canonical).digest());
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Ids are hashed in the form PostgreSQL stores them (lower case), or a genuine entry would fail verification. */
 function storedId(id: string | null | undefined): string | null {
   if (id === null || id === undefined) return null;
-  if (!UUID.test(id)) throw new Error('audit ids must be UUIDs');
+  if (!isUuid(id)) throw new Error('audit ids must be UUIDs');
   return id.toLowerCase();
 }
 
@@ -117,49 +117,60 @@ export async function auditPast(db: Db, entries: readonly PastAuditEntry[]): Pro
 /** Rows per INSERT: 9 parameters a row, well under PostgreSQL's 65,535. */
 const APPEND_BATCH = 1000;
 
-async function append(db: Db, entries: readonly (AuditEntry & { at: Date | null })[]): Promise<void> {
-  const run = async (trx: Db) => {
-    await sql`select pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
-    const last = await trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    let seq = last ? Number(last.seq) : 0;
-    let prevHash = last?.hash ?? GENESIS_HASH;
-    let rows: Insertable<AuditLogTable>[] = [];
-    for (const entry of entries) {
-      seq += 1;
-      // Read under the lock, so entries written now are in time order as well as seq order.
-      // Microsecond precision survives the round trip through timestamptz unchanged.
-      const at = (entry.at ?? new Date()).toISOString();
-      const row = {
-        seq,
-        at,
-        actorId: storedId(entry.actorId),
-        action: entry.action,
-        caseId: storedId(entry.caseId),
-        subjectUserId: storedId(entry.subjectUserId),
-        details: entry.details ?? {},
-      };
-      const hash = entryHash(prevHash, row);
-      rows.push({
-        seq,
-        at,
-        actor_id: row.actorId,
-        action: row.action,
-        case_id: row.caseId,
-        subject_user_id: row.subjectUserId,
-        details: JSON.stringify(row.details),
-        prev_hash: prevHash,
-        hash,
-      });
-      prevHash = hash;
-      if (rows.length === APPEND_BATCH) {
-        await trx.insertInto('audit_log').values(rows).execute();
-        rows = [];
-      }
+type Appended = AuditEntry & { at: Date | null };
+
+/**
+ * The chain's lock is transaction-scoped, so appending always runs in a
+ * transaction. Given the caller's, the entry is written with the change it
+ * records, or not at all. Given a plain connection, the entry records no
+ * write of its own (a read, a refused sign-in) and gets a transaction of its
+ * own, only as long as the append.
+ */
+async function append(db: Db, entries: readonly Appended[]): Promise<void> {
+  if (db.isTransaction) await appendInTransaction(db, entries);
+  else await db.transaction().execute((trx) => appendInTransaction(trx, entries));
+}
+
+async function appendInTransaction(trx: Db, entries: readonly Appended[]): Promise<void> {
+  assertTransaction(trx);
+  await lockChain(trx, AUDIT_LOCK);
+  const last = await lastEntry(trx);
+  let seq = last ? Number(last.seq) : 0;
+  let prevHash = last?.hash ?? GENESIS_HASH;
+  let rows: Insertable<AuditLogTable>[] = [];
+  for (const entry of entries) {
+    seq += 1;
+    // Read under the lock, so entries written now are in time order as well as seq order.
+    // Microsecond precision survives the round trip through timestamptz unchanged.
+    const at = (entry.at ?? new Date()).toISOString();
+    const row = {
+      seq,
+      at,
+      actorId: storedId(entry.actorId),
+      action: entry.action,
+      caseId: storedId(entry.caseId),
+      subjectUserId: storedId(entry.subjectUserId),
+      details: entry.details ?? {},
+    };
+    const hash = entryHash(prevHash, row);
+    rows.push({
+      seq,
+      at,
+      actor_id: row.actorId,
+      action: row.action,
+      case_id: row.caseId,
+      subject_user_id: row.subjectUserId,
+      details: JSON.stringify(row.details),
+      prev_hash: prevHash,
+      hash,
+    });
+    prevHash = hash;
+    if (rows.length === APPEND_BATCH) {
+      await insertEntries(trx, rows);
+      rows = [];
     }
-    if (rows.length) await trx.insertInto('audit_log').values(rows).execute();
-  };
-  if (db.isTransaction) await run(db);
-  else await db.transaction().execute(run);
+  }
+  if (rows.length) await insertEntries(trx, rows);
 }
 
 /** Arbitrary constant identifying the audit chain's advisory lock. */

@@ -1,5 +1,26 @@
-import { sql } from 'kysely';
-import type { Db } from '../db/index.js';
+import { sql, type Insertable } from 'kysely';
+import { assertTransaction, type Db } from '../db/index.js';
+import type { AuditLogTable } from '../db/schema.js';
+
+// ---------------------------------------------------------------- appending (log.ts)
+
+/** Serialises appends from every instance, for the rest of the caller's transaction: the chain never forks. */
+export async function lockChain(trx: Db, lockId: number): Promise<void> {
+  assertTransaction(trx);
+  await sql`select pg_advisory_xact_lock(${lockId})`.execute(trx);
+}
+
+/** The newest entry's seq and hash, which the next entry chains to. */
+export function lastEntry(trx: Db) {
+  return trx.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+}
+
+export async function insertEntries(trx: Db, rows: Insertable<AuditLogTable>[]): Promise<void> {
+  assertTransaction(trx);
+  await trx.insertInto('audit_log').values(rows).execute();
+}
+
+// ---------------------------------------------------------------- reading
 
 /** One stored audit entry as the verifier reads it. */
 export type ChainRow = {

@@ -1,115 +1,42 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { AUDIT_ACTIONS, audit, type AuditAction } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
-import { listItem, listLabel, loadLists, type Lists } from '../settings/lists.js';
-import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS, deletionDateOf } from '../retention/purge.js';
+import { loadLists } from '../settings/lists.js';
+import { deletionDateOf } from '../retention/queries.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
-import { staffTranslator, translator } from '../i18n/index.js';
+import { openCase, type OpenCase } from './access.js';
+import { caseView, noticeFor, type CaseData, type PageState } from './case-view.js';
+import { CaseInputError } from './input.js';
+import { caseworkerOptions, consentOf, evidenceList, historyOf, linksOf, notesOf, reportView, threadOf } from './reading.js';
+import { recordReferral, referralForm, referralsOf } from './referral.js';
 import {
-  DESTINATIONS,
-  CRIME_REFERENCE_MAX,
-  destinationLabel,
-  recordReferral,
-  referralForm,
-  referralsOf,
-  today,
-} from './referral.js';
-import {
-  CaseInputError,
-  HISTORY_LIMIT,
-  LIMITS,
-  NEXT_STATUSES,
-  OUTCOMES,
-  UUID,
   addNote,
-  caseworkerOptions,
   changeStatus,
-  consentOf,
   deleteAsSpam,
-  evidenceList,
-  historyOf,
-  isStatus,
   keepLonger,
   linkCases,
-  linksOf,
   markViewed,
-  notesOf,
-  openCase,
-  outcomeLabel,
-  reportView,
   sendMessage,
   setAssignee,
   setLabels,
   setUrgency,
-  statusLabel,
-  threadOf,
   unlinkCases,
-  type OpenCase,
-} from './service.js';
-
-/** Case page handlers. Each loads the case itself through openCase (P11); POSTs check CSRF first. */
-
-const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/London' });
-export const fmt = (d: Date | string) => dateTime.format(new Date(d));
+} from './workflow.js';
+import { isUuid } from '../ids.js';
 
 /**
- * The audit actions a case's history names in words (locales/staff/en.json,
- * case.history.actions): every case action but the spam deletion, which
- * leaves no case to show. Others (none today) show their code.
+ * Case page handlers. Each loads the case itself through openCase (P11);
+ * CSRF is on the route line (routes/staff.ts); what the page shows is
+ * caseView (case-view.ts).
  */
-export const HISTORY_ACTIONS: readonly AuditAction[] = AUDIT_ACTIONS.filter((a) => a.startsWith('case.') && a !== 'case.deleted_as_spam');
-
-function actionLabel(action: string): string {
-  if (!(HISTORY_ACTIONS as readonly string[]).includes(action)) return action;
-  return staffTranslator()(`case.history.actions.${action.slice('case.'.length)}`);
-}
-
-/** The notices a ?notice= code shows after a change (what each case action returns). */
-export const CASE_NOTICES = ['status', 'reopened', 'urgency', 'assignee', 'labels', 'linked', 'already_linked', 'unlinked', 'note', 'message', 'referral', 'retention'] as const;
-
-function noticeFor(code: unknown): string | null {
-  const notice = String(code ?? '');
-  return (CASE_NOTICES as readonly string[]).includes(notice) ? staffTranslator()(`case.notices.${notice}`) : null;
-}
-
-/** The case page's label checkboxes: every offered label, and any retired one this case still has. */
-function labelOptions(lists: Lists, current: readonly string[]) {
-  const t = translator('en');
-  return lists.label
-    .filter((item) => !item.retired || current.includes(item.code))
-    .map((item) => {
-      const name = listLabel(t, 'en', 'label', item);
-      return { code: item.code, label: item.retired ? staffTranslator()('case.workflow.label_retired', { label: name }) : name, checked: current.includes(item.code) };
-    });
-}
-
-type PageState = { status?: number; errors?: Record<string, string>; form?: Record<string, unknown>; notice?: string | null };
 
 const caseUrl = (id: string) => `/staff/cases/${id}`;
 const idParam = (req: Request, name = 'id') => String(req.params[name] ?? '');
 
 async function load(ctx: AppContext, req: Request, res: Response): Promise<OpenCase> {
   return openCase(ctx.db, await staffOf(res).teamKeys(), idParam(req));
-}
-
-function historyEntry(names: Map<string, string>) {
-  const st = staffTranslator();
-  return (h: { seq: number; at: Date; action: string; details: unknown; actor_name: string | null }) => {
-    const raw = h.details && typeof h.details === 'object' ? (h.details as Record<string, unknown>) : {};
-    const details = Object.entries(raw).map(([key, value]) => {
-      let text = value === null || value === undefined ? '–' : typeof value === 'boolean' ? (value ? st('case.history.yes') : st('case.history.no')) : String(value);
-      if ((key === 'from' || key === 'to') && typeof value === 'string') {
-        text = h.action === 'case.assigned' ? (names.get(value) ?? value) : isStatus(value) ? statusLabel(value) : text;
-      }
-      if (key === 'outcome' && typeof value === 'string') text = outcomeLabel(value);
-      if (key === 'destination' && typeof value === 'string') text = destinationLabel(value);
-      return { key, value: text };
-    });
-    return { seq: h.seq, at: h.at, actor: h.actor_name ?? st('case.history.system'), action: actionLabel(h.action), details };
-  };
 }
 
 /**
@@ -137,70 +64,28 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     loadLists(db),
   ]);
   const deletesAt = await deletionDateOf(db, c.id, settings.closedRetentionDays);
-  const t = translator('en');
-  const st = staffTranslator();
-  const names = new Map(caseworkers.map((u) => [u.id, u.name]));
-  const errors = state.errors ?? {};
-  const form = state.form ?? {};
-  const draft = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
-  res.status(state.status ?? 200).render('staff/case', {
-    title: Object.keys(errors).length ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) }) : st('case.title', { id: row.id.slice(0, 8) }),
-    fmt,
-    c: {
-      id: row.id,
-      shortId: row.id.slice(0, 8),
-      status: row.status,
-      statusLabel: statusLabel(row.status),
-      outcomeLabel: row.closing_outcome ? outcomeLabel(row.closing_outcome) : null,
-      urgent: row.urgent,
-      assigneeId: row.assignee_id,
-      labels: row.labels.map((code) => listLabel(t, 'en', 'label', listItem(lists, 'label', code))),
-      createdAt: row.created_at,
-      submittedAt: row.submitted_at,
-      triagedAt: row.triaged_at,
-      closedAt: row.closed_at,
-      firstResponseAt: row.first_response_at,
-      deletesAt,
-      deletingSoon: deletesAt !== null && deletesAt.getTime() <= Date.now() + RETENTION_NOTICE_DAYS * 86_400_000,
-      // Spam deletion: only a report nobody has triaged.
-      deletableAsSpam: row.status === 'new' && row.triaged_at === null,
-    },
-    retention: { days: settings.closedRetentionDays, noticeDays: RETENTION_NOTICE_DAYS, maxYears: MAX_EXTENSION_DAYS / 365 },
+  const data: CaseData = {
+    row,
     report,
-    consentLabel: report.consent ? t(`form.consent.options.${report.consent}`) : st('case.report.consent_unknown'),
-    consentGiven: report.consent === 'yes',
     evidence: evidence.map((e) => e.item),
     notes,
     messages,
     referrals,
-    links: links.map((l) => ({
-      id: l.id,
-      statusLabel: statusLabel(l.status),
-      urgent: l.urgent,
-      categories: l.categories.map((code) => t(`categories.${code}.label`, { defaultValue: code })).join(', '),
-      createdAt: l.created_at,
-    })),
-    history: history.map(historyEntry(names)),
-    historyTruncated: history.length >= HISTORY_LIMIT,
+    links,
+    history,
     caseworkers,
-    labelOptions: labelOptions(lists, row.labels),
-    nextStatuses: (NEXT_STATUSES[row.status] ?? []).map((s) => ({ value: s, label: statusLabel(s) })),
-    outcomes: OUTCOMES.map((o) => ({ value: o, label: outcomeLabel(o) })),
-    destinations: DESTINATIONS.map((d) => ({ value: d, label: destinationLabel(d) })),
-    limits: { ...LIMITS, crimeReference: CRIME_REFERENCE_MAX },
-    today: today(),
-    errors,
-    errorList: Object.entries(errors).map(([field, message]) => ({ field, message })),
-    draft,
-    chosenNoteIds: [form['notes'] ?? []].flat().map(String),
-    notice: state.notice ?? null,
-  });
+    lists,
+    closedRetentionDays: settings.closedRetentionDays,
+    deletesAt,
+    now: new Date(),
+  };
+  res.status(state.status ?? 200).render('staff/case', caseView(data, state));
 }
 
 export function showCase(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const c = await load(ctx, req, res);
-    await renderCase(ctx, res, c, { notice: noticeFor(req.query['notice']) });
+    await renderCase(ctx, res, c, { notice: noticeFor(req.query) });
   };
 }
 
@@ -208,13 +93,13 @@ type Actor = { id: string; teamKeys: Map<number, KeyPair> };
 type Action = (db: Db, actor: Actor, c: OpenCase, body: Record<string, unknown>, req: Request) => Promise<string>;
 
 /**
- * A POST on a case: CSRF, the case (404 unless openable), then the change and
- * its audit entry in one transaction. Refused input re-renders the page with
- * the message and what was typed (422); nothing is stored.
+ * A POST on a case (its CSRF token already checked on the route line): the
+ * case (404 unless openable), then the change and its audit entry in one
+ * transaction. Refused input re-renders the page with the message and what
+ * was typed (422); nothing is stored.
  */
 function caseAction(ctx: AppContext, anchor: string, run: Action): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const actor: Actor = { id: staff.user.id, teamKeys: await staff.teamKeys() };
     const c = await openCase(ctx.db, actor.teamKeys, idParam(req));
@@ -261,7 +146,7 @@ export function postLink(ctx: AppContext): RequestHandler {
 export function postUnlink(ctx: AppContext): RequestHandler {
   return caseAction(ctx, 'links-section', async (db, actor, c, _body, req) => {
     const other = idParam(req, 'other');
-    if (!UUID.test(other)) throw notFound();
+    if (!isUuid(other)) throw notFound();
     await unlinkCases(db, actor.id, c, other.toLowerCase());
     return 'unlinked';
   });
@@ -287,7 +172,6 @@ export function postRetention(ctx: AppContext): RequestHandler {
 /** Deleting spam ends on the queue (the case is gone), so it cannot share caseAction's redirect. */
 export function postSpam(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const c = await openCase(ctx.db, await staff.teamKeys(), idParam(req));
     const body = (req.body ?? {}) as Record<string, unknown>;

@@ -8,9 +8,12 @@ import type { AppContext } from '../web/context.js';
 import { contentDisposition, fileHeaders } from '../web/download.js';
 import { sendChunks } from '../web/stream.js';
 import { staffTranslator, translator } from '../i18n/index.js';
-import { fmt } from './case-page.js';
-import { ClientGone, chosenNotes, openReferral, writeBundle, type PackFacts } from './referral.js';
-import { evidenceFile, evidenceList, openCase, reportView, type OpenCase } from './service.js';
+import { openCase, type OpenCase } from './access.js';
+import { formatDateTime } from '../i18n/dates.js';
+import { fileSize } from './case-view.js';
+import { evidenceFile, evidenceList, reportView } from './reading.js';
+import { ClientGone, writeBundle, type PackFacts } from './referral-bundle.js';
+import { chosenNotes, openReferral } from './referral.js';
 
 /**
  * What leaves the case page as a file or a printable page: an evidence file
@@ -47,7 +50,7 @@ async function packFacts(ctx: AppContext, c: OpenCase, consent: string | null): 
     caseId: c.id,
     consentLabel: consent ? translator('en')(`form.consent.options.${consent}`) : staffTranslator()('case.report.consent_unknown'),
     generatedAt: new Date(),
-    fmt,
+    fmt: formatDateTime,
   };
 }
 
@@ -60,7 +63,8 @@ export function showPack(ctx: AppContext): RequestHandler {
     const [report, notes, evidence] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral), evidenceList(ctx.db, c)]);
     res.render('staff/referral-pack', {
       title: staffTranslator()('referral.pack.title', { id: c.id.slice(0, 8) }),
-      fmt,
+      fmt: formatDateTime,
+      size: fileSize,
       facts: await packFacts(ctx, c, report.consent),
       referral,
       report,

@@ -1,9 +1,9 @@
 import { sql, type SqlBool } from 'kysely';
-import type { Db } from '../db/index.js';
+import { assertTransaction, type Db } from '../db/index.js';
 
 /**
  * The SQL for one case and what hangs off it (notes, links, thread,
- * referrals, history). Ciphertexts come back as bytes; service.ts decrypts.
+ * referrals, history). Ciphertexts come back as bytes; reading.ts decrypts.
  * Every query names the case id, so a row of another case is never reached
  * through this one (P11).
  */
@@ -13,6 +13,7 @@ export { getReport as getCase } from '../reporting/queries.js';
 
 /** The workflow columns, locked for the rest of the caller's transaction (two caseworkers changing status at once). */
 export function lockWorkflow(db: Db, id: string) {
+  assertTransaction(db);
   return db
     .selectFrom('reports')
     .select(['status', 'urgent', 'assignee_id', 'labels', 'closing_outcome', 'triaged_at'])

@@ -1,7 +1,10 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
-import { RETENTION_NOTICE_DAYS, deletionDateExpr } from '../retention/purge.js';
+import { RETENTION_NOTICE_DAYS } from '../retention/purge.js';
+import { deletionDateExpr } from '../retention/queries.js';
+import { encodeCursor, type QueueCursor, type QueueSort } from './queue-cursor.js';
+import { STATUSES } from './vocabulary.js';
 
 /**
  * The caseworker queue: the only SQL for it. It reads plaintext triage and
@@ -10,30 +13,19 @@ import { RETENTION_NOTICE_DAYS, deletionDateExpr } from '../retention/purge.js';
  * Paging is keyset (no OFFSET): each page starts strictly after the previous
  * page's last row in the sort order, so page 500 costs what page 1 costs.
  * Every sort ends with the id, which makes the order total and the cursor
- * unambiguous when created_at values tie.
+ * (queue-cursor.ts) unambiguous when created_at values tie.
  */
 
-export const CASE_STATUSES = ['new', 'triaged', 'in_progress', 'referred', 'closed'] as const;
+/** The workflow's statuses (vocabulary.ts), as the queue's tabs count them. */
+export const CASE_STATUSES = STATUSES;
 export type CaseStatus = (typeof CASE_STATUSES)[number];
 /** 'open' is every status but closed (the default tab); 'all' includes closed. */
 export const STATUS_FILTERS = ['open', ...CASE_STATUSES, 'all'] as const;
 export type StatusFilter = (typeof STATUS_FILTERS)[number];
-export const SORTS = ['newest', 'oldest', 'urgent'] as const;
-export type QueueSort = (typeof SORTS)[number];
 
 export type Targets = Config['targets'];
 /** What the queue needs from the settings: the overdue targets and the retention period (for the deletion flag). */
 export type QueuePolicy = { targets: Targets; closedRetentionDays: number };
-
-/** Where the next page starts: the sort key of the last row shown. */
-export type QueueCursor = {
-  sort: QueueSort;
-  /** created_at to the microsecond, UTC, 'YYYY-MM-DDTHH:MM:SS.ffffffZ'. */
-  createdAt: string;
-  id: string;
-  /** Only meaningful for the urgent-first sort. */
-  urgent: boolean;
-};
 
 export type QueueQuery = {
   status: StatusFilter;
@@ -86,55 +78,6 @@ export type QueueRow = {
 };
 
 export type QueuePage = { rows: QueueRow[]; nextCursor: string | null };
-
-// ---------------------------------------------------------------- cursor
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const MICRO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-/**
- * A real instant PostgreSQL accepts: JavaScript rolls 30 February over to
- * March where PostgreSQL refuses it (an error page), so the text must
- * survive a round trip; years outside 1900–9999 are no case's.
- */
-function validTimestamp(text: string): boolean {
-  if (!MICRO_TS.test(text)) return false;
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) return false;
-  const year = Number(text.slice(0, 4));
-  return year >= 1900 && new Date(ms).toISOString().slice(0, 23) === text.slice(0, 23);
-}
-
-/** Opaque to the browser: base64url of the sort key as JSON. Not secret; every value is checked on the way back. */
-export function encodeCursor(c: QueueCursor): string {
-  const key = c.sort === 'urgent' ? { s: c.sort, u: c.urgent, t: c.createdAt, i: c.id } : { s: c.sort, t: c.createdAt, i: c.id };
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-/** The cursor, or null for anything malformed (the caller then shows the first page). */
-export function decodeCursor(raw: string): QueueCursor | null {
-  if (!raw || raw.length > 300 || !/^[A-Za-z0-9_-]+$/.test(raw)) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
-  const o = v as Record<string, unknown>;
-  const sort = o['s'];
-  const createdAt = o['t'];
-  const id = o['i'];
-  if (typeof sort !== 'string' || !(SORTS as readonly string[]).includes(sort)) return null;
-  if (typeof createdAt !== 'string' || !validTimestamp(createdAt)) return null;
-  if (typeof id !== 'string' || !UUID.test(id)) return null;
-  let urgent = false;
-  if (sort === 'urgent') {
-    if (typeof o['u'] !== 'boolean') return null;
-    urgent = o['u'];
-  }
-  return { sort: sort as QueueSort, createdAt, id, urgent };
-}
 
 // ---------------------------------------------------------------- expressions
 

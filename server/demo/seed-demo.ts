@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
 import { auditPast, type PastAuditEntry } from '../audit/log.js';
 import { readySodium } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { TeamPublicKey } from '../setup/service.js';
-import { archiveFactsForStatistics, type ArchivedFacts } from '../stats/archive.js';
+import { archiveFactsForStatistics, type ArchivedFacts } from '../stats/archive-queries.js';
+import * as q from './queries.js';
 import { generate, insertReports, seedBatchSize, seedCaseworkers, seedLabelCodes, type Generated, type Rand } from './seed.js';
 import { encryptAndInsert, encryptionThreads, type SealedFields, type SeedBatch } from './seed-encryption.js';
 import { tellStory, type Story } from './seed-story.js';
@@ -77,7 +77,7 @@ export async function seedDemo(db: Db, opts: DemoOptions): Promise<DemoSummary> 
   const batchSize = seedBatchSize(opts.batchSize);
 
   return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${SEED_LOCK})`.execute(trx);
+    await q.lockSeed(trx, SEED_LOCK);
     await refuseUnlessFresh(trx);
     const teamSince = new Date(start - 14 * DAY);
     const team = await seedCaseworkers(trx, opts.caseworkers ?? 3, r, teamSince);
@@ -131,17 +131,15 @@ export async function seedDemo(db: Db, opts: DemoOptions): Promise<DemoSummary> 
     history.sort((a, b) => a.at.getTime() - b.at.getTime());
     await auditPast(trx, history);
     summary.historyEntries = history.length;
-    await sql`analyze reports`.execute(trx);
+    await q.analyzeReports(trx);
     return summary;
   });
 }
 
 async function refuseUnlessFresh(db: Db): Promise<void> {
-  const reports = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-  if (Number(reports.n) > 0) throw new SeedRefused('This installation already has reports: demo data goes only into a fresh one.');
+  if ((await q.countReports(db)) > 0) throw new SeedRefused('This installation already has reports: demo data goes only into a fresh one.');
   // Reports all deleted by retention still count: fictional figures must never mix with published ones.
-  const archived = await db.selectFrom('stats_archive').select('id').limit(1).executeTakeFirst();
-  if (archived) throw new SeedRefused('This installation already has statistics of deleted reports: demo data goes only into a fresh one.');
+  if (await q.hasArchivedStatistics(db)) throw new SeedRefused('This installation already has statistics of deleted reports: demo data goes only into a fresh one.');
 }
 
 /** What archiveForStatistics would have kept of the case when retention deleted it. */
@@ -172,17 +170,11 @@ function purgeEntries(dueAt: number[], now: number): PastAuditEntry[] {
   return [...runs].map(([at, deleted]) => ({ at: new Date(at), action: 'retention.purged', details: { deleted } }));
 }
 
-/** Rows per INSERT for the story tables (at most 8 parameters a row). */
-const ROWS = 4000;
-
 async function insertStories(db: Db, stories: Story[], enc: SealedFields[]) {
   const sealed = (i: number) => enc[i]!.extras!;
   const messages = stories.flatMap((s, i) => s.messages.map((m, j) => ({ ...m, report_id: s.caseId, body: sealed(i).messages[j]! })));
   const notes = stories.flatMap((s, i) => s.notes.map((n, j) => ({ ...n, report_id: s.caseId, body: sealed(i).notes[j]! })));
   const referrals = stories.flatMap((s, i) => s.referrals.map((f, j) => ({ ...f, report_id: s.caseId, details: sealed(i).referrals[j]! })));
-  for (let i = 0; i < messages.length; i += ROWS) await db.insertInto('messages').values(messages.slice(i, i + ROWS)).execute();
-  for (let i = 0; i < notes.length; i += ROWS) await db.insertInto('case_notes').values(notes.slice(i, i + ROWS)).execute();
-  // Each referral also marks its report referred (the trigger of migration 2026_11_25_100000).
-  for (let i = 0; i < referrals.length; i += ROWS) await db.insertInto('referrals').values(referrals.slice(i, i + ROWS)).execute();
+  await q.insertStoryRows(db, { messages, notes, referrals });
   return { messages: messages.length, notes: notes.length, referrals: referrals.length };
 }

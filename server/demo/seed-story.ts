@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditAction, AuditEntry, PastAuditEntry } from '../audit/log.js';
-import { DESTINATIONS, today, type ReferralDetails } from '../cases/referral.js';
+import { DESTINATIONS, type ReferralDetails } from '../cases/referral.js';
+import { ukToday as today } from '../i18n/dates.js';
 import { pick, weighted, type Generated, type Rand } from './seed.js';
 import * as words from './seed-words.js';
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { randomBytes, readySodium } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { NewReport } from '../db/schema.js';
@@ -9,8 +8,9 @@ import type { ReportDetails } from '../reporting/service.js';
 import { CATEGORIES, CHANNELS, CONSENT, ONGOING, PERPETRATORS, TARGETED } from '../reporting/taxonomy.js';
 import type { ReportInput } from '../reporting/validation.js';
 import type { TeamPublicKey } from '../setup/service.js';
+import * as q from './queries.js';
 import { encryptAndInsert, encryptionThreads, type PlainFields, type SealedFields, type SeedBatch } from './seed-encryption.js';
-import { OUTCOMES } from '../cases/service.js';
+import { OUTCOMES } from '../cases/vocabulary.js';
 
 /**
  * Fictional cases for development, demos, tests and the queue benchmark.
@@ -295,23 +295,14 @@ export async function seedCases(db: Db, opts: SeedOptions): Promise<number> {
   await encryptAndInsert(batches(), opts.teamKey.publicKey, encryptionThreads(opts.count, opts.workers), (b, enc) =>
     insertReports(db, b.rest, enc, labelCodes),
   );
-  await sql`analyze reports`.execute(db);
+  await q.analyzeReports(db);
   return opts.count;
 }
 
 /** 28 parameters a row: at most 2,000 rows keeps an INSERT under PostgreSQL's 65,535. */
 export const seedBatchSize = (n: number | undefined) => Math.max(1, Math.min(n ?? 1000, 2000));
 
-export async function activeCaseworkerIds(db: Db): Promise<string[]> {
-  const rows = await db
-    .selectFrom('users')
-    .select('id')
-    .where(sql<boolean>`'caseworker' = any(roles)`)
-    .where('status', '=', 'active')
-    .orderBy('id')
-    .execute();
-  return rows.map((u) => u.id);
-}
+export const activeCaseworkerIds = q.activeCaseworkerIds;
 
 /**
  * The seed's label texts as items of the administrator's label list (the
@@ -319,28 +310,25 @@ export async function activeCaseworkerIds(db: Db): Promise<string[]> {
  * time, found by their English text after that.
  */
 export async function seedLabelCodes(db: Db): Promise<Map<string, string>> {
-  const rows = await db.selectFrom('list_items').select(['code', sql<string>`labels->>'en'`.as('en')]).where('list', '=', 'label').execute();
+  const rows = await q.labelItemsByEnglish(db);
   const codes = new Map(rows.map((r) => [r.en, r.code]));
   for (const text of LABELS) if (!codes.has(text)) codes.set(text, await addListItem(db, 'label', { en: text }));
   return codes;
 }
 
 export async function insertReports(db: Db, batch: Generated[], enc: SealedFields[], labelCodes: Map<string, string>): Promise<void> {
-  if (!batch.length) return;
-  await db
-    .insertInto('reports')
-    .values(
-      batch.map((g, i) => ({
-        ...g.row,
-        // Texts drawn by generate() become the list's codes (a case never carries one twice).
-        labels: [...new Set((g.row.labels ?? []).map((text) => labelCodes.get(text) ?? text))],
-        data_key_sealed: enc[i]!.dataKeySealed,
-        narrative: enc[i]!.narrative,
-        details: enc[i]!.details,
-        contact: enc[i]!.contact,
-      })),
-    )
-    .execute();
+  await q.insertReportRows(
+    db,
+    batch.map((g, i) => ({
+      ...g.row,
+      // Texts drawn by generate() become the list's codes (a case never carries one twice).
+      labels: [...new Set((g.row.labels ?? []).map((text) => labelCodes.get(text) ?? text))],
+      data_key_sealed: enc[i]!.dataKeySealed,
+      narrative: enc[i]!.narrative,
+      details: enc[i]!.details,
+      contact: enc[i]!.contact,
+    })),
+  );
 }
 
 const STAFF_NAMES = [
@@ -374,6 +362,6 @@ export async function seedCaseworkers(db: Db, count: number, random: Rand = Math
       ...(createdAt ? { created_at: createdAt, password_changed_at: createdAt } : {}),
     };
   });
-  if (rows.length) await db.insertInto('users').values(rows).execute();
+  await q.insertUserRows(db, rows);
   return rows.map((u) => u.id);
 }

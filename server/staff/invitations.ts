@@ -1,5 +1,4 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { audit } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import type { Role } from '../db/schema.js';
@@ -28,7 +27,7 @@ export async function createInvitation(
   const id = randomUUID();
   const email = q.normaliseEmail(i.email);
   const revoked = await db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext(${'harbour.invitation.' + email}))`.execute(trx);
+    await q.lockInvitationAddress(trx, email);
     const ids = await q.revokeOpenInvitations(trx, { email });
     await q.insertInvitation(trx, {
       id,

@@ -34,11 +34,7 @@ export async function grantWithRecovery(db: Db, recoveryKey: string, userId: str
     for (const id of ids) {
       const team = await openTeamKeyWithRecovery(trx, recoveryKey, id);
       const sealed = sealTo(team.privateKey, user.public_key);
-      await trx
-        .insertInto('key_grants')
-        .values({ user_id: userId, team_key_id: id, sealed_secret: sealed, approved_by: null, sealed_at: new Date() })
-        .onConflict((oc) => oc.columns(['user_id', 'team_key_id']).doUpdateSet({ sealed_secret: sealed, sealed_at: new Date() }))
-        .execute();
+      await q.upsertGrant(trx, { user_id: userId, team_key_id: id, sealed_secret: sealed, approved_by: null });
     }
     await q.clearAccessRequest(trx, userId);
     await audit(trx, { action: 'keys.recovered', subjectUserId: userId, details: { teamKeys: ids.length } });

@@ -6,8 +6,6 @@ import { staffTranslator } from '../i18n/index.js';
  * confirming, so each says plainly who did what, and when (UTC).
  */
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export const utc = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
 
 type Named = { name: string | null; status: string | null; id?: string | null };

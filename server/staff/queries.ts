@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/index.js';
+import { assertTransaction, type Db } from '../db/index.js';
 import type { Database, Role, UsersTable } from '../db/schema.js';
 import type { Insertable, UpdateObject } from 'kysely';
 
@@ -83,6 +83,21 @@ export async function updateUser(db: Db, id: string, set: UpdateObject<Database,
   await db.updateTable('users').set(set).where('id', '=', id).execute();
 }
 
+/**
+ * New password material (and whatever else changes with it), stamped with
+ * the database's clock: sessions.created_at is compared with it, so both
+ * come from the same clock.
+ */
+export async function setPassword(trx: Db, id: string, set: UpdateObject<Database, 'users'>): Promise<void> {
+  assertTransaction(trx);
+  await trx.updateTable('users').set({ ...set, password_changed_at: sql<Date>`now()` }).where('id', '=', id).execute();
+}
+
+export async function markDeactivated(trx: Db, id: string): Promise<void> {
+  assertTransaction(trx);
+  await trx.updateTable('users').set({ status: 'deactivated', deactivated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+}
+
 export async function setTotpStep(db: Db, id: string, step: number): Promise<boolean> {
   // Only moves forward: a code replayed in a race is refused by the database too.
   const res = await db
@@ -155,6 +170,28 @@ export async function revokeOpenInvitations(db: Db, where: { email: string } | {
   return (await q.returning('id').execute()).map((r) => r.id);
 }
 
+/** Every team-key grant of a user (deactivation, a key reset): the keys sealed to them are gone. */
+export async function deleteUserGrants(trx: Db, userId: string): Promise<void> {
+  assertTransaction(trx);
+  await trx.deleteFrom('key_grants').where('user_id', '=', userId).execute();
+}
+
+/** Seals a grant, replacing the one that exists (the recovery key re-grants every active key). */
+export async function upsertGrant(trx: Db, row: { user_id: string; team_key_id: number; sealed_secret: Uint8Array; approved_by: string | null }): Promise<void> {
+  assertTransaction(trx);
+  await trx
+    .insertInto('key_grants')
+    .values({ ...row, sealed_at: new Date() })
+    .onConflict((oc) => oc.columns(['user_id', 'team_key_id']).doUpdateSet({ sealed_secret: row.sealed_secret, sealed_at: new Date() }))
+    .execute();
+}
+
+/** Serialises invitations to one address across instances, for the caller's transaction. */
+export async function lockInvitationAddress(trx: Db, email: string): Promise<void> {
+  assertTransaction(trx);
+  await sql`select pg_advisory_xact_lock(hashtext(${'harbour.invitation.' + normaliseEmail(email)}))`.execute(trx);
+}
+
 export function grantsFor(db: Db, userId: string) {
   return db
     .selectFrom('key_grants')
@@ -173,6 +210,7 @@ export function grantsFor(db: Db, userId: string) {
  * of one person seal each key once.
  */
 export async function lockGrants(trx: Db): Promise<void> {
+  assertTransaction(trx);
   await sql`select pg_advisory_xact_lock(hashtext('harbour.key_grants'))`.execute(trx);
 }
 

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
-import { own } from '../own.js';
+import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { endSession } from '../web/session-store.js';
@@ -23,15 +23,12 @@ function renderSignIn(res: Response, status: number, locals: { error?: string | 
   res.status(status).render('staff/sign-in', { title: staffTranslator()('sign_in.title'), error: null, email: '', notice: null, ...locals });
 }
 
+/** The ?notice= codes the sign-in page shows (after a sign-out, a password change, an accepted invitation). */
+export const SIGN_IN_NOTICES = ['password_changed', 'signed_out', 'everywhere', 'invitation'] as const;
+
 export const showSignIn: RequestHandler = (req, res) => {
   const st = staffTranslator();
-  const notices: Record<string, string> = {
-    password_changed: st('sign_in.notices.password_changed'),
-    signed_out: st('sign_in.notices.signed_out'),
-    everywhere: st('sign_in.notices.everywhere'),
-    invitation: st('sign_in.notices.invitation'),
-  };
-  renderSignIn(res, 200, { notice: own(notices, req.query['notice']) ?? null });
+  renderSignIn(res, 200, { notice: noticeFrom(req.query, SIGN_IN_NOTICES, (code) => st(`sign_in.notices.${code}`)) });
 };
 
 /**
@@ -54,7 +51,6 @@ async function attempt(ctx: AppContext, req: Request, res: Response, account: st
 
 export function signIn(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const email = field(req, 'email').trim().slice(0, 320);
     const password = field(req, 'password').slice(0, 1024);
     const taken = await attempt(ctx, req, res, email, (s, e) => renderSignIn(res, s, { error: e, email }));
@@ -106,7 +102,6 @@ export function showTwoFactor(ctx: AppContext): RequestHandler {
 
 export function verifyTwoFactor(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const s = await pendingSession(ctx, req);
     if (!s) return res.redirect(303, '/staff/sign-in');
     const user = await q.findUser(ctx.db, s.payload.userId);
@@ -141,7 +136,6 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
 
 export function signOut(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const s = await loadStaffSession(ctx, req);
     await endSession(ctx.db, ctx.config, req, res, 'staff');
     if (s) await audit(ctx.db, { action: 'staff.sign_out', actorId: s.payload.userId, subjectUserId: s.payload.userId });
@@ -151,7 +145,6 @@ export function signOut(ctx: AppContext): RequestHandler {
 
 export function signOutEverywhere(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const { user } = staffOf(res);
     await q.deleteUserSessions(ctx.db, user.id);
     await endSession(ctx.db, ctx.config, req, res, 'staff');
@@ -166,7 +159,6 @@ export const showAccount: RequestHandler = (_req, res) => {
 
 export function updatePassword(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const st = staffTranslator();
     const { user } = staffOf(res);
     const current = field(req, 'current_password');
@@ -212,7 +204,6 @@ export function showInvitation(ctx: AppContext): RequestHandler {
  */
 export function acceptInvitation(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const inv = await liveInvitation(ctx, req);
     const st = staffTranslator();
     const name = field(req, 'display_name').trim();

@@ -10,7 +10,7 @@ import {
   publicKeyOf,
   type KeyPair,
 } from '../crypto/index.js';
-import { sql, type Insertable } from 'kysely';
+import type { Insertable } from 'kysely';
 import type { Db } from '../db/index.js';
 import type { Role, UsersTable } from '../db/schema.js';
 import * as q from './queries.js';
@@ -111,11 +111,7 @@ export async function changePassword(db: Db, unlocked: Unlocked, newPassword: st
   const totp = unwrapTotpSecret(wrapKey, user);
   const { wrapKey: newWrap, ...material } = await passwordMaterial(user.id, newPassword, keyPair);
   await db.transaction().execute(async (trx) => {
-    await q.updateUser(trx, user.id, {
-      ...material,
-      totp_secret_wrapped: totp ? wrapTotpSecret(newWrap, user.id, totp) : null,
-      password_changed_at: sql<Date>`now()`, // compared with sessions.created_at: the database's clock
-    });
+    await q.setPassword(trx, user.id, { ...material, totp_secret_wrapped: totp ? wrapTotpSecret(newWrap, user.id, totp) : null });
     await q.deleteUserSessions(trx, user.id);
   });
 }
@@ -129,14 +125,8 @@ export async function resetPasswordWithNewKeys(db: Db, userId: string, newPasswo
   const keyPair = newKeyPair();
   const { wrapKey: _unused, ...material } = await passwordMaterial(userId, newPassword, keyPair);
   await db.transaction().execute(async (trx) => {
-    await q.updateUser(trx, userId, {
-      ...material,
-      public_key: keyPair.publicKey,
-      totp_secret_wrapped: null,
-      totp_last_step: null,
-      password_changed_at: sql<Date>`now()`, // compared with sessions.created_at: the database's clock
-    });
-    await trx.deleteFrom('key_grants').where('user_id', '=', userId).execute();
+    await q.setPassword(trx, userId, { ...material, public_key: keyPair.publicKey, totp_secret_wrapped: null, totp_last_step: null });
+    await q.deleteUserGrants(trx, userId);
     await q.deleteUserSessions(trx, userId);
   });
   return keyPair;

@@ -1,12 +1,16 @@
 import type { RequestHandler, Response } from 'express';
 import { notFound } from '../errors.js';
-import { own } from '../own.js';
+import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { AccessRefused, approveAccess, canApprove, type AccessRefusal } from './access.js';
 import { staffOf, type StaffLocals } from '../staff/context.js';
-import { originText, requestText, utc, UUID } from '../staff/people.js';
+import { isUuid } from '../ids.js';
+import { originText, requestText, utc } from '../staff/people.js';
 import * as q from '../staff/queries.js';
+
+/** The ?notice= codes the case access page shows after an approval. */
+export const ACCESS_NOTICES = ['approved', 'already'] as const;
 
 /**
  * The case access page (/staff/access): the people waiting for access, each
@@ -61,18 +65,16 @@ async function render(ctx: AppContext, res: Response, staff: StaffLocals, status
 export function accessPage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const st = staffTranslator();
-    const notices: Record<string, string> = { approved: st('access.notices.approved'), already: st('access.notices.already') };
-    await render(ctx, res, staffOf(res), 200, { notice: own(notices, req.query['notice']) ?? null });
+    await render(ctx, res, staffOf(res), 200, { notice: noticeFrom(req.query, ACCESS_NOTICES, (code) => st(`access.notices.${code}`)) });
   };
 }
 
 /** POST /staff/access/:id/approve: seals every current team key to the person, once, if the tick is there. */
 export function approve(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const id = String(req.params['id'] ?? '');
-    if (!UUID.test(id)) throw notFound();
+    if (!isUuid(id)) throw notFound();
     const confirmed = (req.body as Record<string, unknown> | undefined)?.['confirm'] === 'yes';
     try {
       const { sealed } = await approveAccess(ctx.db, { id: staff.user.id, teamKeys: await staff.teamKeys() }, id.toLowerCase(), confirmed);

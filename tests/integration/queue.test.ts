@@ -3,22 +3,19 @@ import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queuePage } from '../../server/cases/queue-page.js';
+import { SORTS, decodeCursor, encodeCursor, type QueueSort } from '../../server/cases/queue-cursor.js';
 import {
   CASE_STATUSES,
   DEFAULT_QUEUE_QUERY,
-  SORTS,
   STATUS_FILTERS,
   countsByStatus,
-  decodeCursor,
-  encodeCursor,
   listAssignees,
   listQueue,
   type QueueQuery,
-  type QueueSort,
   type Targets,
 } from '../../server/cases/queue-queries.js';
 import { mulberry32, seedCases, seedCaseworkers } from '../../server/demo/seed.js';
-import { OUTCOMES } from '../../server/cases/service.js';
+import { OUTCOMES } from '../../server/cases/vocabulary.js';
 import { DecryptionError, decryptText, readySodium } from '../../server/crypto/index.js';
 import { viewsDir } from '../../server/paths.js';
 import { DEFAULT_LISTS } from '../../server/settings/lists.js';

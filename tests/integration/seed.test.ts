@@ -6,9 +6,10 @@ import { seedDemo, SeedRefused, type DemoSummary } from '../../server/demo/seed-
 import { mulberry32 } from '../../server/demo/seed.js';
 import * as words from '../../server/demo/seed-words.js';
 import { runHousekeeping } from '../../server/housekeeping.js';
-import { deletionDateExpr, purge } from '../../server/retention/purge.js';
+import { purge } from '../../server/retention/purge.js';
+import { deletionDateExpr } from '../../server/retention/queries.js';
 import { currentTeamKey } from '../../server/setup/service.js';
-import { archiveFactsForStatistics, archiveForStatistics } from '../../server/stats/archive.js';
+import { archiveFactsForStatistics, archiveForStatistics } from '../../server/stats/archive-queries.js';
 import { aggregates } from '../../server/stats/queries.js';
 import { quartersBetween } from '../../server/stats/tables.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';

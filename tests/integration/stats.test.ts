@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellText } from '../../server/stats/disclosure.js';
-import { archiveForStatistics } from '../../server/stats/archive.js';
+import { archiveForStatistics } from '../../server/stats/archive-queries.js';
 import { buildStatistics, periodOf, PeriodError, type Statistics } from '../../server/stats/tables.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { insertReports, type ReportFacts } from '../helpers/reports.js';

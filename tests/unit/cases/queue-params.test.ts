@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CASE_STATUSES, decodeCursor, encodeCursor, DEFAULT_QUEUE_QUERY, type QueueCursor } from '../../../server/cases/queue-queries.js';
-import { STATUSES } from '../../../server/cases/service.js';
-import { parseQueueParams, queueHref, type Known } from '../../../server/cases/queue-page.js';
+import { decodeCursor, encodeCursor, type QueueCursor } from '../../../server/cases/queue-cursor.js';
+import { CASE_STATUSES, DEFAULT_QUEUE_QUERY } from '../../../server/cases/queue-queries.js';
+import { STATUSES } from '../../../server/cases/vocabulary.js';
+import { parseQueueParams, queueHref, type Known } from '../../../server/cases/queue-view.js';
 
 const ID = '1a2b3c4d-0000-4000-8000-00000000abcd';
 const ME = '99999999-0000-4000-8000-000000000001';

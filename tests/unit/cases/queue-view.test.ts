@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TFunction } from 'i18next';
-import { parseQueueParams, queueView } from '../../../server/cases/queue-page.js';
+import { parseQueueParams, queueView } from '../../../server/cases/queue-view.js';
 import type { QueueRow, StatusCounts } from '../../../server/cases/queue-queries.js';
 import { DEFAULT_LISTS, LIST_NAMES, type Lists } from '../../../server/settings/lists.js';
 import { initI18n, translator } from '../../../server/i18n/index.js';

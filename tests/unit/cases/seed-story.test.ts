@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { today } from '../../../server/cases/referral.js';
+import { ukToday as today } from '../../../server/i18n/dates.js';
 import { generate, mulberry32 } from '../../../server/demo/seed.js';
 import { tellStory, type Story } from '../../../server/demo/seed-story.js';
-import { NEXT_STATUSES } from '../../../server/cases/service.js';
+import { NEXT_STATUSES } from '../../../server/cases/vocabulary.js';
 
 /**
  * A demo case's story must agree with its own row, step by step, as the app

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { STATUSES } from '../../../server/cases/service.js';
+import { STATUSES } from '../../../server/cases/vocabulary.js';
 import { rootDir, localesDir } from '../../../server/paths.js';
 import { DEFAULT_LISTS, LIST_NAMES } from '../../../server/settings/lists.js';
 import * as taxonomy from '../../../server/reporting/taxonomy.js';

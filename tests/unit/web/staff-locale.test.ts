@@ -2,19 +2,23 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES } from '../../../server/admin/staff-page.js';
+import { LABEL_NOTICES, SETTINGS_NOTICES } from '../../../server/admin/settings-page.js';
+import { ROLES, STAFF_NOTICES } from '../../../server/admin/staff-page.js';
 import { AUDIT_ACTIONS } from '../../../server/audit/log.js';
 import { AUDIT_GROUPS } from '../../../server/audit/audit-page.js';
-import { CASE_NOTICES, HISTORY_ACTIONS } from '../../../server/cases/case-page.js';
+import { CASE_NOTICES, HISTORY_ACTIONS } from '../../../server/cases/case-view.js';
 import { DESTINATIONS } from '../../../server/cases/referral.js';
-import { OUTCOMES, STATUSES, TEXT_FIELDS } from '../../../server/cases/service.js';
+import { TEXT_FIELDS } from '../../../server/cases/input.js';
+import { OUTCOMES, STATUSES } from '../../../server/cases/vocabulary.js';
 import { localesDir, rootDir } from '../../../server/paths.js';
 import { LIST_NAMES } from '../../../server/settings/lists.js';
 import { OUTCOME_ROWS, TABLE_IDS } from '../../../server/stats/statistics-page.js';
 import { initI18n, staffTranslator, translator } from '../../../server/i18n/index.js';
 import { createTestApp, type TestApp } from '../../helpers/app.js';
 import { fileReport, type Agent } from '../../helpers/reporter.js';
+import { SIGN_IN_NOTICES } from '../../../server/staff/sign-in-page.js';
 import { createUser } from '../../../server/staff/users.js';
+import { ACCESS_NOTICES } from '../../../server/team/access-page.js';
 import { addStaff, signInStaff, staffCsrf } from '../../helpers/staff.js';
 
 /**
@@ -121,6 +125,11 @@ const DYNAMIC: Record<string, readonly string[]> = {
   'case.errors.text.*.unreadable': TEXT_FIELDS,
   'case.history.actions.*': HISTORY_ACTIONS.map((a) => a.slice('case.'.length)),
   'case.notices.*': CASE_NOTICES,
+  'staff.notices.*': STAFF_NOTICES,
+  'settings.notices.*': SETTINGS_NOTICES,
+  'settings.notices.label_*': LABEL_NOTICES,
+  'access.notices.*': ACCESS_NOTICES,
+  'sign_in.notices.*': SIGN_IN_NOTICES,
   'referral.destinations.*': DESTINATIONS,
   'settings.lists.titles.*': LIST_NAMES,
   'statistics.outcomes.*': OUTCOME_ROWS,
@@ -158,7 +167,7 @@ describe('the staff locale file', () => {
   it('finds the calls (a positive control for the scan)', () => {
     expect(CALLS.length).toBeGreaterThan(300);
     expect(CALLS.some((c) => c.file === path.join('views', 'staff', 'queue.ejs') && c.key === 'queue.title')).toBe(true);
-    expect(CALLS.some((c) => c.file === path.join('server', 'cases', 'service.ts') && c.key === 'case.errors.text.*.required')).toBe(true);
+    expect(CALLS.some((c) => c.file === path.join('server', 'cases', 'input.ts') && c.key === 'case.errors.text.*.required')).toBe(true);
   });
 
   it('is looked up only with a key written in the code', () => {

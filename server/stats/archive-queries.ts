@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/index.js';
+import { assertTransaction, type Db } from '../db/index.js';
 import type { ReportRow } from '../db/schema.js';
 
 /**
@@ -16,6 +16,7 @@ const ARCHIVED = sql`date_trunc('quarter', r.submitted_at)::date, r.categories, 
                 else floor(extract(epoch from (r.first_response_at - r.submitted_at)) / 86400)::int end`;
 
 export async function archiveForStatistics(db: Db, reportId: string): Promise<void> {
+  assertTransaction(db); // archived with the deletion, or not at all
   await sql`
     insert into stats_archive (${COLUMNS})
     select ${ARCHIVED}
@@ -36,6 +37,7 @@ export type ArchivedFacts = Pick<
  * expressions, in the same session time zone).
  */
 export async function archiveFactsForStatistics(db: Db, facts: readonly ArchivedFacts[]): Promise<void> {
+  assertTransaction(db);
   const BATCH = 5000; // one JSON parameter per statement, a few MB at most
   for (let from = 0; from < facts.length; from += BATCH) {
     const json = JSON.stringify(facts.slice(from, from + BATCH));

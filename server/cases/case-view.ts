@@ -1,0 +1,154 @@
+import { AUDIT_ACTIONS, type AuditAction } from '../audit/log.js';
+import { listItem, listLabel, type Lists } from '../settings/lists.js';
+import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS } from '../retention/purge.js';
+import { formatDateTime, ukToday } from '../i18n/dates.js';
+import { staffTranslator, translator } from '../i18n/index.js';
+import { noticeFrom } from '../web/notice.js';
+import type { CaseRow } from './access.js';
+import type { EvidenceItem, MessageItem, NoteItem, ReportView, historyOf, linksOf } from './reading.js';
+import { DESTINATIONS, CRIME_REFERENCE_MAX, destinationLabel, type ReferralItem } from './referral.js';
+import { HISTORY_LIMIT } from './queries.js';
+import { LIMITS, NEXT_STATUSES, OUTCOMES, isStatus, outcomeLabel, statusLabel } from './vocabulary.js';
+
+/**
+ * The case page without its I/O: what the template shows, from what the
+ * handler read and decrypted (case-page.ts). Pure, so it is unit-tested
+ * without a database.
+ */
+
+/** A file's size as the case page and the referral pack show it: '2.4 MB', '12 KB' (never 0 KB). */
+export function fileSize(bytes: number): string {
+  return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+/**
+ * The audit actions a case's history names in words (locales/staff/en.json,
+ * case.history.actions): every case action but the spam deletion, which
+ * leaves no case to show. Others (none today) show their code.
+ */
+export const HISTORY_ACTIONS: readonly AuditAction[] = AUDIT_ACTIONS.filter((a) => a.startsWith('case.') && a !== 'case.deleted_as_spam');
+
+function actionLabel(action: string): string {
+  if (!(HISTORY_ACTIONS as readonly string[]).includes(action)) return action;
+  return staffTranslator()(`case.history.actions.${action.slice('case.'.length)}`);
+}
+
+/** The notices a ?notice= code shows after a change (what each case action returns). */
+export const CASE_NOTICES = ['status', 'reopened', 'urgency', 'assignee', 'labels', 'linked', 'already_linked', 'unlinked', 'note', 'message', 'referral', 'retention'] as const;
+
+export function noticeFor(query: Readonly<Record<string, unknown>>): string | null {
+  return noticeFrom(query, CASE_NOTICES, (code) => staffTranslator()(`case.notices.${code}`));
+}
+
+/** The case page's label checkboxes: every offered label, and any retired one this case still has. */
+function labelOptions(lists: Lists, current: readonly string[]) {
+  const t = translator('en');
+  return lists.label
+    .filter((item) => !item.retired || current.includes(item.code))
+    .map((item) => {
+      const name = listLabel(t, 'en', 'label', item);
+      return { code: item.code, label: item.retired ? staffTranslator()('case.workflow.label_retired', { label: name }) : name, checked: current.includes(item.code) };
+    });
+}
+
+/** What the page was asked to show besides the case: a refused input (422) with what was typed, or a notice. */
+export type PageState = { status?: number; errors?: Record<string, string>; form?: Record<string, unknown>; notice?: string | null };
+
+function historyEntry(names: Map<string, string>) {
+  const st = staffTranslator();
+  return (h: { seq: number; at: Date; action: string; details: unknown; actor_name: string | null }) => {
+    const raw = h.details && typeof h.details === 'object' ? (h.details as Record<string, unknown>) : {};
+    const details = Object.entries(raw).map(([key, value]) => {
+      let text = value === null || value === undefined ? '–' : typeof value === 'boolean' ? (value ? st('case.history.yes') : st('case.history.no')) : String(value);
+      if ((key === 'from' || key === 'to') && typeof value === 'string') {
+        text = h.action === 'case.assigned' ? (names.get(value) ?? value) : isStatus(value) ? statusLabel(value) : text;
+      }
+      if (key === 'outcome' && typeof value === 'string') text = outcomeLabel(value);
+      if (key === 'destination' && typeof value === 'string') text = destinationLabel(value);
+      return { key, value: text };
+    });
+    return { seq: h.seq, at: h.at, actor: h.actor_name ?? st('case.history.system'), action: actionLabel(h.action), details };
+  };
+}
+
+/** Everything the handler read for the page, decrypted for this response only. */
+export type CaseData = {
+  row: CaseRow;
+  report: ReportView;
+  evidence: EvidenceItem[];
+  notes: NoteItem[];
+  messages: MessageItem[];
+  referrals: ReferralItem[];
+  links: Awaited<ReturnType<typeof linksOf>>;
+  history: Awaited<ReturnType<typeof historyOf>>;
+  caseworkers: { id: string; name: string }[];
+  lists: Lists;
+  closedRetentionDays: number;
+  /** When retention deletes the case (closed cases only), or null. */
+  deletesAt: Date | null;
+  now: Date;
+};
+
+/** The staff/case template's locals. */
+export function caseView(data: CaseData, state: PageState = {}) {
+  const { row, report, lists, deletesAt } = data;
+  const t = translator('en');
+  const st = staffTranslator();
+  const names = new Map(data.caseworkers.map((u) => [u.id, u.name]));
+  const errors = state.errors ?? {};
+  const form = state.form ?? {};
+  const draft = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
+  return {
+    title: Object.keys(errors).length ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) }) : st('case.title', { id: row.id.slice(0, 8) }),
+    fmt: formatDateTime,
+    size: fileSize,
+    c: {
+      id: row.id,
+      shortId: row.id.slice(0, 8),
+      status: row.status,
+      statusLabel: statusLabel(row.status),
+      outcomeLabel: row.closing_outcome ? outcomeLabel(row.closing_outcome) : null,
+      urgent: row.urgent,
+      assigneeId: row.assignee_id,
+      labels: row.labels.map((code) => listLabel(t, 'en', 'label', listItem(lists, 'label', code))),
+      createdAt: row.created_at,
+      submittedAt: row.submitted_at,
+      triagedAt: row.triaged_at,
+      closedAt: row.closed_at,
+      firstResponseAt: row.first_response_at,
+      deletesAt,
+      deletingSoon: deletesAt !== null && deletesAt.getTime() <= data.now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000,
+      // Spam deletion: only a report nobody has triaged.
+      deletableAsSpam: row.status === 'new' && row.triaged_at === null,
+    },
+    retention: { days: data.closedRetentionDays, noticeDays: RETENTION_NOTICE_DAYS, maxYears: MAX_EXTENSION_DAYS / 365 },
+    report,
+    consentLabel: report.consent ? t(`form.consent.options.${report.consent}`) : st('case.report.consent_unknown'),
+    consentGiven: report.consent === 'yes',
+    evidence: data.evidence,
+    notes: data.notes,
+    messages: data.messages,
+    referrals: data.referrals,
+    links: data.links.map((l) => ({
+      id: l.id,
+      statusLabel: statusLabel(l.status),
+      urgent: l.urgent,
+      categories: l.categories.map((code) => t(`categories.${code}.label`, { defaultValue: code })).join(', '),
+      createdAt: l.created_at,
+    })),
+    history: data.history.map(historyEntry(names)),
+    historyTruncated: data.history.length >= HISTORY_LIMIT,
+    caseworkers: data.caseworkers,
+    labelOptions: labelOptions(lists, row.labels),
+    nextStatuses: (NEXT_STATUSES[row.status] ?? []).map((s) => ({ value: s, label: statusLabel(s) })),
+    outcomes: OUTCOMES.map((o) => ({ value: o, label: outcomeLabel(o) })),
+    destinations: DESTINATIONS.map((d) => ({ value: d, label: destinationLabel(d) })),
+    limits: { ...LIMITS, crimeReference: CRIME_REFERENCE_MAX },
+    today: ukToday(data.now),
+    errors,
+    errorList: Object.entries(errors).map(([field, message]) => ({ field, message })),
+    draft,
+    chosenNoteIds: [form['notes'] ?? []].flat().map(String),
+    notice: state.notice ?? null,
+  };
+}
