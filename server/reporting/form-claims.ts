@@ -44,7 +44,7 @@ export async function claimForm(
     if (await q.insertFormClaim(db, key.idHash, opts.maxWaitMs + 60_000)) return { kind: 'mine' };
     const row = await q.findFormClaim(db, key.idHash);
     if (row?.state === 'sent' && row.report_id) {
-      let receipt: string | null = null;
+      let receipt: string | null;
       try {
         receipt = row.receipt_sealed ? decryptText(key.key, row.receipt_sealed, receiptContext(key)) : null;
       } catch {

@@ -128,7 +128,6 @@ export function submitReport(ctx: AppContext): RequestHandler {
       await discardUnfiled(ctx.db, ctx.logger, open as OpenReport | null, formKey as FormKey | null, (claim as Claim | null)?.kind === 'mine');
     };
 
-    let filesSent = 0;
     try {
       const parsed = await parseMultipart(
         req,
@@ -145,7 +144,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
         },
         { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
       );
-      filesSent = parsed.files;
+      const filesSent = parsed.files;
       await prepare();
       const result = validation as ReturnType<typeof validateReport> | null;
       if (!result?.ok) {

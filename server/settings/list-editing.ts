@@ -31,7 +31,7 @@ export function parseLabels(
     const raw = body[`label_${code}`];
     const value = typeof raw === 'string' ? raw.trim() : '';
     if (value.length > MAX_LABEL) errors[code] = st('settings.errors.too_long', { max: MAX_LABEL });
-    else if (/[\u0000-\u001f\u007f]/.test(value)) errors[code] = st('settings.errors.control_characters');
+    else if (/\p{Cc}/u.test(value)) errors[code] = st('settings.errors.control_characters');
     else if (value) labels[code] = value;
   }
   if (opts.englishRequired && !labels['en'] && !errors['en']) errors['en'] = st('settings.lists.errors.english_required');

@@ -18,7 +18,7 @@ const ONION = /^[a-z2-7]{56}\.onion$/;
 const text = (max: number) =>
   z.string().trim().max(max, { error: () => staffTranslator()('settings.errors.too_long', { max }) })
     // Control characters would reach headers and pages; refuse them plainly.
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { error: () => staffTranslator()('settings.errors.control_characters') });
+    .refine((s) => !/\p{Cc}/u.test(s), { error: () => staffTranslator()('settings.errors.control_characters') });
 
 /** A whole number's messages, one set per unit, so a translation can make each agree with its unit. */
 type WholeMessages = { whole(): string; min(min: number): string; max(max: number): string };
