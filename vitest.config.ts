@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Three tiers (conventions §10): unit mirrors server/, integration drives
 // createApp with supertest against a real database (PostgreSQL when
 // TEST_DATABASE_URL is set, else PGlite), e2e drives Debian's Chromium.
+// Every tier derives Argon2id with cheap test parameters (tests/setup/argon2.ts);
+// processes started from dist/ keep the production ones.
 export default defineConfig({
   test: {
     projects: [
@@ -12,14 +14,19 @@ export default defineConfig({
           include: ['tests/unit/**/*.test.ts'],
           sequence: { groupOrder: 0 },
           environment: 'node',
+          setupFiles: ['tests/setup/argon2.ts'],
         },
       },
       {
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
-          sequence: { groupOrder: 1 },
+          // Tests run in a shuffled order inside each file, so a test that leans on an
+          // earlier one's state fails here rather than when run alone. The run prints
+          // its seed ("Running tests with seed N"): --sequence.seed=N replays that order.
+          sequence: { groupOrder: 1, shuffle: { files: false, tests: true } },
           environment: 'node',
+          setupFiles: ['tests/setup/argon2.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Builds dist/ for the process tests; drops the per-file schemas at the end.
@@ -35,6 +42,7 @@ export default defineConfig({
           include: ['tests/e2e/**/*.test.ts'],
           sequence: { groupOrder: 2 },
           environment: 'node',
+          setupFiles: ['tests/setup/argon2.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import cookieParser from 'cookie-parser';
 import type { Config } from './config.js';
 import { readySodium } from './crypto/index.js';
+import { testArgon2Costs } from './crypto/argon.js';
 import type { DiskGuard } from './db/disk.js';
 import { ping, type Db } from './db/index.js';
 import type { Logger } from './logger.js';
@@ -23,6 +24,7 @@ export type AppDeps = { config: Config; db: Db; logger: Logger; disk?: DiskGuard
 
 /** Builds the Express app around the given database; no listening, no side effects. */
 export async function createApp({ config, db, logger, disk = null }: AppDeps): Promise<{ app: Express; ctx: AppContext }> {
+  if (config.env === 'production' && testArgon2Costs()) throw new Error('test Argon2 parameters are installed: refusing to build a production app');
   await readySodium();
   await initI18n();
   const ctx: AppContext = {

@@ -1,4 +1,16 @@
 import pg from 'pg';
+import { pgliteTemplateFile } from './helpers/db.js';
+
+/**
+ * On PGlite, the two database templates (tests/helpers/db.ts) are made here,
+ * once, before any file starts: otherwise the first files of a run each
+ * build the same one at once, on a machine already short of cores.
+ */
+export async function setup(): Promise<void> {
+  if (process.env['TEST_DATABASE_URL']) return;
+  await pgliteTemplateFile('empty');
+  await pgliteTemplateFile('migrated');
+}
 
 /**
  * On PostgreSQL each test file works in its own schema (tests/helpers/db.ts).

@@ -28,6 +28,26 @@ export async function withArgon2Slot<T>(fn: () => Promise<T>): Promise<T> {
 export type Argon2Params = { type: 0 | 1 | 2; memoryCost: number; timeCost: number; parallelism: number; hashLength: number };
 
 /**
+ * Cheaper derivations for the test suite only. The production parameters are
+ * the frozen constants PASSWORD_ARGON2 and RECEIPT_ARGON2, read by no
+ * environment variable; a test run installs lighter ones here (thousands of
+ * sign-ins and filings at 64 MiB × 3 passes are most of the suite's time).
+ * Installing is refused under NODE_ENV=production, and createApp refuses to
+ * build a production app while any are installed.
+ */
+export type Argon2TestCosts = Readonly<{ password: Argon2Params; receipt: Argon2Params }>;
+let testCosts: Argon2TestCosts | null = null;
+
+export function useTestArgon2Costs(costs: Argon2TestCosts | null): void {
+  if (costs && process.env['NODE_ENV'] === 'production') throw new Error('test Argon2 parameters cannot be used in production');
+  testCosts = costs;
+}
+
+export function testArgon2Costs(): Argon2TestCosts | null {
+  return testCosts;
+}
+
+/**
  * One Argon2id derivation (in the bounded pool), then two 32-byte subkeys
  * with distinct crypto_kdf contexts (8 characters each); the master secret
  * is wiped. Receipts and staff passwords both use this shape.

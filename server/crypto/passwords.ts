@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { deriveTwoSubkeys } from './argon.js';
+import { deriveTwoSubkeys, testArgon2Costs } from './argon.js';
 import { randomBytes } from './keys.js';
 
 /**
@@ -30,6 +30,6 @@ export function newPasswordSalt(): Uint8Array {
 }
 
 export async function derivePasswordKeys(password: string, salt: Uint8Array): Promise<PasswordKeys> {
-  const [verifier, wrapKey] = await deriveTwoSubkeys(password.normalize('NFC'), salt, PASSWORD_ARGON2, ['pwverify', 'pwwrapky']);
+  const [verifier, wrapKey] = await deriveTwoSubkeys(password.normalize('NFC'), salt, testArgon2Costs()?.password ?? PASSWORD_ARGON2, ['pwverify', 'pwwrapky']);
   return { verifier, wrapKey };
 }

@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { deriveTwoSubkeys } from './argon.js';
+import { deriveTwoSubkeys, testArgon2Costs } from './argon.js';
 import { randomBytes } from './keys.js';
 
 /**
@@ -61,6 +61,6 @@ export function normalizeReceipt(input: string): string | null {
 export type ReceiptKeys = { lookup: Uint8Array; wrapKey: Uint8Array };
 
 export async function deriveReceiptKeys(receipt: string, salt: Uint8Array): Promise<ReceiptKeys> {
-  const [lookup, wrapKey] = await deriveTwoSubkeys(receipt, salt, RECEIPT_ARGON2, ['rcptlook', 'rcptwrap']);
+  const [lookup, wrapKey] = await deriveTwoSubkeys(receipt, salt, testArgon2Costs()?.receipt ?? RECEIPT_ARGON2, ['rcptlook', 'rcptwrap']);
   return { lookup, wrapKey };
 }

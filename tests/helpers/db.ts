@@ -42,7 +42,7 @@ export async function createTestDb(opts: { onDisk?: boolean; migrate?: boolean; 
     };
   }
   const dataDir = opts.onDisk ? mkdtempSync(path.join(os.tmpdir(), 'harbour-test-')) : null;
-  const loadDataDir = opts.migrate === false ? undefined : await migratedTemplate();
+  const loadDataDir = await pgliteTemplate(opts.migrate === false ? 'empty' : 'migrated');
   const db = await createDb({ kind: 'pglite', dataDir, loadDataDir, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) });
   if (opts.migrate !== false) await migrateToLatest(db); // a no-op on the template, kept as a check
   return {
@@ -81,27 +81,34 @@ export async function withMigrationLock<T>(migrate: () => Promise<T>): Promise<T
 
 /**
  * A PGlite cold start runs initdb (~4 s, much more on a busy 2-core machine);
- * loading a dump of an already migrated instance takes under a second. The
- * dump is cached in the temp folder, keyed by the content of every migration
- * file and of this helper, so any change to a migration makes a new template.
+ * loading a dump of a ready instance takes under a second. Two dumps are
+ * kept in the temp folder: `empty` (initdb only, for the migration tests) and
+ * `migrated` (every migration applied), keyed by the content of every
+ * migration file and of this helper, so any change to a migration makes new
+ * ones. tests/global-setup.ts makes both before the first file runs; a file
+ * run on its own makes what is missing.
  */
-async function migratedTemplate(): Promise<Blob> {
+export async function pgliteTemplate(kind: 'empty' | 'migrated'): Promise<Blob> {
+  return new Blob([readFileSync(await pgliteTemplateFile(kind))]);
+}
+
+export async function pgliteTemplateFile(kind: 'empty' | 'migrated'): Promise<string> {
   const hash = createHash('sha256').update(readFileSync(new URL(import.meta.url)));
   const dir = new URL('../../migrations/', import.meta.url);
   for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(new URL(name, dir)));
   const key = hash.digest('hex').slice(0, 16);
-  const file = path.join(os.tmpdir(), `harbour-pglite-template-${key}.tar`);
+  const file = path.join(os.tmpdir(), `harbour-pglite-${kind}-${key}.tar`);
   if (!existsSync(file)) {
     const { PGlite } = await import('@electric-sql/pglite');
     const { PGliteDialect } = await import('kysely-pglite-dialect');
     const client = await PGlite.create();
     const db = new Kysely<unknown>({ dialect: new PGliteDialect(client) });
-    await migrateToLatest(db);
+    if (kind === 'migrated') await migrateToLatest(db);
     const dump = await client.dumpDataDir('none');
     await db.destroy();
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
     writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
     renameSync(tmp, file); // atomic: parallel workers never read a half-written template
   }
-  return new Blob([readFileSync(file)]);
+  return file;
 }

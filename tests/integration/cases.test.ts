@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { unsealWith } from '../../server/crypto/index.js';
 import { decryptEvidence } from '../../server/reporting/evidence.js';
 import { createPendingReport } from '../../server/reporting/service.js';
@@ -23,6 +23,7 @@ let worker: TestStaff;
 let admin: TestStaff;
 let agent: Agent;
 let png: Buffer;
+// Each test gets two cases of its own (beforeEach): `caseId` with two files, filed with `receipt`, and `otherCaseId`.
 let caseId: string;
 let receipt: string;
 let otherCaseId: string;
@@ -76,11 +77,46 @@ async function evidenceIds(id = caseId) {
   return rows;
 }
 
+/** Closes the case and reopens it with SECRETS.reopen, which is kept as a note. */
+async function closeAndReopen(id = caseId) {
+  expect((await post(`/staff/cases/${id}/status`, { status: 'closed', outcome: 'support_given' })).status).toBe(303);
+  expect((await post(`/staff/cases/${id}/status`, { status: 'in_progress', reopen_reason: SECRETS.reopen })).status).toBe(303);
+}
+
+/** The id of the note whose text contains `marker`, from the referral form's checkboxes. */
+async function noteIdOnPage(marker: string, id = caseId): Promise<string> {
+  const page = await agent.get(`/staff/cases/${id}`);
+  return [...page.text.matchAll(/name="notes" value="([0-9a-f-]{36})"[^]*?<\/label>/g)].find((m) => m[0].includes(marker))![1]!;
+}
+
+/**
+ * A referral of this test's case without consent (an override reason and a
+ * crime reference), carrying SECRETS.note; the case also holds the reopen
+ * note, which the referral does not carry. Returns the referral's id.
+ */
+async function referredCase(): Promise<string> {
+  await closeAndReopen();
+  expect((await post(`/staff/cases/${caseId}/notes`, { note: SECRETS.note })).status).toBe(303);
+  const notes = await noteIdOnPage('Reporter mentioned');
+  const res = await post(`/staff/cases/${caseId}/referrals`, {
+    destination: 'counter_terrorism_policing', referred_on: '2026-01-05', crime_reference: SECRETS.crimeRef, notes, override_reason: SECRETS.reason,
+  });
+  expect(res.status).toBe(303);
+  return (await t.testDb.db.selectFrom('referrals').select('id').where('report_id', '=', caseId).executeTakeFirstOrThrow()).id;
+}
+
 beforeAll(async () => {
   t = await createTestApp();
   png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } }).png().toBuffer();
   worker = await addStaff(t, { roles: ['caseworker'], name: 'Casey Worker' });
   admin = await addStaff(t, { roles: ['admin'], name: 'Ada Admin' });
+  agent = await signInStaff(t, worker);
+  LABEL.station = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Station visit' }));
+  LABEL.croydon = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'South London' }));
+  LABEL.retired = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Old campaign' }));
+  await setRetired(t.testDb.db, 'label', LABEL.retired, true);
+});
+beforeEach(async () => {
   const filed = await fileReport(t.app, VALID_REPORT, [
     { name: 'photo.png', content: png },
     { name: TEXT_NAME, content: TEXT_EVIDENCE },
@@ -89,11 +125,6 @@ beforeAll(async () => {
   caseId = await latestCaseId();
   await fileReport(t.app, { ...VALID_REPORT, narrative: 'A second report about the same station.' });
   otherCaseId = await latestCaseId();
-  agent = await signInStaff(t, worker);
-  LABEL.station = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Station visit' }));
-  LABEL.croydon = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'South London' }));
-  LABEL.retired = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Old campaign' }));
-  await setRetired(t.testDb.db, 'label', LABEL.retired, true);
 });
 afterAll(async () => {
   await t?.close();
@@ -140,7 +171,7 @@ describe('the case page', () => {
       const res = await adminAgent.post(`/staff/cases/${caseId}${p}`).type('form').send({ _csrf: token, note: 'x', message: 'x', urgent: 'yes' });
       expect(res.status, `POST ${p}`).toBe(403);
     }
-    expect(await t.testDb.db.selectFrom('case_notes').select('id').execute()).toHaveLength(0);
+    expect(await t.testDb.db.selectFrom('case_notes').select('id').where('report_id', '=', caseId).execute()).toHaveLength(0);
     // Signed out: GETs go to sign-in, POSTs are 401.
     const anon = (await import('supertest')).default(t.app);
     expect((await anon.get(`/staff/cases/${caseId}`)).status).toBe(302);
@@ -285,20 +316,22 @@ describe('workflow', () => {
     // The same link from the other side is not a second link.
     const token = await staffCsrf(agent, `/staff/cases/${otherCaseId}`);
     expect((await agent.post(`/staff/cases/${otherCaseId}/links`).type('form').send({ _csrf: token, link_case: caseId })).status).toBe(303);
-    expect(await t.testDb.db.selectFrom('case_links').selectAll().execute()).toHaveLength(1);
+    const links = () => t.testDb.db.selectFrom('case_links').selectAll().where((eb) => eb.or([eb('report_id', '=', caseId), eb('linked_id', '=', caseId)])).execute();
+    expect(await links()).toHaveLength(1);
     expect((await agent.get(`/staff/cases/${otherCaseId}`)).text).toContain(`/staff/cases/${caseId}"`);
     expect((await agent.get(`/staff/cases/${caseId}`)).text).toContain(`/staff/cases/${otherCaseId}"`);
     expect(await auditRows('case.linked')).toHaveLength(1);
     expect(await auditRows('case.linked', otherCaseId)).toHaveLength(1);
 
     expect((await post(`/staff/cases/${caseId}/links/${otherCaseId}/delete`, {})).status).toBe(303);
-    expect(await t.testDb.db.selectFrom('case_links').selectAll().execute()).toHaveLength(0);
+    expect(await links()).toHaveLength(0);
     expect(await auditRows('case.unlinked')).toHaveLength(1);
   });
 });
 
 describe('notes and messages', () => {
   it('stores an internal note encrypted with the report key', async () => {
+    await closeAndReopen(); // the reopen reason is a note too
     const empty = await post(`/staff/cases/${caseId}/notes`, { note: '' });
     expect(empty.status).toBe(422);
     const res = await post(`/staff/cases/${caseId}/notes`, { note: SECRETS.note });
@@ -374,13 +407,13 @@ describe('evidence', () => {
 });
 
 describe('referral', () => {
-  let referralId: string;
-
   it('is refused without consent unless an override reason is given, and for a bad date', async () => {
+    await closeAndReopen();
+    expect((await post(`/staff/cases/${caseId}/notes`, { note: SECRETS.note })).status).toBe(303);
     const page = await agent.get(`/staff/cases/${caseId}`);
     expect(page.text).toContain('name="override_reason"');
     // The checkbox of the note written above (not the reopen note).
-    const noteId = [...page.text.matchAll(/name="notes" value="([0-9a-f-]{36})"[^]*?<\/label>/g)].find((m) => m[0].includes('Reporter mentioned'))![1]!;
+    const noteId = await noteIdOnPage('Reporter mentioned');
     const base = { destination: 'counter_terrorism_policing', referred_on: '2026-01-05', crime_reference: SECRETS.crimeRef, notes: noteId };
 
     const noReason = await post(`/staff/cases/${caseId}/referrals`, base);
@@ -396,14 +429,13 @@ describe('referral', () => {
     expect(badDest.status).toBe(422);
     const foreignNote = await post(`/staff/cases/${caseId}/referrals`, { ...base, override_reason: SECRETS.reason, notes: '00000000-0000-4000-8000-000000000000' });
     expect(foreignNote.status).toBe(422);
-    expect(await t.testDb.db.selectFrom('referrals').selectAll().execute()).toHaveLength(0);
+    expect(await t.testDb.db.selectFrom('referrals').selectAll().where('report_id', '=', caseId).execute()).toHaveLength(0);
 
     const ok = await post(`/staff/cases/${caseId}/referrals`, { ...base, override_reason: SECRETS.reason });
     expect(ok.status).toBe(303);
     const rows = await t.testDb.db.selectFrom('referrals').selectAll().where('report_id', '=', caseId).execute();
     expect(rows).toHaveLength(1);
     const ref = rows[0]!;
-    referralId = ref.id;
     expect(ref.destination).toBe('counter_terrorism_policing');
     expect(String(ref.referred_on)).toBe('2026-01-05');
     expect(ref.consent_override).toBe(true);
@@ -420,6 +452,7 @@ describe('referral', () => {
   });
 
   it('the printable pack shows the organisation, the referral, the report, chosen notes and the evidence list', async () => {
+    const referralId = await referredCase();
     const res = await agent.get(`/staff/cases/${caseId}/referrals/${referralId}/pack`);
     expect(res.status).toBe(200);
     for (const s of ['Test Community Aid', 'Counter Terrorism Policing', '2026-01-05', SECRETS.crimeRef, SECRETS.reason, 'phoned my mother in Urumqi', SECRETS.note, 'photo.png', 'call log é.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']) {
@@ -433,6 +466,7 @@ describe('referral', () => {
   });
 
   it('the bundle is a zip of report.txt, referral.txt and the decrypted evidence', async () => {
+    const referralId = await referredCase();
     const res = await binary(agent.get(`/staff/cases/${caseId}/referrals/${referralId}/bundle`));
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/zip');
@@ -475,6 +509,8 @@ describe('referral', () => {
 
 describe('P8 on the case page', () => {
   it('a note whose ciphertext was swapped with another shows as unreadable, not as the other text', async () => {
+    await closeAndReopen();
+    expect((await post(`/staff/cases/${caseId}/notes`, { note: SECRETS.note })).status).toBe(303);
     const notes = await t.testDb.db.selectFrom('case_notes').select(['id', 'body']).where('report_id', '=', caseId).orderBy('created_at').execute();
     expect(notes.length).toBeGreaterThanOrEqual(2);
     const [a, b] = [notes[0]!, notes[1]!];
@@ -492,6 +528,9 @@ describe('P8 on the case page', () => {
 
 describe('history and the audit log', () => {
   it('the case page lists the history with names and actions', async () => {
+    await referredCase();
+    expect((await post(`/staff/cases/${caseId}/messages`, { message: SECRETS.reply })).status).toBe(303);
+    expect((await agent.get(`/staff/cases/${caseId}/evidence/${(await evidenceIds())[0]!.id}`)).status).toBe(200);
     const page = await agent.get(`/staff/cases/${caseId}`);
     for (const s of ['Everything done to this case', 'Casey Worker', 'Recorded a referral', 'Reopened the case', 'Added an internal note', 'Sent a message to the reporter', 'Opened or downloaded a file']) {
       expect(page.text).toContain(s);
@@ -499,6 +538,17 @@ describe('history and the audit log', () => {
   });
 
   it('audit entries hold no content', async () => {
+    // Every kind of case action, on this test's cases.
+    const referralId = await referredCase();
+    expect((await agent.get(`/staff/cases/${caseId}/evidence/${(await evidenceIds())[0]!.id}`)).status).toBe(200);
+    expect((await post(`/staff/cases/${caseId}/urgency`, { urgent: 'yes' })).status).toBe(303);
+    expect((await post(`/staff/cases/${caseId}/assignee`, { assignee: worker.id })).status).toBe(303);
+    expect((await post(`/staff/cases/${caseId}/labels`, { labels: [LABEL.station] })).status).toBe(303);
+    expect((await post(`/staff/cases/${caseId}/links`, { link_case: otherCaseId })).status).toBe(303);
+    expect((await post(`/staff/cases/${caseId}/links/${otherCaseId}/delete`, {})).status).toBe(303);
+    expect((await post(`/staff/cases/${caseId}/messages`, { message: SECRETS.reply })).status).toBe(303);
+    expect((await agent.get(`/staff/cases/${caseId}/referrals/${referralId}/pack`)).status).toBe(200);
+    expect((await binary(agent.get(`/staff/cases/${caseId}/referrals/${referralId}/bundle`))).status).toBe(200);
     const rows = await t.testDb.db.selectFrom('audit_log').select(['action', 'details']).execute();
     const text = JSON.stringify(rows);
     for (const s of [NARRATIVE, 'Urumqi', SECRETS.note, SECRETS.reply, SECRETS.reason, SECRETS.reopen, SECRETS.crimeRef, 'station', 'Croydon', 'photo.png', 'call log']) {

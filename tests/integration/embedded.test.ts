@@ -11,6 +11,7 @@ import { DatabaseUnavailableError } from '../../server/db/errors.js';
 import { createDb, embeddedDatabase } from '../../server/db/index.js';
 import { DataDirLockedError, lockDataDir } from '../../server/db/lock.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { pgliteTemplate } from '../helpers/db.js';
 import { VALID_REPORT, formFrom, postReport } from '../helpers/reporter.js';
 
 /**
@@ -30,7 +31,8 @@ afterAll(() => {
 
 describe('durability', () => {
   it('runs with fsync on, and a commit reaches the disk through fsync', async () => {
-    const db = await createDb({ kind: 'pglite', dataDir: path.join(root, 'durable') });
+    // From the initdb-only template (tests/helpers/db.ts): the first-start tests below run initdb itself.
+    const db = await createDb({ kind: 'pglite', dataDir: path.join(root, 'durable'), loadDataDir: await pgliteTemplate('empty') });
     try {
       const settings = await sql<{ name: string; setting: string }>`select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'wal_sync_method')`.execute(db);
       expect(Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]))).toEqual({ fsync: 'on', synchronous_commit: 'on', wal_sync_method: 'fsync' });
@@ -72,7 +74,7 @@ describe('a first start', () => {
 describe('a statement that never returns', () => {
   it('is ended after the limit; the process keeps answering meanwhile; the database comes back with its data', async () => {
     const dataDir = path.join(root, 'stuck');
-    const db = await EmbeddedDatabase.open({ dataDir, queryTimeoutMs: 1500 });
+    const db = await EmbeddedDatabase.open({ dataDir, template: await pgliteTemplate('empty'), queryTimeoutMs: 1500 });
     try {
       await db.query('create table kept (n int)', []);
       await db.query('insert into kept values (42)', []);
@@ -86,7 +88,8 @@ describe('a statement that never returns', () => {
       // Queries fail fast while it restarts, then work again.
       await expect(db.query('select 1', [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
       let back = false;
-      for (let i = 0; i < 100 && !back; i++) {
+      // A restart is a new PGlite thread recovering from the WAL: seconds, more on a busy machine.
+      for (const until = Date.now() + 60_000; Date.now() < until && !back; ) {
         await new Promise((r) => setTimeout(r, 200));
         back = await db.query('select n from kept', []).then((r) => (r.rows as { n: number }[])[0]?.n === 42, () => false);
       }
@@ -95,11 +98,11 @@ describe('a statement that never returns', () => {
     } finally {
       await db.close();
     }
-  });
+  }, 120_000);
 
   it('a transaction begun before a restart cannot go on after it (no half of it lands outside the transaction)', async () => {
     const dataDir = path.join(root, 'generation');
-    const db = await createDb({ kind: 'pglite', dataDir, timeouts: { acquireMs: 1000, statementMs: 1500, lockMs: 1000 } });
+    const db = await createDb({ kind: 'pglite', dataDir, loadDataDir: await pgliteTemplate('empty'), timeouts: { acquireMs: 1000, statementMs: 1500, lockMs: 1000 } });
     try {
       await sql`create table t (n int)`.execute(db);
       const tx = db.transaction().execute(async (trx) => {
@@ -110,7 +113,7 @@ describe('a statement that never returns', () => {
       });
       await expect(tx).rejects.toThrow();
       let rows: number[] | null = null;
-      for (let i = 0; i < 100 && !rows; i++) {
+      for (const until = Date.now() + 60_000; Date.now() < until && !rows; ) {
         rows = await sql<{ n: number }>`select n from t`.execute(db).then((r) => r.rows.map((x) => x.n), () => null);
         if (!rows) await new Promise((r) => setTimeout(r, 200));
       }
@@ -118,7 +121,7 @@ describe('a statement that never returns', () => {
     } finally {
       await db.destroy();
     }
-  });
+  }, 120_000);
 });
 
 describe('one process per data directory', () => {
@@ -190,7 +193,7 @@ describe.runIf(canMount)('a disk that really fills (tmpfs)', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=160m', 'tmpfs', mnt]);
     const dataDir = path.join(mnt, 'pgdata');
     mkdirSync(dataDir);
-    const db = await EmbeddedDatabase.open({ dataDir, queryTimeoutMs: 2000 });
+    const db = await EmbeddedDatabase.open({ dataDir, template: await pgliteTemplate('empty'), queryTimeoutMs: 2000 });
     try {
       await db.query('create table t (id serial primary key, b bytea)', []);
       await db.query('insert into t (b) values ($1)', [new Uint8Array(100)]);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../server/db/index.js';
 import { decryptEvidence, readEvidenceMeta } from '../../server/reporting/evidence.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { contains, dumpAllTables, readTree } from '../helpers/dump.js';
@@ -84,8 +85,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (reopened) await reopened.destroy();
   await t.close();
 });
+/** The database as opened again after the positive control flushed it to its files. */
+let reopened: Awaited<ReturnType<typeof createDb>> | null = null;
 
 const secrets = () => ({ ...C, receipt, receiptGrouped: receipt.replace(/(\d{4})(?=\d)/g, '$1 ') });
 
@@ -147,6 +151,8 @@ describe('P1 and P10 canaries', () => {
       for (const [name, value] of Object.entries(secrets())) {
         expect(contains(files, value), `${name} found in the PGlite data directory`).toBe(false);
       }
+      // Open again: the other tests read the database too, in whatever order they run.
+      t.testDb.db = reopened = await createDb({ kind: 'pglite', dataDir: t.testDb.dataDir });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,24 +16,40 @@ import { formSession, startUpload } from '../helpers/raw-upload.js';
  * what it wrote (or corrupted ./data); a port in use printed a stack trace.
  */
 let dir: string;
+/** A data directory set up once by `harbour setup` (beforeAll); tests that need one set up copy it. */
+let setUp: string;
 const running: Proc[] = [];
+const made: string[] = [];
 const env = () => ({ DATA_DIR: dir });
 const pwFile = () => {
   const f = path.join(dir, '..', `pw-${path.basename(dir)}.txt`);
   writeFileSync(f, 'harbour first admin passphrase\n');
   return f;
 };
+const newDir = () => {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'harbour-proc-'));
+  made.push(d, path.join(d, '..', `pw-${path.basename(d)}.txt`));
+  return d;
+};
+/** Each test works in a directory of its own: empty, or a copy of the set-up one. */
+const useDir = (opts: { setUp: boolean }) => {
+  dir = newDir();
+  if (opts.setUp) cpSync(setUp, dir, { recursive: true });
+};
 
-beforeAll(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'harbour-proc-'));
-});
+beforeAll(async () => {
+  dir = setUp = newDir();
+  const out = await runHarbour(['setup', '--org', 'Proc Test Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pwFile()], env());
+  expect(out.code, out.output).toBe(0);
+}, 240_000);
 afterAll(async () => {
   await Promise.all(running.map((p) => p.stop('SIGKILL')));
-  rmSync(dir, { recursive: true, force: true });
+  for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
 describe('one process per embedded data directory', () => {
   it('set-up first, then the server; a second server and every command beside it are refused at once, nothing lost', async () => {
+    useDir({ setUp: false });
     // The README's order: set up, then start.
     const setup = await runHarbour(['setup', '--org', 'Proc Test Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pwFile()], env());
     expect(setup.code, setup.output).toBe(0);
@@ -76,6 +92,7 @@ describe('one process per embedded data directory', () => {
   }, 300_000);
 
   it('a server killed outright leaves a lock that the next start takes over', async () => {
+    useDir({ setUp: true });
     const first = await startServer(env());
     running.push(first);
     await first.stop('SIGKILL');
@@ -88,7 +105,8 @@ describe('one process per embedded data directory', () => {
 
 describe('start-up and shut-down', () => {
   it('SIGTERM during a long upload: the upload is told to try again, nothing is kept, the process ends within its grace period', async () => {
-    const server = await startServer({ ...env(), SHUTDOWN_GRACE_SECONDS: '5' }); // the directory set up above
+    useDir({ setUp: true });
+    const server = await startServer({ ...env(), SHUTDOWN_GRACE_SECONDS: '5' });
     running.push(server);
     const session = await formSession(server.base);
     const upload = await startUpload(server.port, session, { fileBytes: 50_000_000, initialFileBytes: 500_000 });
@@ -117,11 +135,12 @@ describe('start-up and shut-down', () => {
   }, 300_000);
 
   it('a port already in use stops start-up with one clear line', async () => {
+    useDir({ setUp: true });
     const port = await freePort();
     const holder = net.createServer().listen(port, '127.0.0.1');
     await once(holder, 'listening');
     try {
-      const p = await startServer(env(), { waitReady: false, port }); // the directory set up above: no initdb
+      const p = await startServer(env(), { waitReady: false, port }); // a set-up directory: no initdb
       const { code } = await p.exited;
       expect(code).toBe(1);
       expect(p.output()).toContain(`127.0.0.1:${port} is already in use`);
@@ -132,7 +151,8 @@ describe('start-up and shut-down', () => {
   }, 180_000);
 
   it('a server not set up says to stop it, set up, then start; set-up then prints the sign-in address on PORT (PUBLIC_URL unset)', async () => {
-    const other = mkdtempSync(path.join(os.tmpdir(), 'harbour-hint-'));
+    useDir({ setUp: false });
+    const other = dir;
     try {
       const p = await startServer({ DATA_DIR: other });
       running.push(p);
