@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers (conventions §10): unit mirrors server/, integration drives
+// Three tiers (docs/architecture.md): unit mirrors server/, integration drives
 // createApp with supertest against a real database (PostgreSQL when
 // TEST_DATABASE_URL is set, else PGlite), e2e drives Debian's Chromium.
 // Every tier derives Argon2id with cheap test parameters (tests/setup/argon2.ts);

@@ -13,7 +13,7 @@ import { LIMITS } from './vocabulary.js';
 import { isUuid } from '../ids.js';
 
 /**
- * Referral to police (product.md): only with the reporter's consent, or with
+ * Referral to police (docs/product.md): only with the reporter's consent, or with
  * an override reason a caseworker records (threat to life). The crime
  * reference, the reason and the chosen notes are encrypted with the report's
  * data key; destination, date and whether consent was overridden stay

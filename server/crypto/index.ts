@@ -1,4 +1,4 @@
-// The only module that imports libsodium and argon2 (conventions §8).
+// The only module that imports libsodium and argon2 (docs/architecture.md; enforced by the linter).
 export { readySodium, DecryptionError } from './sodium.js';
 export * from './keys.js';
 export * from './fields.js';

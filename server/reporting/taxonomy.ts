@@ -1,4 +1,4 @@
-/** Fixed vocabularies of the report form (product.md). Labels live in the locale files. */
+/** Fixed vocabularies of the report form (docs/product.md). Labels live in the locale files. */
 export const CATEGORIES = [
   'threats',
   'surveillance',

@@ -11,7 +11,7 @@ const commonPasswords = () =>
 
 export type PasswordProblem = 'too_short' | 'too_long' | 'common' | 'contains_email' | 'mismatch';
 
-/** Staff password policy (security.md): at least 12 characters, not a common password. */
+/** Staff password policy (docs/security.md): at least 12 characters, not a common password. */
 export async function passwordProblem(password: string, email: string, confirm?: string): Promise<PasswordProblem | null> {
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) return 'too_short';

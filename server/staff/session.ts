@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { publicKeyOf, type KeyPair } from '../crypto/index.js';
+import { fromBase64, publicKeyOf, toBase64, type KeyPair } from '../crypto/index.js';
 import type { Role } from '../db/schema.js';
 import { HttpError, forbidden } from '../errors.js';
 import type { AppContext } from '../web/context.js';
@@ -26,8 +26,6 @@ export type StaffPayload = {
 export type StaffSession = Session<StaffPayload>;
 
 const PENDING_MS = 10 * 60 * 1000;
-const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
-export const fromB64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 
 export async function startStaffSession(ctx: AppContext, req: Request, res: Response, payload: StaffPayload): Promise<StaffSession> {
   await endSession(ctx.db, ctx.config, req, res, 'staff');
@@ -44,8 +42,8 @@ export function staffPayload(
   return {
     stage,
     userId,
-    privateKey: b64(keyPair.privateKey),
-    ...(extra.wrapKey ? { wrapKey: b64(extra.wrapKey) } : {}),
+    privateKey: toBase64(keyPair.privateKey),
+    ...(extra.wrapKey ? { wrapKey: toBase64(extra.wrapKey) } : {}),
     ...(extra.pendingTotp ? { pendingTotp: extra.pendingTotp } : {}),
   };
 }
@@ -68,7 +66,7 @@ export function loadStaff(ctx: AppContext): RequestHandler {
       await endSession(ctx.db, ctx.config, req, res, 'staff');
       return next();
     }
-    const privateKey = fromB64(session.payload.privateKey);
+    const privateKey = fromBase64(session.payload.privateKey);
     const keyPair = { privateKey, publicKey: publicKeyOf(privateKey) };
     let teamKeys: Promise<Map<number, KeyPair>> | null = null;
     const isCaseworker = user.roles.includes('caseworker');

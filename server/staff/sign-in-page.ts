@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
-import { checkTotp, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
+import { checkTotp, fromBase64, newTotpSecret, publicKeyOf, totpUri } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
@@ -9,7 +9,7 @@ import { endSession } from '../web/session-store.js';
 import { staffOf } from './context.js';
 import { PASSWORD_MESSAGES, passwordProblem } from './passwords.js';
 import * as q from './queries.js';
-import { fromB64, loadStaffSession, staffPayload, startStaffSession, type StaffSession } from './session.js';
+import { loadStaffSession, staffPayload, startStaffSession, type StaffSession } from './session.js';
 import { EmailTakenError, changePassword, prepareUser, unlockWithPassword, unwrapTotpSecret, wrapTotpSecret } from './users.js';
 import { acceptInvitation as claimAndCreate, hashToken } from './invitations.js';
 
@@ -111,7 +111,7 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
     }
     const taken = await attempt(ctx, req, res, user.email, (status, e) => void renderTwoFactor(ctx, res, s, status, e));
     if (!taken) return;
-    const wrapKey = fromB64(s.payload.wrapKey!);
+    const wrapKey = fromBase64(s.payload.wrapKey!);
     const code = field(req, 'code');
     const enrolling = s.payload.stage === 'enrol';
     const secret = enrolling ? s.payload.pendingTotp! : unwrapTotpSecret(wrapKey, user);
@@ -127,7 +127,7 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
       await q.updateUser(ctx.db, user.id, { totp_secret_wrapped: wrapTotpSecret(wrapKey, user.id, secret!), totp_last_step: step });
       await audit(ctx.db, { action: 'staff.totp_enrolled', actorId: user.id, subjectUserId: user.id });
     }
-    const privateKey = fromB64(s.payload.privateKey);
+    const privateKey = fromBase64(s.payload.privateKey);
     await startStaffSession(ctx, req, res, staffPayload('full', user.id, { privateKey, publicKey: publicKeyOf(privateKey) }));
     await audit(ctx.db, { action: 'staff.sign_in', actorId: user.id, subjectUserId: user.id });
     res.redirect(303, landingFor(user.roles));

@@ -1,7 +1,7 @@
 import { MIN_THRESHOLD } from '../settings/settings.js';
 
 /**
- * Statistical disclosure control (statistics.md), applied to every table
+ * Statistical disclosure control (docs/statistics.md), applied to every table
  * before it leaves the server, whatever the output (page, CSV, JSON, chart):
  *
  * - a count below the threshold (default 10, never below 5) is suppressed,

@@ -4,6 +4,7 @@ import { HttpError } from '../errors.js';
 import { listItem, listLabel, loadLists, type ListName, type Lists } from '../settings/lists.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
+import { contentDisposition } from '../web/download.js';
 import { staffTranslator, translator } from '../i18n/index.js';
 import { DEFAULT_RULES, MIN_AVERAGE_BASE, cellText, type Cell } from './disclosure.js';
 import { PeriodError, buildStatistics, periodOf, quarterLabel, type Statistics, type StatsTable } from './tables.js';
@@ -132,7 +133,7 @@ export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): Reque
     await audit(ctx.db, { action: 'stats.exported', actorId: user.id, details: { format, from: stats.period.from, to: stats.period.to } });
     const name = `harbour-statistics-${stats.period.from.slice(0, 7)}-to-${stats.period.to.slice(0, 7)}`;
     if (format === 'json') {
-      res.setHeader('Content-Disposition', `attachment; filename="${name}.json"`);
+      res.setHeader('Content-Disposition', contentDisposition('attachment', `${name}.json`));
       return res.json({
         rules: { threshold: stats.rules.threshold, roundingBase: stats.rules.base, averagesMinimumBase: 25, description: rulesText(stats) },
         period: { from: quarterLabel(stats.period.from), to: quarterLabel(stats.period.to) },
@@ -159,7 +160,7 @@ export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): Reque
     lines.push(csvLine([st('statistics.response.quarter'), st('statistics.response.answered'), st('statistics.response.unanswered'), st('statistics.response.mean_days')]));
     for (const f of stats.firstResponse) lines.push(csvLine([f.label, cellText(f.answered), cellText(f.unanswered), cellText(f.meanDays)]));
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    res.setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);
+    res.setHeader('Content-Disposition', contentDisposition('attachment', `${name}.csv`));
     res.send('\uFEFF' + lines.join('\r\n') + '\r\n');
   };
 }

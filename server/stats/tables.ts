@@ -5,7 +5,7 @@ import { checkRules, protectTable, protectedMean, type Cell, type ProtectedTable
 import * as q from './queries.js';
 
 /**
- * The fixed tables of statistics.md, built from aggregates and passed through
+ * The fixed tables of docs/statistics.md, built from aggregates and passed through
  * disclosure control before anything else sees them. The page, CSV, JSON and
  * charts all render from this one structure, so they agree cell by cell.
  */

@@ -10,7 +10,7 @@ export const PERMISSIONS_POLICY = [
 ].map((f) => `${f}=()`).join(', ');
 
 /**
- * Security headers per security.md. The exact values are asserted by
+ * Security headers per docs/security.md. The exact values are asserted by
  * tests/integration/headers.test.ts; change both together.
  */
 export function securityHeaders(opts: { https: boolean }): RequestHandler[] {

@@ -13,7 +13,7 @@ import {
 } from '../helpers/browser.js';
 import { fileReport } from '../helpers/reporter.js';
 
-// The reporter's whole journey with JavaScript off (Tor Browser "Safest", product.md §2).
+// The reporter's whole journey with JavaScript off (Tor Browser "Safest", docs/product.md).
 const contexts: BrowserContext[] = [];
 
 const rig = useBrowserRig();

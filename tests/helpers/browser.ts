@@ -1,5 +1,5 @@
 /**
- * The browser tier's helpers (conventions §10), one job per file under
+ * The browser tier's helpers (docs/architecture.md), one job per file under
  * browser/; e2e tests import them from here.
  */
 export * from './browser/launch.js'; // Debian's Chromium

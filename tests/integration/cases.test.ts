@@ -14,7 +14,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { VALID_REPORT, csrfFrom, fileReport, signInWithReceipt, type Agent } from '../helpers/reporter.js';
 import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';
 
-// The case page and referral (product.md, caseworker journey): every route
+// The case page and referral (docs/product.md, caseworker journey): every route
 // for caseworkers only (P6), every case id checked (P11), everything written
 // encrypted with the report's data key (P1, P8), everything audited without content.
 

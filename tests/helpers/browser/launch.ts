@@ -1,7 +1,7 @@
 import { chromium, type Browser } from 'playwright-core';
 
 /**
- * The browser tier (conventions §10): Debian's Chromium, never a downloaded
+ * The browser tier (docs/architecture.md): Debian's Chromium, never a downloaded
  * browser, driving the real app served in-process on a random port.
  */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
