@@ -24,7 +24,7 @@ export class RateLimits {
   private readonly submit: { perClient: RateLimiterPostgres; total: RateLimiterPostgres };
   private readonly receipt: { perClient: RateLimiterPostgres; total: RateLimiterPostgres };
   private readonly signin: { perClient: RateLimiterPostgres; perAccount: RateLimiterPostgres };
-  /** Derived from a secret that is never in the database (P10); see docs/threat-model.md. */
+  /** Derived from a secret that is never in the database (P10); see docs/security.md. */
   private readonly root: Uint8Array;
   private dayKey: { day: number; key: Uint8Array } | null = null;
 
