@@ -3,6 +3,7 @@ import type { TFunction } from 'i18next';
 import { normalizeReceipt } from '../crypto/index.js';
 import { HttpError, notFound } from '../errors.js';
 import { emptyMap } from '../own.js';
+import { formatDateTimeIn } from '../i18n/dates.js';
 import { requireInstallation, type AppContext } from '../web/context.js';
 import { fileHeaders } from '../web/download.js';
 import { sendChunks } from '../web/stream.js';
@@ -37,6 +38,7 @@ async function renderStatus(
   const lang = res.locals['lang'] as string;
   const t = res.locals['t'] as TFunction;
   res.status(status).render('reporter/status', {
+    formatDateTimeIn,
     report: view,
     labelFor: (list: ListName, code: string) =>
       listLabel(t, lang, list, listItem(lists, list, code)),
