@@ -21,10 +21,10 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
-          // Tests run in a shuffled order inside each file, so a test that leans on an
-          // earlier one's state fails here rather than when run alone. The run prints
-          // its seed ("Running tests with seed N"): --sequence.seed=N replays that order.
-          sequence: { groupOrder: 1, shuffle: { files: false, tests: true } },
+          // `npm test` shuffles the tests inside each file (--sequence.shuffle.tests,
+          // a fixed seed so a failure replays): a test that leans on an earlier one's
+          // state fails there rather than only when someone runs it alone.
+          sequence: { groupOrder: 1 },
           environment: 'node',
           setupFiles: ['tests/setup/argon2.ts'],
           testTimeout: 60_000,
