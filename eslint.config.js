@@ -10,7 +10,8 @@ import tseslint from 'typescript-eslint';
 
 const CRYPTO_LIBRARIES = {
   group: ['libsodium', 'libsodium/*', 'libsodium-wrappers', 'libsodium-wrappers/*', 'libsodium-wrappers-sumo', 'argon2', 'argon2/*'],
-  message: 'crypto lives in server/crypto (docs/architecture.md; the P-properties of docs/security.md are proved there): import what you need from server/crypto/index.js.',
+  message:
+    'crypto lives in server/crypto (docs/architecture.md; the P-properties of docs/security.md are proved there): import what you need from server/crypto/index.js.',
 };
 const KYSELY_SQL = {
   name: 'kysely',
@@ -28,7 +29,7 @@ const CRYPTO_DYNAMIC = [
 // Kysely's query builder, as well as its `sql` tag: a handler or a service
 // calls a named query function instead (its file says which SQL runs).
 const QUERY_BUILDER = {
-  selector: "CallExpression[callee.property.name=/^(selectFrom|selectNoFrom|insertInto|replaceInto|updateTable|deleteFrom|mergeInto)$/]",
+  selector: 'CallExpression[callee.property.name=/^(selectFrom|selectNoFrom|insertInto|replaceInto|updateTable|deleteFrom|mergeInto)$/]',
   message: KYSELY_SQL.message,
 };
 

@@ -51,7 +51,11 @@ export async function runQueueBench({ log = defaultLog, onCleanup = null } = {})
   const own = cleanupStack(log);
   const register = onCleanup ?? own.push;
   try {
-    const { url, label: databaseLabel, db } = await openBenchDatabase('BENCH_QUEUE_DATABASE_URL', `harbour_bench_queue_${process.pid}`, { poolSize: 5, register, log });
+    const {
+      url,
+      label: databaseLabel,
+      db,
+    } = await openBenchDatabase('BENCH_QUEUE_DATABASE_URL', `harbour_bench_queue_${process.pid}`, { poolSize: 5, register, log });
     if (process.env.BENCH_QUEUE_EXTRA_SQL) {
       log(`running ${process.env.BENCH_QUEUE_EXTRA_SQL}`);
       const text = fs.readFileSync(process.env.BENCH_QUEUE_EXTRA_SQL, 'utf8');

@@ -30,8 +30,26 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import {
-  benchDatabase, cleanupStack, CookieJar, csrfToken, freePort, importDist, mean, meanRssMb, npmStart, percentile, positive, procStatusMb,
-  resetPeakRss, ROOT, round, rssSampler, serverEnv, sleep, startServer, withClient,
+  benchDatabase,
+  cleanupStack,
+  CookieJar,
+  csrfToken,
+  freePort,
+  importDist,
+  mean,
+  meanRssMb,
+  npmStart,
+  percentile,
+  positive,
+  procStatusMb,
+  resetPeakRss,
+  ROOT,
+  round,
+  rssSampler,
+  serverEnv,
+  sleep,
+  startServer,
+  withClient,
 } from './lib.js';
 import { runDurabilityBench } from './durability.js';
 import { runQueueBench } from './queue.js';
@@ -374,8 +392,7 @@ async function uploadPhase(base, port, pid, dbUrl) {
   const token = await fetchForm(base, jar);
 
   const boundary = `----HarbourBench${randomBytes(12).toString('hex')}`;
-  const part = (name, value) =>
-    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  const part = (name, value) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
   let head = part('_csrf', token);
   for (const [k, v] of Object.entries({ ...REPORT_FIELDS, narrative: narrative() })) {
     for (const value of Array.isArray(v) ? v : [v]) head += part(k, value);
@@ -504,7 +521,9 @@ async function main() {
 
   log('embedded database: the cost of durable writes (fsync on) beside fsync off');
   result.embedded_durability = await runDurabilityBench({ log: (msg) => log(`durability: ${msg}`) });
-  log(`durability: small commits ${result.embedded_durability.small_commit_ratio}×, evidence ${result.embedded_durability.evidence_ratio}× of fsync off`);
+  log(
+    `durability: small commits ${result.embedded_durability.small_commit_ratio}×, evidence ${result.embedded_durability.evidence_ratio}× of fsync off`,
+  );
 
   log('argon2id: measuring receipt derivation');
   result.argon2 = await argon2Phase();
@@ -578,7 +597,8 @@ async function main() {
 
   result.checks = {
     submissions_without_errors: result.submissions.errors === 0 && result.submissions.successes > 0,
-    get_root_under_load_p99_ok: result.get_root_under_load.p99_ms !== null && result.get_root_under_load.p99_ms < TARGETS.get_root_under_load_p99_ms_max,
+    get_root_under_load_p99_ok:
+      result.get_root_under_load.p99_ms !== null && result.get_root_under_load.p99_ms < TARGETS.get_root_under_load_p99_ms_max,
     upload_succeeded: result.upload.ok && result.upload.stored_evidence_state === 'complete',
     upload_peak_rss_ok: Math.max(result.upload.peak_rss_mb ?? Infinity, result.upload.peak_rss_kernel_hwm_mb ?? 0) < TARGETS.upload_peak_rss_mb_max,
     sign_in_event_loop_lag_ok: result.sign_in.event_loop_lag_p99_ms < result.sign_in.target_event_loop_lag_p99_ms_max,

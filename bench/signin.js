@@ -76,7 +76,11 @@ export async function signInBench(databaseUrl) {
     const password = `bench passphrase number ${i} ${tag}`;
     const { id, wrapKey } = await users.createUser(kysely, { email, displayName: `Bench ${i}`, roles: ['caseworker'], password });
     const totpSecret = crypto.newTotpSecret();
-    await kysely.updateTable('users').set({ totp_secret_wrapped: users.wrapTotpSecret(wrapKey, id, totpSecret) }).where('id', '=', id).execute();
+    await kysely
+      .updateTable('users')
+      .set({ totp_secret_wrapped: users.wrapTotpSecret(wrapKey, id, totpSecret) })
+      .where('id', '=', id)
+      .execute();
     accounts.push({ email, password, totpSecret });
   }
 
@@ -111,7 +115,11 @@ export async function signInBench(databaseUrl) {
     event_loop_lag_p50_ms: ms(loop.percentile(50)),
     event_loop_lag_p99_ms: ms(loop.percentile(99)),
     event_loop_lag_max_ms: ms(loop.max),
-    password_argon2: { memory_cost_kib: crypto.PASSWORD_ARGON2.memoryCost, time_cost: crypto.PASSWORD_ARGON2.timeCost, parallelism: crypto.PASSWORD_ARGON2.parallelism },
+    password_argon2: {
+      memory_cost_kib: crypto.PASSWORD_ARGON2.memoryCost,
+      time_cost: crypto.PASSWORD_ARGON2.timeCost,
+      parallelism: crypto.PASSWORD_ARGON2.parallelism,
+    },
     target_event_loop_lag_p99_ms_max: 50,
   };
 }

@@ -32,8 +32,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  cleanupStack, CookieJar, DIST, freePort, importDist, isMain, mean, meanRssMb, openBenchDatabase, percentile, positive, procStatusMb,
-  resetPeakRss, round, rssSampler, runStandalone, serverEnv, sleep, startServer, withClient,
+  cleanupStack,
+  CookieJar,
+  DIST,
+  freePort,
+  importDist,
+  isMain,
+  mean,
+  meanRssMb,
+  openBenchDatabase,
+  percentile,
+  positive,
+  procStatusMb,
+  resetPeakRss,
+  round,
+  rssSampler,
+  runStandalone,
+  serverEnv,
+  sleep,
+  startServer,
+  withClient,
 } from './lib.js';
 import { signInOnce } from './signin.js';
 
@@ -51,16 +69,42 @@ const defaultLog = (msg) => process.stderr.write(`[bench:stats] ${msg}\n`);
 // Shares of each code (the same shapes as server/demo/seed.ts).
 const CATEGORY_WEIGHTS = { threats: 12, surveillance: 18, digital: 16, family: 20, return: 8, recruitment: 8, station: 6, legal: 6, other: 6 };
 const COMMUNITY_WEIGHTS = {
-  uyghur: 22, tibetan: 10, hong_konger: 25, chinese_dissident: 18, southern_mongolian: 4, taiwanese: 6, falun_gong: 7, other: 4, prefer_not_say: 4,
+  uyghur: 22,
+  tibetan: 10,
+  hong_konger: 25,
+  chinese_dissident: 18,
+  southern_mongolian: 4,
+  taiwanese: 6,
+  falun_gong: 7,
+  other: 4,
+  prefer_not_say: 4,
 };
 const REGION_WEIGHTS = {
-  london: 35, south_east: 9, north_west: 8, scotland: 8, west_midlands: 7, east_of_england: 5, yorkshire_humber: 5,
-  east_midlands: 4, south_west: 3, wales: 3, north_east: 2, northern_ireland: 3, outside_uk: 3, prefer_not_say: 5,
+  london: 35,
+  south_east: 9,
+  north_west: 8,
+  scotland: 8,
+  west_midlands: 7,
+  east_of_england: 5,
+  yorkshire_humber: 5,
+  east_midlands: 4,
+  south_west: 3,
+  wales: 3,
+  north_east: 2,
+  northern_ireland: 3,
+  outside_uk: 3,
+  prefer_not_say: 5,
 };
 const STATE_WEIGHTS = { china: 85, not_sure: 12, other: 2, russia: 0.5, iran: 0.5 };
 const HONG_KONG_STATE_WEIGHTS = { hong_kong_sar: 50, china: 40, not_sure: 10 };
 const OUTCOME_WEIGHTS = {
-  resolved: 20, referred_to_police: 12, support_given: 30, no_further_action: 15, unable_to_contact: 10, duplicate: 5, not_tnr: 8,
+  resolved: 20,
+  referred_to_police: 12,
+  support_given: 30,
+  no_further_action: 15,
+  unable_to_contact: 10,
+  duplicate: 5,
+  not_tnr: 8,
 };
 /** Status by age in days: recent cases are mostly new, old ones mostly closed. */
 const STATUS_BY_AGE = [
@@ -125,12 +169,10 @@ async function seedReports(client, { rows, archiveRows, teamKeyId, log }) {
     details: blob(randomInt(150, 320)),
     contact: blob(randomInt(50, 110)),
   }));
-  await client.query('insert into seed_blobs select n - 1, s, na, d, c from unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[]) with ordinality u(s, na, d, c, n)', [
-    pool.map((b) => b.sealed),
-    pool.map((b) => b.narrative),
-    pool.map((b) => b.details),
-    pool.map((b) => b.contact),
-  ]);
+  await client.query(
+    'insert into seed_blobs select n - 1, s, na, d, c from unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[]) with ordinality u(s, na, d, c, n)',
+    [pool.map((b) => b.sealed), pool.map((b) => b.narrative), pool.map((b) => b.details), pool.map((b) => b.contact)],
+  );
 
   const status = `(case ${STATUS_BY_AGE.map(([below, w]) => (below === Infinity ? `else ${weightedSql('d.r_status', w)}` : `when d.age_days < ${below} then ${weightedSql('d.r_status', w)}`)).join(' ')} end)`;
   // draws: every random number a row needs, drawn once (MATERIALIZED); shaped:
@@ -250,7 +292,11 @@ export async function runStatsBench({ log = defaultLog, onCleanup = null } = {})
   const own = cleanupStack(log);
   const register = onCleanup ?? own.push;
   try {
-    const { url, label: databaseLabel, db } = await openBenchDatabase('BENCH_STATS_DATABASE_URL', `harbour_bench_stats_${process.pid}`, { poolSize: 10, register, log });
+    const {
+      url,
+      label: databaseLabel,
+      db,
+    } = await openBenchDatabase('BENCH_STATS_DATABASE_URL', `harbour_bench_stats_${process.pid}`, { poolSize: 10, register, log });
     const result = {
       rows,
       iterations,
@@ -287,7 +333,9 @@ export async function runStatsBench({ log = defaultLog, onCleanup = null } = {})
     const quarters = twoYearPeriod();
     const period = periodOf(quarters.from, quarters.to);
     result.data = await withClient(url, async (c) => {
-      const { rows: [d] } = await c.query(
+      const {
+        rows: [d],
+      } = await c.query(
         `select (select count(*) from reports where state = 'submitted') as reports,
                 (select count(*) from reports where state = 'submitted' and submitted_at >= $1::date
                     and submitted_at < $2::date + interval '3 months') as reports_in_period,
@@ -299,7 +347,9 @@ export async function runStatsBench({ log = defaultLog, onCleanup = null } = {})
       );
       return { period: quarters, ...Object.fromEntries(Object.entries(d).map(([k, v]) => [k, /^\d+$/.test(v) ? Number(v) : v])) };
     });
-    log(`period ${quarters.from} to ${quarters.to}: ${result.data.reports_in_period.toLocaleString('en')} reports of ${result.data.reports.toLocaleString('en')}`);
+    log(
+      `period ${quarters.from} to ${quarters.to}: ${result.data.reports_in_period.toLocaleString('en')} reports of ${result.data.reports.toLocaleString('en')}`,
+    );
 
     // (a) Every table, as the page, CSV and JSON build them (labels do not touch the database).
     const label = (_kind, code) => code;
@@ -325,14 +375,24 @@ export async function runStatsBench({ log = defaultLog, onCleanup = null } = {})
     log(`build: p50 ${result.build.p50_ms} ms, p99 ${result.build.p99_ms} ms`);
 
     // (b) The real server streams the CSV to a signed-in administrator.
-    result.csv = await csvPhase({ url, period: quarters, log, register, createAdmin: async () => {
-      const email = `stats-bench-${Date.now().toString(36)}@example.org`;
-      const password = `statistics bench passphrase ${randomBytes(4).toString('hex')}`;
-      const { id, wrapKey } = await createUser(db, { email, displayName: 'Statistics bench', roles: ['admin'], password });
-      const totpSecret = newTotpSecret();
-      await db.updateTable('users').set({ totp_secret_wrapped: wrapTotpSecret(wrapKey, id, totpSecret) }).where('id', '=', id).execute();
-      return { email, password, totpSecret, currentTotp };
-    } });
+    result.csv = await csvPhase({
+      url,
+      period: quarters,
+      log,
+      register,
+      createAdmin: async () => {
+        const email = `stats-bench-${Date.now().toString(36)}@example.org`;
+        const password = `statistics bench passphrase ${randomBytes(4).toString('hex')}`;
+        const { id, wrapKey } = await createUser(db, { email, displayName: 'Statistics bench', roles: ['admin'], password });
+        const totpSecret = newTotpSecret();
+        await db
+          .updateTable('users')
+          .set({ totp_secret_wrapped: wrapTotpSecret(wrapKey, id, totpSecret) })
+          .where('id', '=', id)
+          .execute();
+        return { email, password, totpSecret, currentTotp };
+      },
+    });
     log(`csv: RSS ${result.csv.rss_before_mb} → peak ${result.csv.peak_rss_mb} MB (kernel HWM ${result.csv.peak_rss_kernel_hwm_mb} MB)`);
 
     result.checks = {

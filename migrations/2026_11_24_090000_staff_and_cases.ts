@@ -49,7 +49,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('used_at', 'timestamptz')
     .execute();
 
-  await db.schema.alterTable('sessions').addColumn('user_id', 'uuid', (c) => c.references('users.id').onDelete('cascade')).execute();
+  await db.schema
+    .alterTable('sessions')
+    .addColumn('user_id', 'uuid', (c) => c.references('users.id').onDelete('cascade'))
+    .execute();
   await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
 
   // Case work on the reports table: plaintext workflow metadata only.
@@ -110,7 +113,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('referrals_report').on('referrals').column('report_id').execute();
 
-  await db.schema.alterTable('messages').addColumn('author_id', 'uuid', (c) => c.references('users.id').onDelete('set null')).execute();
+  await db.schema
+    .alterTable('messages')
+    .addColumn('author_id', 'uuid', (c) => c.references('users.id').onDelete('set null'))
+    .execute();
 
   // Append-only, hash-chained audit log. seq has no gaps, so a deleted entry
   // shows; each hash covers the previous one, so an edited or inserted entry shows.

@@ -14,7 +14,10 @@ import { sql, type Kysely } from 'kysely';
  * referrals table it mirrors.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('reports').addColumn('referred', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+  await db.schema
+    .alterTable('reports')
+    .addColumn('referred', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
   await sql`update reports r set referred = true where exists (select 1 from referrals f where f.report_id = r.id)`.execute(db);
   await sql`create function reports_referred_sync() returns trigger language plpgsql as $$
     begin

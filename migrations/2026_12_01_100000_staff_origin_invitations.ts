@@ -20,7 +20,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('users')
     .addColumn('created_via', 'text', (c) =>
-      c.notNull().defaultTo('unknown').check(sql`created_via in ('setup', 'cli', 'invitation', 'seed', 'unknown')`),
+      c
+        .notNull()
+        .defaultTo('unknown')
+        .check(sql`created_via in ('setup', 'cli', 'invitation', 'seed', 'unknown')`),
     )
     .addColumn('invited_by', 'uuid', (c) => c.references('users.id').onDelete('set null'))
     .addColumn('invited_at', 'timestamptz')

@@ -25,8 +25,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     where g.user_id = u.id`.execute(db);
   await sql`delete from key_grants where sealed_secret is null`.execute(db);
   await sql`update key_grants set sealed_at = approved_at where sealed_at is null`.execute(db);
-  await db.schema.alterTable('key_grants').alterColumn('sealed_secret', (c) => c.setNotNull()).execute();
-  await db.schema.alterTable('key_grants').alterColumn('sealed_at', (c) => c.setNotNull()).execute();
+  await db.schema
+    .alterTable('key_grants')
+    .alterColumn('sealed_secret', (c) => c.setNotNull())
+    .execute();
+  await db.schema
+    .alterTable('key_grants')
+    .alterColumn('sealed_at', (c) => c.setNotNull())
+    .execute();
 }
 
 /**
@@ -35,7 +41,13 @@ export async function up(db: Kysely<any>): Promise<void> {
  * next caseworker's page view, which is the fault this migration removes.
  */
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('key_grants').alterColumn('sealed_at', (c) => c.dropNotNull()).execute();
-  await db.schema.alterTable('key_grants').alterColumn('sealed_secret', (c) => c.dropNotNull()).execute();
+  await db.schema
+    .alterTable('key_grants')
+    .alterColumn('sealed_at', (c) => c.dropNotNull())
+    .execute();
+  await db.schema
+    .alterTable('key_grants')
+    .alterColumn('sealed_secret', (c) => c.dropNotNull())
+    .execute();
   await db.schema.alterTable('users').dropColumn('access_requested_at').dropColumn('access_requested_by').execute();
 }

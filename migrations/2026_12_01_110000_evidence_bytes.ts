@@ -14,7 +14,10 @@ import { sql, type Kysely } from 'kysely';
  * every chunk in the table is counted until its row is deleted.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('reports').addColumn('evidence_bytes', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('reports')
+    .addColumn('evidence_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+    .execute();
   await sql`update reports r set evidence_bytes = s.bytes
     from (select e.report_id, sum(octet_length(c.data)) as bytes
             from evidence e join evidence_chunks c on c.evidence_id = e.id

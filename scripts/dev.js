@@ -6,7 +6,10 @@
 import { spawn } from 'node:child_process';
 
 const env = { ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' };
-const tsc = spawn('npx', ['tsc', '-p', 'tsconfig.build.json', '--noCheck', '--watch', '--preserveWatchOutput'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+const tsc = spawn('npx', ['tsc', '-p', 'tsconfig.build.json', '--noCheck', '--watch', '--preserveWatchOutput'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env,
+});
 let server = null;
 tsc.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);

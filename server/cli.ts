@@ -116,8 +116,12 @@ async function setup(db: Db, args: string[]): Promise<number> {
   const { recoveryKey, team, teamKeyId } = await setupOrganisation(db, { orgName: org });
   if (admin) {
     const roles: Role[] = values['admin-only'] ? ['admin'] : ['admin', 'caseworker'];
-    await db.transaction().execute((trx) => createFirstStaff(trx, { email: admin.email, displayName: admin.name, password: admin.password, roles, team, teamKeyId }));
-    out(`Created ${admin.email} (${roles.join(' and ')}). They set up their second factor at first sign-in: ${new URL('/staff/sign-in', loadConfig().publicUrl)}`);
+    await db
+      .transaction()
+      .execute((trx) => createFirstStaff(trx, { email: admin.email, displayName: admin.name, password: admin.password, roles, team, teamKeyId }));
+    out(
+      `Created ${admin.email} (${roles.join(' and ')}). They set up their second factor at first sign-in: ${new URL('/staff/sign-in', loadConfig().publicUrl)}`,
+    );
   }
   out(`Harbour is set up for "${org}".
 
@@ -181,7 +185,9 @@ async function recover(db: Db, args: string[]): Promise<number> {
     : await ask('Recovery key (not shown): ', { hidden: true });
   if (password) await resetPasswordWithNewKeys(db, user.id, password);
   const granted = await grantWithRecovery(db, recoveryKey, user.id);
-  out(`${email} can open every case again (${granted} team key${granted === 1 ? '' : 's'}).${password ? ' Their password is new; they set up a new second factor at sign-in.' : ''}`);
+  out(
+    `${email} can open every case again (${granted} team key${granted === 1 ? '' : 's'}).${password ? ' Their password is new; they set up a new second factor at sign-in.' : ''}`,
+  );
   return 0;
 }
 
@@ -189,7 +195,8 @@ async function seed(db: Db, config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { demo: { type: 'boolean' }, cases: { type: 'string' } }, strict: true });
   if (!values.demo) throw new Error('Usage: harbour seed --demo [--cases N]');
   const count = Number(values.cases ?? 400);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_DEMO_CASES) throw new Error(`--cases takes a whole number from 1 to ${MAX_DEMO_CASES.toLocaleString('en-GB')}.`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DEMO_CASES)
+    throw new Error(`--cases takes a whole number from 1 to ${MAX_DEMO_CASES.toLocaleString('en-GB')}.`);
   await migrateToLatest(db);
   const teamKey = await currentTeamKey(db).catch(() => {
     throw new Error('Run `harbour setup` first.');
@@ -280,7 +287,10 @@ export async function runCli(argv: string[]): Promise<number> {
  * writes, or corrupt the server's.
  */
 function lockedMessage(err: DataDirLockedError): string {
-  const who = err.owner?.role === 'server' ? `The Harbour server (pid ${err.owner.pid}) is running` : `Another Harbour process${err.owner ? ` (${err.owner.role}, pid ${err.owner.pid})` : ''} is using`;
+  const who =
+    err.owner?.role === 'server'
+      ? `The Harbour server (pid ${err.owner.pid}) is running`
+      : `Another Harbour process${err.owner ? ` (${err.owner.role}, pid ${err.owner.pid})` : ''} is using`;
   return `harbour: ${who} on the embedded database in ${err.dataDir}.
 Only one process can use it at a time. Stop the server first (Ctrl-C in its
 terminal, or \`systemctl stop harbour\`), run this command again, then start

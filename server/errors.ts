@@ -19,8 +19,7 @@ export const badRequest = (code = 'bad_request') => new HttpError(400, code);
 export const forbidden = (code: 'csrf' | 'role') => new HttpError(403, code);
 export const notFound = (code = 'not_found') => new HttpError(404, code);
 export const payloadTooLarge = (code = 'too_large') => new HttpError(413, code);
-export const tooManyRequests = (retryAfterSeconds: number) =>
-  new HttpError(429, 'too_many_requests', retryAfterSeconds);
+export const tooManyRequests = (retryAfterSeconds: number) => new HttpError(429, 'too_many_requests', retryAfterSeconds);
 export const notReady = () => new HttpError(503, 'not_ready');
 /** The database is away (restarting, unreachable, too slow, out of disk): try again shortly. */
 export const databaseUnavailable = () => new HttpError(503, 'unavailable', 30);

@@ -41,7 +41,8 @@ async function openDatabase(config: Config, logger: Logger): Promise<{ db: Db; r
     const db = await createDb(
       dbTargetFromConfig(config, {
         timeouts: true,
-        onEvent: (event, detail) => logger[event === 'restarted' ? 'info' : 'error']({ event, err: detail }, `embedded database: ${event.replace('_', ' ')}`),
+        onEvent: (event, detail) =>
+          logger[event === 'restarted' ? 'info' : 'error']({ event, err: detail }, `embedded database: ${event.replace('_', ' ')}`),
       }),
     );
     const embedded = embeddedDatabase(db)!;
@@ -60,7 +61,10 @@ async function openDatabase(config: Config, logger: Logger): Promise<{ db: Db; r
     await migrator.destroy();
   }
   const db = await createDb(
-    dbTargetFromConfig(config, { timeouts: true, onError: (err) => logger.warn({ err }, 'database connection lost; it is replaced on the next request') }),
+    dbTargetFromConfig(config, {
+      timeouts: true,
+      onError: (err) => logger.warn({ err }, 'database connection lost; it is replaced on the next request'),
+    }),
   );
   return { db, release };
 }
@@ -97,20 +101,27 @@ async function main(): Promise<void> {
   server.on('error', (err: NodeJS.ErrnoException) => {
     const where = `${config.host}:${config.port}`;
     const line =
-      err.code === 'EADDRINUSE' ? `Harbour cannot start: ${where} is already in use (another Harbour, or another program). Stop it, or set PORT to a free port.`
-      : err.code === 'EACCES' ? `Harbour cannot start: no permission to listen on ${where}. Use a port above 1023, or put Harbour behind a reverse proxy.`
-      : err.code === 'EADDRNOTAVAIL' ? `Harbour cannot start: ${config.host} is not an address of this machine. Check HOST.`
-      : null;
+      err.code === 'EADDRINUSE'
+        ? `Harbour cannot start: ${where} is already in use (another Harbour, or another program). Stop it, or set PORT to a free port.`
+        : err.code === 'EACCES'
+          ? `Harbour cannot start: no permission to listen on ${where}. Use a port above 1023, or put Harbour behind a reverse proxy.`
+          : err.code === 'EADDRNOTAVAIL'
+            ? `Harbour cannot start: ${config.host} is not an address of this machine. Check HOST.`
+            : null;
     if (!line) throw err;
     process.stderr.write(`${line}\n`);
     void release().finally(() => process.exit(1));
   });
 
   const onion = config.onion
-    ? listenForOnion(server, config.onion.host, config.onion.port, () => logger.warn('a connection to the onion port without a PROXY header was closed (check HiddenServiceExportCircuitID haproxy)'))
+    ? listenForOnion(server, config.onion.host, config.onion.port, () =>
+        logger.warn('a connection to the onion port without a PROXY header was closed (check HiddenServiceExportCircuitID haproxy)'),
+      )
     : null;
   onion?.on('error', (err) => server.emit('error', err));
-  onion?.on('listening', () => logger.info({ host: config.onion!.host, port: config.onion!.port }, 'listening for the onion service (PROXY protocol)'));
+  onion?.on('listening', () =>
+    logger.info({ host: config.onion!.host, port: config.onion!.port }, 'listening for the onion service (PROXY protocol)'),
+  );
 
   server.listen(config.port, config.host, async () => {
     const addr = server.address();

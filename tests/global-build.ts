@@ -16,7 +16,12 @@ const STAMP = path.join(ROOT, 'dist', '.tests-build-inputs');
 
 function inputsHash(): string {
   const hash = createHash('sha256');
-  const add = (rel: string) => hash.update(rel).update('\0').update(readFileSync(path.join(ROOT, rel))).update('\0');
+  const add = (rel: string) =>
+    hash
+      .update(rel)
+      .update('\0')
+      .update(readFileSync(path.join(ROOT, rel)))
+      .update('\0');
   const walk = (rel: string) => {
     for (const e of readdirSync(path.join(ROOT, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(rel, e.name);

@@ -20,7 +20,9 @@
     if (event.key !== 'Escape') return;
     presses += 1;
     clearTimeout(timer);
-    timer = setTimeout(function () { presses = 0; }, 1500);
+    timer = setTimeout(function () {
+      presses = 0;
+    }, 1500);
     if (presses >= 3) leave();
   });
   // The shortcut works now, so the hint may mention it.

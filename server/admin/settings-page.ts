@@ -2,7 +2,18 @@ import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
 import { notFound } from '../errors.js';
 import { LIST_NAMES, isStaffList, listLabel, loadLists, type ListName } from '../settings/lists.js';
-import { addListItem, findListItem, isDefaultValue, isListName, parseLabels, relabelListItem, setRetired, usageCounts, type LabelErrors, type LabelInput } from '../settings/list-editing.js';
+import {
+  addListItem,
+  findListItem,
+  isDefaultValue,
+  isListName,
+  parseLabels,
+  relabelListItem,
+  setRetired,
+  usageCounts,
+  type LabelErrors,
+  type LabelInput,
+} from '../settings/list-editing.js';
 import { SETTING_KEYS, saveSettings, settingsForm, type SettingKey } from '../settings/settings.js';
 import { staffOf } from '../staff/context.js';
 import { noticeFrom } from '../web/notice.js';
@@ -37,7 +48,12 @@ function noticeFor(query: Record<string, unknown>, list: ListName | null = null)
 /** The languages a list is labelled in: every reporter language, or English alone for a list only staff see. */
 const languagesOf = (list: ListName) => (isStaffList(list) ? LANGUAGES.filter((l) => l.code === 'en') : LANGUAGES);
 
-async function renderSettings(ctx: AppContext, res: Response, status: number, extra: { values?: Record<string, string>; errors?: Partial<Record<SettingKey, string>>; notice?: string | null }) {
+async function renderSettings(
+  ctx: AppContext,
+  res: Response,
+  status: number,
+  extra: { values?: Record<string, string>; errors?: Partial<Record<SettingKey, string>>; notice?: string | null },
+) {
   const values = extra.values ?? (await settingsForm(ctx.db, ctx.config));
   const lists = await loadLists(ctx.db);
   res.status(status).render('admin/settings', {
@@ -68,7 +84,11 @@ export function updateSettings(ctx: AppContext): RequestHandler {
       const change = await saveSettings(trx, ctx.config, input);
       for (const key of change.changed) {
         // Settings are the organisation's own public facts and numbers, never reporter content.
-        await audit(trx, { action: 'settings.changed', actorId: user.id, details: { setting: key, from: before[key], to: String(input[key]).trim() } });
+        await audit(trx, {
+          action: 'settings.changed',
+          actorId: user.id,
+          details: { setting: key, from: before[key], to: String(input[key]).trim() },
+        });
       }
       return change;
     });
@@ -86,7 +106,13 @@ function listOf(req: Request): ListName {
   return list;
 }
 
-async function renderList(ctx: AppContext, res: Response, list: ListName, status: number, extra: { notice?: string | null; error?: string; add?: { labels: Record<string, unknown>; errors: LabelErrors } }) {
+async function renderList(
+  ctx: AppContext,
+  res: Response,
+  list: ListName,
+  status: number,
+  extra: { notice?: string | null; error?: string; add?: { labels: Record<string, unknown>; errors: LabelErrors } },
+) {
   const [lists, usage] = await Promise.all([loadLists(ctx.db), usageCounts(ctx.db, list)]);
   const t = translator('en');
   res.status(status).render('admin/settings-list', {
@@ -124,10 +150,15 @@ export function addToList(ctx: AppContext): RequestHandler {
     try {
       code = await ctx.db.transaction().execute((trx) => addListItem(trx, list, labels));
     } catch (err) {
-      if (err instanceof RangeError) return renderList(ctx, res, list, 409, { add: { labels: body, errors: { en: staffTranslator()('settings.lists.errors.full') } } });
+      if (err instanceof RangeError)
+        return renderList(ctx, res, list, 409, { add: { labels: body, errors: { en: staffTranslator()('settings.lists.errors.full') } } });
       throw err;
     }
-    await audit(ctx.db, { action: 'settings.changed', actorId: staffOf(res).user.id, details: { list, code, change: 'added', label: labels['en'] ?? '' } });
+    await audit(ctx.db, {
+      action: 'settings.changed',
+      actorId: staffOf(res).user.id,
+      details: { list, code, change: 'added', label: labels['en'] ?? '' },
+    });
     res.redirect(303, `/admin/settings/lists/${list}?notice=added`);
   };
 }
@@ -140,7 +171,14 @@ async function itemOf(ctx: AppContext, req: Request) {
   return { list, item };
 }
 
-async function renderItem(ctx: AppContext, res: Response, list: ListName, item: { code: string; labels: Record<string, string>; retired_at: Date | null }, status: number, form?: { labels: Record<string, unknown>; errors: LabelErrors }) {
+async function renderItem(
+  ctx: AppContext,
+  res: Response,
+  list: ListName,
+  item: { code: string; labels: Record<string, string>; retired_at: Date | null },
+  status: number,
+  form?: { labels: Record<string, unknown>; errors: LabelErrors },
+) {
   const t = translator('en');
   res.status(status).render('admin/settings-item', {
     title: staffTranslator()('settings.item.title', { label: listLabel(t, 'en', list, { code: item.code, labels: item.labels, retired: false }) }),
@@ -175,7 +213,11 @@ export function relabelItem(ctx: AppContext): RequestHandler {
     const { labels, errors } = parseLabels(body, { englishRequired: !isDefaultValue(list, item.code), languages: languagesOf(list) });
     if (Object.keys(errors).length > 0) return renderItem(ctx, res, list, item, 422, { labels: body, errors });
     await relabelListItem(ctx.db, list, item.code, labels);
-    await audit(ctx.db, { action: 'settings.changed', actorId: staffOf(res).user.id, details: { list, code: item.code, change: 'renamed', ...labelDetails(labels) } });
+    await audit(ctx.db, {
+      action: 'settings.changed',
+      actorId: staffOf(res).user.id,
+      details: { list, code: item.code, change: 'renamed', ...labelDetails(labels) },
+    });
     res.redirect(303, `/admin/settings/lists/${list}?notice=renamed`);
   };
 }
@@ -194,7 +236,11 @@ export function retireItem(ctx: AppContext, retired: boolean): RequestHandler {
     }
     if ((item.retired_at !== null) !== retired) {
       await setRetired(ctx.db, list, item.code, retired);
-      await audit(ctx.db, { action: 'settings.changed', actorId: staffOf(res).user.id, details: { list, code: item.code, change: retired ? 'retired' : 'restored' } });
+      await audit(ctx.db, {
+        action: 'settings.changed',
+        actorId: staffOf(res).user.id,
+        details: { list, code: item.code, change: retired ? 'retired' : 'restored' },
+      });
     }
     res.redirect(303, `/admin/settings/lists/${list}?notice=${retired ? 'retired' : 'restored'}`);
   };

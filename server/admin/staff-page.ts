@@ -78,7 +78,10 @@ export function invite(ctx: AppContext): RequestHandler {
     const { user } = staffOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
     const email = String(body['email'] ?? '').trim();
-    const roles = [body['roles'] ?? []].flat().map(String).filter((r): r is Role => (ROLES as readonly string[]).includes(r));
+    const roles = [body['roles'] ?? []]
+      .flat()
+      .map(String)
+      .filter((r): r is Role => (ROLES as readonly string[]).includes(r));
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 320) {
       return renderStaffList(ctx, res, 422, { error: st('staff.errors.email') });
     }

@@ -8,7 +8,6 @@ import { isUuid } from '../ids.js';
 
 export const AUDIT_PAGE_SIZE = 50;
 
-
 /** The filter's option groups, by the part of an action before its dot. */
 export const AUDIT_GROUPS = ['staff', 'keys', 'case', 'stats', 'settings', 'retention'] as const;
 // Fails to compile when log.ts gains an action whose group is not listed (it could not be filtered for).
@@ -72,9 +71,14 @@ function entryView(row: AuditListRow) {
   return {
     seq: row.seq,
     at: row.at.toISOString(),
-    atText: row.at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
+    atText: row.at
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC'),
     action: row.action,
-    actor: row.actor_id ? { label: userLabel(row.actor_id, row.actor_name, row.actor_email), url: auditUrl({ ...NO_FILTER, actorId: row.actor_id }, null) } : null,
+    actor: row.actor_id
+      ? { label: userLabel(row.actor_id, row.actor_name, row.actor_email), url: auditUrl({ ...NO_FILTER, actorId: row.actor_id }, null) }
+      : null,
     case: row.case_id ? { id: row.case_id, url: auditUrl({ ...NO_FILTER, caseId: row.case_id }, null) } : null,
     subject: row.subject_user_id ? userLabel(row.subject_user_id, row.subject_name, row.subject_email) : null,
     details: details.map(([k, v]) => ({ key: k, value: typeof v === 'string' ? v : JSON.stringify(v) })),

@@ -33,6 +33,7 @@ export async function runAuditVerify(db: Db, out: (line: string) => void, opts: 
 /** "SEQ:HASH" (hash as 64 hex digits), as printed by a previous run. Throws an operator-readable Error. */
 export function parseAuditAnchor(text: string): AuditAnchor {
   const m = /^\s*(\d{1,15}):([0-9a-fA-F]{64})\s*$/.exec(text);
-  if (!m || Number(m[1]) < 1) throw new Error(`--expect takes SEQ:HASH as printed by "harbour audit verify" (e.g. 42:3f9a…, 64 hex digits), not "${text}".`);
+  if (!m || Number(m[1]) < 1)
+    throw new Error(`--expect takes SEQ:HASH as printed by "harbour audit verify" (e.g. 42:3f9a…, 64 hex digits), not "${text}".`);
   return { seq: Number(m[1]), hash: new Uint8Array(Buffer.from(m[2]!, 'hex')) };
 }

@@ -72,7 +72,15 @@ export const GENESIS_HASH = new Uint8Array(32);
 /** The exact bytes hashed for an entry: a fixed-order JSON array (no ambiguity, no key-order drift). */
 export function entryHash(
   prevHash: Uint8Array,
-  e: { seq: number; at: string; actorId: string | null; action: string; caseId: string | null; subjectUserId: string | null; details: Record<string, unknown> },
+  e: {
+    seq: number;
+    at: string;
+    actorId: string | null;
+    action: string;
+    caseId: string | null;
+    subjectUserId: string | null;
+    details: Record<string, unknown>;
+  },
 ): Uint8Array {
   const details = Object.fromEntries(Object.entries(e.details).sort(([a], [b]) => (a < b ? -1 : 1)));
   const canonical = JSON.stringify([e.seq, e.at, e.actorId, e.action, e.caseId, e.subjectUserId, details]);

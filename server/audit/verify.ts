@@ -157,11 +157,25 @@ export class ChainChecker {
       const p = this.pendingBreak;
       this.pendingBreak = null;
       if (gap) {
-        this.report(p, 'broken_link', `Entry ${p} is not chained to entry ${p - 1}, and the entries after it are missing, so it cannot be told whether entry ${p - 1} was replaced or entry ${p} was forged.`);
+        this.report(
+          p,
+          'broken_link',
+          `Entry ${p} is not chained to entry ${p - 1}, and the entries after it are missing, so it cannot be told whether entry ${p - 1} was replaced or entry ${p} was forged.`,
+        );
       } else if (linked) {
         // The successor confirms entry p; so the entry before it is not the one p was chained to.
-        if (p === 1) this.report(1, 'edited', 'Entry 1 is not chained to the start of the log: the log was rebuilt from its first entry (its link changed and hashes recomputed).');
-        else this.report(p - 1, 'inserted', `Entry ${p - 1} was replaced: entry ${p} was chained to a different entry ${p - 1}. A forged entry stands in its place (or it was edited and its hash recomputed).`);
+        if (p === 1)
+          this.report(
+            1,
+            'edited',
+            'Entry 1 is not chained to the start of the log: the log was rebuilt from its first entry (its link changed and hashes recomputed).',
+          );
+        else
+          this.report(
+            p - 1,
+            'inserted',
+            `Entry ${p - 1} was replaced: entry ${p} was chained to a different entry ${p - 1}. A forged entry stands in its place (or it was edited and its hash recomputed).`,
+          );
       } else {
         this.report(p, 'inserted', `Entry ${p} was inserted: it is chained to neither entry ${p - 1} before it nor entry ${p + 1} after it.`);
         breakExplained = true;
@@ -199,10 +213,7 @@ export class ChainChecker {
       } else {
         this.endRun();
         // The first renumbered entry's broken link is the insertion or deletion itself.
-        const problem =
-          shift === 1
-            ? this.report(e.seq - 1, 'inserted', '')
-            : this.report(e.seq, 'deleted', '');
+        const problem = shift === 1 ? this.report(e.seq - 1, 'inserted', '') : this.report(e.seq, 'deleted', '');
         this.run = { shift, first: e.seq, last: e.seq, problem };
       }
     }
@@ -211,7 +222,11 @@ export class ChainChecker {
     if (anchor) {
       this.anchorsSeen.add(e.seq);
       if (!sameBytes(anchor, e.hash)) {
-        this.report(e.seq, 'edited', `Entry ${e.seq} does not have the hash recorded for it (${hex(anchor)}): the log was rewritten at or before entry ${e.seq}.`);
+        this.report(
+          e.seq,
+          'edited',
+          `Entry ${e.seq} does not have the hash recorded for it (${hex(anchor)}): the log was rewritten at or before entry ${e.seq}.`,
+        );
       }
     }
     this.prev = { seq: e.seq, hash: e.hash, explainsNextBreak };
@@ -221,7 +236,11 @@ export class ChainChecker {
     if (this.pendingBreak !== null) {
       const p = this.pendingBreak;
       this.pendingBreak = null;
-      this.report(p, 'broken_link', `Entry ${p} is not chained to entry ${p - 1}. It is the last entry, so it cannot be told whether entry ${p - 1} was replaced or entry ${p} was forged.`);
+      this.report(
+        p,
+        'broken_link',
+        `Entry ${p} is not chained to entry ${p - 1}. It is the last entry, so it cannot be told whether entry ${p - 1} was replaced or entry ${p} was forged.`,
+      );
     }
     this.endRun();
     const headSeq = this.prev?.seq ?? 0;

@@ -34,7 +34,20 @@ function actionLabel(action: string): string {
 }
 
 /** The notices a ?notice= code shows after a change (what each case action returns). */
-export const CASE_NOTICES = ['status', 'reopened', 'urgency', 'assignee', 'labels', 'linked', 'already_linked', 'unlinked', 'note', 'message', 'referral', 'retention'] as const;
+export const CASE_NOTICES = [
+  'status',
+  'reopened',
+  'urgency',
+  'assignee',
+  'labels',
+  'linked',
+  'already_linked',
+  'unlinked',
+  'note',
+  'message',
+  'referral',
+  'retention',
+] as const;
 
 export function noticeFor(query: Readonly<Record<string, unknown>>): string | null {
   return noticeFrom(query, CASE_NOTICES, (code) => staffTranslator()(`case.notices.${code}`));
@@ -47,7 +60,11 @@ function labelOptions(lists: Lists, current: readonly string[]) {
     .filter((item) => !item.retired || current.includes(item.code))
     .map((item) => {
       const name = listLabel(t, 'en', 'label', item);
-      return { code: item.code, label: item.retired ? staffTranslator()('case.workflow.label_retired', { label: name }) : name, checked: current.includes(item.code) };
+      return {
+        code: item.code,
+        label: item.retired ? staffTranslator()('case.workflow.label_retired', { label: name }) : name,
+        checked: current.includes(item.code),
+      };
     });
 }
 
@@ -59,7 +76,14 @@ function historyEntry(names: Map<string, string>) {
   return (h: { seq: number; at: Date; action: string; details: unknown; actor_name: string | null }) => {
     const raw = h.details && typeof h.details === 'object' ? (h.details as Record<string, unknown>) : {};
     const details = Object.entries(raw).map(([key, value]) => {
-      let text = value === null || value === undefined ? '–' : typeof value === 'boolean' ? (value ? st('case.history.yes') : st('case.history.no')) : String(value);
+      let text =
+        value === null || value === undefined
+          ? '–'
+          : typeof value === 'boolean'
+            ? value
+              ? st('case.history.yes')
+              : st('case.history.no')
+            : String(value);
       if ((key === 'from' || key === 'to') && typeof value === 'string') {
         text = h.action === 'case.assigned' ? (names.get(value) ?? value) : isStatus(value) ? statusLabel(value) : text;
       }
@@ -99,7 +123,9 @@ export function caseView(data: CaseData, state: PageState = {}) {
   const form = state.form ?? {};
   const draft = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
   return {
-    title: Object.keys(errors).length ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) }) : st('case.title', { id: row.id.slice(0, 8) }),
+    title: Object.keys(errors).length
+      ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) })
+      : st('case.title', { id: row.id.slice(0, 8) }),
     fmt: formatDateTime,
     size: fileSize,
     c: {

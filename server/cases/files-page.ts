@@ -38,7 +38,12 @@ export function downloadEvidence(ctx: AppContext): RequestHandler {
     if (!file) throw notFound();
     const inline = req.query['inline'] === '1' && INLINE_TYPES.has(file.meta.type);
     // Recorded before the first byte leaves, so an interrupted download is still on record.
-    await audit(ctx.db, { action: 'case.evidence_downloaded', actorId: staffOf(res).user.id, caseId: c.id, details: { evidenceId: file.row.id, inline } });
+    await audit(ctx.db, {
+      action: 'case.evidence_downloaded',
+      actorId: staffOf(res).user.id,
+      caseId: c.id,
+      details: { evidenceId: file.row.id, inline },
+    });
     fileHeaders(res, { name: evidenceFileName(file.row.n, file.meta), size: file.meta.size, inlineType: inline ? file.meta.type : null });
     await sendChunks(res, decryptEvidence(ctx.db, c.dataKey, file.row));
   };
@@ -78,7 +83,12 @@ export function downloadBundle(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const c = await load(ctx, req, res);
     const referral = await openReferral(ctx.db, c, idParam(req, 'rid'));
-    await audit(ctx.db, { action: 'case.referral_bundle_downloaded', actorId: staffOf(res).user.id, caseId: c.id, details: { referralId: referral.id } });
+    await audit(ctx.db, {
+      action: 'case.referral_bundle_downloaded',
+      actorId: staffOf(res).user.id,
+      caseId: c.id,
+      details: { referralId: referral.id },
+    });
     const [report, notes] = await Promise.all([reportView(ctx.db, c), chosenNotes(ctx.db, c, referral)]);
     res.setHeader('Content-Type', 'application/zip');
     res.setHeader('Content-Disposition', contentDisposition('attachment', `referral-${c.id.slice(0, 8)}-${referral.referredOn}.zip`));

@@ -46,7 +46,11 @@ export async function updateWorkflow(db: Db, id: string, patch: WorkflowPatch): 
 
 /** Clears "unread": a caseworker has looked at everything up to now. */
 export async function markSeen(db: Db, id: string): Promise<void> {
-  await db.updateTable('reports').set({ staff_seen_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  await db
+    .updateTable('reports')
+    .set({ staff_seen_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 // ---------------------------------------------------------------- people
@@ -98,7 +102,10 @@ export function listThread(db: Db, reportId: string) {
 
 /** A staff reply, and the reply-time columns the queue's overdue rule reads. */
 export async function insertStaffMessage(db: Db, row: { id: string; report_id: string; author_id: string; body: Uint8Array }): Promise<void> {
-  await db.insertInto('messages').values({ ...row, author: 'staff' }).execute();
+  await db
+    .insertInto('messages')
+    .values({ ...row, author: 'staff' })
+    .execute();
   await db
     .updateTable('reports')
     .set({ first_response_at: sql<Date>`coalesce(first_response_at, now())`, last_staff_message_at: sql<Date>`now()` })
@@ -134,9 +141,7 @@ export async function deleteLink(db: Db, a: string, b: string): Promise<boolean>
 export function listLinks(db: Db, reportId: string) {
   return db
     .selectFrom('case_links as l')
-    .innerJoin('reports as r', (j) =>
-      j.on(sql<SqlBool>`r.id = case when l.report_id = ${reportId}::uuid then l.linked_id else l.report_id end`),
-    )
+    .innerJoin('reports as r', (j) => j.on(sql<SqlBool>`r.id = case when l.report_id = ${reportId}::uuid then l.linked_id else l.report_id end`))
     .select(['r.id', 'r.status', 'r.urgent', 'r.categories', 'r.created_at', 'l.created_at as linked_at'])
     .where((eb) => eb.or([eb('l.report_id', '=', reportId), eb('l.linked_id', '=', reportId)]))
     .where('r.state', '=', 'submitted')
@@ -149,7 +154,15 @@ export function listLinks(db: Db, reportId: string) {
 
 export async function insertReferral(
   db: Db,
-  row: { id: string; report_id: string; destination: string; referred_on: string; consent_override: boolean; details: Uint8Array; created_by: string },
+  row: {
+    id: string;
+    report_id: string;
+    destination: string;
+    referred_on: string;
+    consent_override: boolean;
+    details: Uint8Array;
+    created_by: string;
+  },
 ): Promise<void> {
   await db.insertInto('referrals').values(row).execute();
 }

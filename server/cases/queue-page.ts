@@ -13,11 +13,7 @@ export function queuePage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const { user } = staffOf(res);
     const t = (res.locals['t'] as TFunction | undefined) ?? translator('en');
-    const [lists, assignees, counts] = await Promise.all([
-      loadLists(ctx.db),
-      listAssignees(ctx.db),
-      countsByStatus(ctx.db),
-    ]);
+    const [lists, assignees, counts] = await Promise.all([loadLists(ctx.db), listAssignees(ctx.db), countsByStatus(ctx.db)]);
     const { query, params } = parseQueueParams(req.query as Record<string, unknown>, {
       communities: lists.community.map((i) => i.code),
       regions: lists.region.map((i) => i.code),
@@ -33,6 +29,10 @@ export function queuePage(ctx: AppContext): RequestHandler {
     ]);
     const notice = noticeFrom(req.query, ['deleted'], () => staffTranslator()('queue.notices.deleted'));
     // `st` comes from the staff router too; passed here so the handler also renders when mounted on its own.
-    res.render('staff/queue', { ...queueView(t, lists, { params, ...page, counts, assignees, userId: user.id, dueForDeletion, now }), notice, st: staffTranslator() });
+    res.render('staff/queue', {
+      ...queueView(t, lists, { params, ...page, counts, assignees, userId: user.id, dueForDeletion, now }),
+      notice,
+      st: staffTranslator(),
+    });
   };
 }

@@ -203,8 +203,7 @@ export async function listQueue(db: Db, q: QueueQuery, policy: QueuePolicy, limi
       unread: r.unread,
       deletesAt: r.deletes_at,
     })),
-    nextCursor:
-      more && last ? encodeCursor({ sort: q.sort, createdAt: last.created_key, id: last.id, urgent: last.urgent }) : null,
+    nextCursor: more && last ? encodeCursor({ sort: q.sort, createdAt: last.created_key, id: last.id, urgent: last.urgent }) : null,
   };
 }
 
@@ -214,7 +213,9 @@ export async function countDueForDeletion(db: Db, closedRetentionDays: number, n
     .selectFrom('reports as r')
     .select(sql<number>`count(*)::int`.as('n'))
     .where(sql<SqlBool>`r.status = 'closed'`)
-    .where(sql<SqlBool>`${deletionDateExpr(closedRetentionDays)} <= ${iso(new Date(now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000))}::timestamptz`)
+    .where(
+      sql<SqlBool>`${deletionDateExpr(closedRetentionDays)} <= ${iso(new Date(now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000))}::timestamptz`,
+    )
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -117,7 +117,6 @@ export function queueHref(params: Partial<QueueParams>): string {
 
 type Option = { value: string; label: string; selected: boolean };
 
-
 export function queueView(
   t: TFunction,
   lists: Lists,
@@ -147,7 +146,10 @@ export function queueView(
       return [item.code, item.retired ? st('queue.options.retired', { label: name }) : name];
     });
   const label = (list: ListName, code: string) => listLabel(t, 'en', list, listItem(lists, list, code));
-  const yesNo = (yes: string, no: string): [string, string][] => [['yes', yes], ['no', no]];
+  const yesNo = (yes: string, no: string): [string, string][] => [
+    ['yes', yes],
+    ['no', no],
+  ];
   const filtered = PARAM_NAMES.some((n) => n !== 'status' && n !== 'sort' && params[n] !== '');
 
   const sortLabels: Record<string, string> = {
@@ -166,8 +168,16 @@ export function queueView(
     params,
     filtered,
     filters: {
-      status: options('status', STATUS_FILTERS.map((s) => [s, tabLabel(s)]), null),
-      category: options('category', CATEGORIES.map((c) => [c, t(`categories.${c}.label`)]), st('queue.options.any_category')),
+      status: options(
+        'status',
+        STATUS_FILTERS.map((s) => [s, tabLabel(s)]),
+        null,
+      ),
+      category: options(
+        'category',
+        CATEGORIES.map((c) => [c, t(`categories.${c}.label`)]),
+        st('queue.options.any_category'),
+      ),
       urgent: options('urgent', yesNo(st('queue.options.urgent_only'), st('queue.options.not_urgent')), st('queue.options.any_urgency')),
       community: options('community', listOptions('community'), st('queue.options.any_community')),
       region: options('region', listOptions('region'), st('queue.options.any_region')),
@@ -183,8 +193,16 @@ export function queueView(
       label: options('label', listOptions('label'), st('queue.options.any_label')),
       unread: options('unread', yesNo(st('queue.options.unread_only'), st('queue.options.no_unread')), st('queue.options.any')),
       overdue: options('overdue', yesNo(st('queue.options.overdue_only'), st('queue.options.not_overdue')), st('queue.options.any')),
-      deleting: options('deleting', yesNo(st('queue.options.deleting_soon', { days: RETENTION_NOTICE_DAYS }), st('queue.options.not_due')), st('queue.options.any')),
-      sort: options('sort', SORTS.map((s) => [s, sortLabels[s]!]), null),
+      deleting: options(
+        'deleting',
+        yesNo(st('queue.options.deleting_soon', { days: RETENTION_NOTICE_DAYS }), st('queue.options.not_due')),
+        st('queue.options.any'),
+      ),
+      sort: options(
+        'sort',
+        SORTS.map((s) => [s, sortLabels[s]!]),
+        null,
+      ),
     },
     tabs: STATUS_FILTERS.map((s) => ({
       label: tabLabel(s),

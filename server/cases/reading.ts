@@ -33,8 +33,7 @@ export async function reportView(db: Db, c: OpenCase): Promise<ReportView> {
   const st = staffTranslator();
   const { row, dataKey: k, id } = c;
   const lists = await loadLists(db);
-  const label = (list: 'region' | 'community' | 'state', code: string) =>
-    listLabel(t, 'en', list, listItem(lists, list, code));
+  const label = (list: 'region' | 'community' | 'state', code: string) => listLabel(t, 'en', list, listItem(lists, list, code));
   const option = (name: string, code: string) => t(`form.${name}.options.${code}`, { defaultValue: code });
   const narrative = readable(() => decryptText(k, row.narrative, reportField(id, 'narrative')));
   const details = readable(() => decryptJson<ReportDetails>(k, row.details, reportField(id, 'details')));
@@ -134,7 +133,8 @@ export async function threadOf(db: Db, c: OpenCase): Promise<MessageItem[]> {
   return rows.map((m) => ({
     id: m.id,
     author: m.author,
-    authorName: m.author === 'reporter' ? staffTranslator()('case.messages.reporter') : (m.author_name ?? staffTranslator()('case.messages.staff_fallback')),
+    authorName:
+      m.author === 'reporter' ? staffTranslator()('case.messages.reporter') : (m.author_name ?? staffTranslator()('case.messages.staff_fallback')),
     body: readable(() => decryptText(c.dataKey, m.body, messageBody(m.id))),
     createdAt: m.created_at,
   }));

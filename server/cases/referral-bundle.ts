@@ -78,7 +78,9 @@ function fileLine(item: EvidenceItem, entry: string | null): string {
   const st = staffTranslator();
   if (!item.meta || !entry) return st('referral.bundle.file_unreadable', { n: item.n });
   const { name, type } = item.meta;
-  return item.nameMismatch ? st('referral.bundle.file_mismatch', { file: entry, name, type }) : st('referral.bundle.file_named', { file: entry, name });
+  return item.nameMismatch
+    ? st('referral.bundle.file_mismatch', { file: entry, name, type })
+    : st('referral.bundle.file_named', { file: entry, name });
 }
 
 /** Appends one entry and waits until the archive has consumed it, so only one file is ever being decrypted. */
@@ -158,4 +160,3 @@ export async function writeBundle(
     throw err;
   }
 }
-

@@ -58,7 +58,10 @@ export function referralForm(body: Record<string, unknown>): ReferralForm {
     destination: str('destination'),
     referredOn: str('referred_on').trim(),
     crimeReference: str('crime_reference'),
-    noteIds: [body['notes'] ?? []].flat().filter((v): v is string => typeof v === 'string').slice(0, 1000),
+    noteIds: [body['notes'] ?? []]
+      .flat()
+      .filter((v): v is string => typeof v === 'string')
+      .slice(0, 1000),
     overrideReason: str('override_reason'),
   };
 }
@@ -89,9 +92,7 @@ export async function recordReferral(
     if (noteIds.some((n) => !isUuid(n) || !known.has(n))) throw new CaseInputError('notes', st('referral.errors.notes'));
   }
   const consentOverride = consent !== 'yes';
-  const overrideReason = consentOverride
-    ? textInput(form.overrideReason, 'override_reason', LIMITS.reason)
-    : null;
+  const overrideReason = consentOverride ? textInput(form.overrideReason, 'override_reason', LIMITS.reason) : null;
 
   const current = await q.lockWorkflow(db, c.id);
   if (!current) throw notFound('case_not_found');

@@ -7,7 +7,15 @@ import { staffTranslator } from '../i18n/index.js';
  */
 
 export const STATUSES = ['new', 'triaged', 'in_progress', 'referred', 'closed'] as const;
-export const OUTCOMES = ['resolved', 'referred_to_police', 'support_given', 'no_further_action', 'unable_to_contact', 'duplicate', 'not_tnr'] as const;
+export const OUTCOMES = [
+  'resolved',
+  'referred_to_police',
+  'support_given',
+  'no_further_action',
+  'unable_to_contact',
+  'duplicate',
+  'not_tnr',
+] as const;
 
 export const isStatus = (code: string): boolean => (STATUSES as readonly string[]).includes(code);
 export const isOutcome = (code: string): boolean => (OUTCOMES as readonly string[]).includes(code);

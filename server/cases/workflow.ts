@@ -150,7 +150,13 @@ export async function markViewed(db: Db, actorId: string, c: OpenCase, refused: 
  * MAX_EXTENSION_DAYS ahead). The reason is an encrypted internal note; the
  * audit entry holds the date and the note's id.
  */
-export async function keepLonger(db: Db, actorId: string, c: OpenCase, input: { until: unknown; reason: unknown }, closedRetentionDays: number): Promise<void> {
+export async function keepLonger(
+  db: Db,
+  actorId: string,
+  c: OpenCase,
+  input: { until: unknown; reason: unknown },
+  closedRetentionDays: number,
+): Promise<void> {
   const st = staffTranslator();
   const current = await q.lockWorkflow(db, c.id);
   if (!current) throw notFound('case_not_found');

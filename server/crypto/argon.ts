@@ -20,7 +20,8 @@ export async function withArgon2Slot<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     const next = queue.shift();
-    if (next) next(); // hand the slot straight to the next caller
+    if (next)
+      next(); // hand the slot straight to the next caller
     else running--;
   }
 }
@@ -58,9 +59,7 @@ export async function deriveTwoSubkeys(
   params: Argon2Params,
   contexts: readonly [string, string],
 ): Promise<[Uint8Array, Uint8Array]> {
-  const master = new Uint8Array(
-    await withArgon2Slot(() => argon2.hash(secret, { ...params, raw: true, salt: Buffer.from(salt) })),
-  );
+  const master = new Uint8Array(await withArgon2Slot(() => argon2.hash(secret, { ...params, raw: true, salt: Buffer.from(salt) })));
   const s = sodium();
   const keys: [Uint8Array, Uint8Array] = [
     s.crypto_kdf_derive_from_key(32, 1, contexts[0], master),

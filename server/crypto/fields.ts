@@ -35,13 +35,7 @@ export function decryptField(key: Uint8Array, box: Uint8Array, ctx: FieldContext
     throw new DecryptionError(`${ctx.table}.${ctx.field}`);
   }
   try {
-    return s.crypto_aead_xchacha20poly1305_ietf_decrypt(
-      null,
-      box.subarray(1 + n),
-      associatedData(ctx),
-      box.subarray(1, 1 + n),
-      key,
-    );
+    return s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, box.subarray(1 + n), associatedData(ctx), box.subarray(1, 1 + n), key);
   } catch {
     throw new DecryptionError(`${ctx.table}.${ctx.field}`);
   }

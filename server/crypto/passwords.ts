@@ -30,6 +30,9 @@ export function newPasswordSalt(): Uint8Array {
 }
 
 export async function derivePasswordKeys(password: string, salt: Uint8Array): Promise<PasswordKeys> {
-  const [verifier, wrapKey] = await deriveTwoSubkeys(password.normalize('NFC'), salt, testArgon2Costs()?.password ?? PASSWORD_ARGON2, ['pwverify', 'pwwrapky']);
+  const [verifier, wrapKey] = await deriveTwoSubkeys(password.normalize('NFC'), salt, testArgon2Costs()?.password ?? PASSWORD_ARGON2, [
+    'pwverify',
+    'pwwrapky',
+  ]);
   return { verifier, wrapKey };
 }

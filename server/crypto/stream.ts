@@ -24,9 +24,7 @@ export class StreamEncryptor {
 
   encrypt(plain: Uint8Array, last: boolean): Uint8Array {
     const s = sodium();
-    const tag = last
-      ? s.crypto_secretstream_xchacha20poly1305_TAG_FINAL
-      : s.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+    const tag = last ? s.crypto_secretstream_xchacha20poly1305_TAG_FINAL : s.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
     return s.crypto_secretstream_xchacha20poly1305_push(this.state as never, plain, this.ad, tag);
   }
 }
@@ -74,10 +72,7 @@ export class StreamDecryptor {
  * for the next one: the encryptor copies it at once. This keeps an upload
  * from allocating a fresh buffer per chunk.
  */
-export async function* blocks(
-  source: AsyncIterable<Uint8Array>,
-  size = CHUNK_BYTES,
-): AsyncGenerator<{ data: Uint8Array; last: boolean }> {
+export async function* blocks(source: AsyncIterable<Uint8Array>, size = CHUNK_BYTES): AsyncGenerator<{ data: Uint8Array; last: boolean }> {
   const buffers = [new Uint8Array(size), new Uint8Array(size)];
   let current = 0;
   let buf = buffers[current]!;

@@ -50,7 +50,11 @@ export class DiskGuard {
     if (low !== this.wasLow) {
       this.wasLow = low;
       const mb = (n: number) => Math.round(n / 1024 / 1024);
-      if (low) this.logger?.error({ freeMb: mb(this.freeBytes), reserveMb: mb(this.reserveBytes) }, 'disk nearly full: refusing new reports and files until space is freed');
+      if (low)
+        this.logger?.error(
+          { freeMb: mb(this.freeBytes), reserveMb: mb(this.reserveBytes) },
+          'disk nearly full: refusing new reports and files until space is freed',
+        );
       else this.logger?.info({ freeMb: mb(this.freeBytes) }, 'disk space recovered: accepting reports again');
     }
   }

@@ -17,7 +17,7 @@ export type Trx = Db;
  * instead of half-writing in production one day.
  */
 export function assertTransaction(db: Db): asserts db is Trx {
-  if (!db.isTransaction) throw new Error('this must run inside the caller\'s transaction');
+  if (!db.isTransaction) throw new Error("this must run inside the caller's transaction");
 }
 
 // bigint (int8) columns such as rate_limits.expire come back as strings by
@@ -50,7 +50,13 @@ export function dbTargetFromConfig(
 ): DbTarget {
   const timeouts = opts.timeouts ? { timeouts: dbTimeoutsFromConfig(config) } : {};
   return config.databaseUrl
-    ? { kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize, ...timeouts, ...(opts.onError ? { onError: opts.onError } : {}) }
+    ? {
+        kind: 'postgres',
+        url: config.databaseUrl,
+        poolSize: config.databasePoolSize,
+        ...timeouts,
+        ...(opts.onError ? { onError: opts.onError } : {}),
+      }
     : { kind: 'pglite', dataDir: path.join(config.dataDir, 'pgdata'), ...timeouts, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) };
 }
 
@@ -65,7 +71,13 @@ export async function createDb(target: DbTarget): Promise<Db> {
     const settings = [
       // A search_path per test file isolates parallel test runs in one database.
       ...(target.schema ? [`-c search_path=${target.schema}`] : []),
-      ...(t ? [`-c statement_timeout=${t.statementMs}`, `-c lock_timeout=${t.lockMs}`, `-c idle_in_transaction_session_timeout=${Math.max(60_000, t.statementMs * 4)}`] : []),
+      ...(t
+        ? [
+            `-c statement_timeout=${t.statementMs}`,
+            `-c lock_timeout=${t.lockMs}`,
+            `-c idle_in_transaction_session_timeout=${Math.max(60_000, t.statementMs * 4)}`,
+          ]
+        : []),
     ];
     const pool = new pg.Pool({
       connectionString: target.url,
@@ -131,7 +143,13 @@ export async function ping(db: Db, withinMs = 2000): Promise<boolean> {
     timer = setTimeout(() => resolve(false), withinMs);
   });
   try {
-    return await Promise.race([sql`select 1`.execute(db).then(() => true, () => false), late]);
+    return await Promise.race([
+      sql`select 1`.execute(db).then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }

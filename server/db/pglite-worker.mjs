@@ -65,9 +65,12 @@ let fsyncs = 0;
 
 const DURABLE_PARAMS = [
   ...PGlite.defaultStartParams.filter((p) => p !== '-F'),
-  '-c', 'fsync=on',
-  '-c', 'synchronous_commit=on',
-  '-c', 'wal_sync_method=fsync',
+  '-c',
+  'fsync=on',
+  '-c',
+  'synchronous_commit=on',
+  '-c',
+  'wal_sync_method=fsync',
 ];
 
 function errorOf(err) {

@@ -22,7 +22,11 @@ export async function activeCaseworkerIds(db: Db): Promise<string[]> {
 
 /** The label list's items with their English text. */
 export function labelItemsByEnglish(db: Db) {
-  return db.selectFrom('list_items').select(['code', sql<string>`labels->>'en'`.as('en')]).where('list', '=', 'label').execute();
+  return db
+    .selectFrom('list_items')
+    .select(['code', sql<string>`labels->>'en'`.as('en')])
+    .where('list', '=', 'label')
+    .execute();
 }
 
 export async function insertReportRows(db: Db, rows: NewReport[]): Promise<void> {
@@ -41,10 +45,22 @@ export async function insertStoryRows(
   db: Db,
   rows: { messages: Insertable<MessagesTable>[]; notes: Insertable<CaseNotesTable>[]; referrals: Insertable<ReferralsTable>[] },
 ): Promise<void> {
-  for (let i = 0; i < rows.messages.length; i += ROWS) await db.insertInto('messages').values(rows.messages.slice(i, i + ROWS)).execute();
-  for (let i = 0; i < rows.notes.length; i += ROWS) await db.insertInto('case_notes').values(rows.notes.slice(i, i + ROWS)).execute();
+  for (let i = 0; i < rows.messages.length; i += ROWS)
+    await db
+      .insertInto('messages')
+      .values(rows.messages.slice(i, i + ROWS))
+      .execute();
+  for (let i = 0; i < rows.notes.length; i += ROWS)
+    await db
+      .insertInto('case_notes')
+      .values(rows.notes.slice(i, i + ROWS))
+      .execute();
   // Each referral also marks its report referred (the trigger of migration 2026_11_25_100000).
-  for (let i = 0; i < rows.referrals.length; i += ROWS) await db.insertInto('referrals').values(rows.referrals.slice(i, i + ROWS)).execute();
+  for (let i = 0; i < rows.referrals.length; i += ROWS)
+    await db
+      .insertInto('referrals')
+      .values(rows.referrals.slice(i, i + ROWS))
+      .execute();
 }
 
 /** One demo seed at a time, across instances, for the caller's transaction. */
@@ -54,7 +70,10 @@ export async function lockSeed(trx: Db, lockId: number): Promise<void> {
 }
 
 export async function countReports(db: Db): Promise<number> {
-  const row = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('reports')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 

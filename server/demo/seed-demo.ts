@@ -66,7 +66,8 @@ export class SeedRefused extends Error {
 
 export async function seedDemo(db: Db, opts: DemoOptions): Promise<DemoSummary> {
   if (!Number.isInteger(opts.count) || opts.count < 1) throw new Error('seedDemo: count must be a whole number of at least 1');
-  if (!Number.isInteger(opts.closedRetentionDays) || opts.closedRetentionDays < 1) throw new Error('seedDemo: closedRetentionDays must be a whole number of days');
+  if (!Number.isInteger(opts.closedRetentionDays) || opts.closedRetentionDays < 1)
+    throw new Error('seedDemo: closedRetentionDays must be a whole number of days');
   await readySodium();
   const r = opts.random ?? Math.random;
   const now = (opts.now ?? new Date()).getTime();
@@ -81,14 +82,28 @@ export async function seedDemo(db: Db, opts: DemoOptions): Promise<DemoSummary> 
     await refuseUnlessFresh(trx);
     const teamSince = new Date(start - 14 * DAY);
     const team = await seedCaseworkers(trx, opts.caseworkers ?? 3, r, teamSince);
-    const history: PastAuditEntry[] = team.map((id) => ({ at: teamSince, action: 'staff.created', subjectUserId: id, details: { roles: 'caseworker', via: 'seed' } }));
+    const history: PastAuditEntry[] = team.map((id) => ({
+      at: teamSince,
+      action: 'staff.created',
+      subjectUserId: id,
+      details: { roles: 'caseworker', via: 'seed' },
+    }));
     const archived: ArchivedFacts[] = [];
     const purgedAt: number[] = [];
-    const summary: DemoSummary = { live: 0, archived: 0, caseworkers: team.length, messages: 0, notes: 0, referrals: 0, historyEntries: 0, marginDays };
+    const summary: DemoSummary = {
+      live: 0,
+      archived: 0,
+      caseworkers: team.length,
+      messages: 0,
+      notes: 0,
+      referrals: 0,
+      historyEntries: 0,
+      marginDays,
+    };
 
     type Live = { g: Generated; story: Story };
     function* batches(): Generator<SeedBatch<Live[]>> {
-      for (let n = 0; summary.live < opts.count; ) {
+      for (let n = 0; summary.live < opts.count;) {
         const batch: Live[] = [];
         while (batch.length < batchSize && summary.live < opts.count) {
           const g = generate(r, n++, opts.teamKey.id, start, now, team);
@@ -117,8 +132,17 @@ export async function seedDemo(db: Db, opts: DemoOptions): Promise<DemoSummary> 
     }
     const labelCodes = await seedLabelCodes(trx);
     await encryptAndInsert(batches(), opts.teamKey.publicKey, encryptionThreads(opts.count, opts.workers), async (b, enc) => {
-      await insertReports(trx, b.rest.map((x) => x.g), enc, labelCodes);
-      const counts = await insertStories(trx, b.rest.map((x) => x.story), enc);
+      await insertReports(
+        trx,
+        b.rest.map((x) => x.g),
+        enc,
+        labelCodes,
+      );
+      const counts = await insertStories(
+        trx,
+        b.rest.map((x) => x.story),
+        enc,
+      );
       summary.messages += counts.messages;
       summary.notes += counts.notes;
       summary.referrals += counts.referrals;
@@ -139,7 +163,8 @@ export async function seedDemo(db: Db, opts: DemoOptions): Promise<DemoSummary> 
 async function refuseUnlessFresh(db: Db): Promise<void> {
   if ((await q.countReports(db)) > 0) throw new SeedRefused('This installation already has reports: demo data goes only into a fresh one.');
   // Reports all deleted by retention still count: fictional figures must never mix with published ones.
-  if (await q.hasArchivedStatistics(db)) throw new SeedRefused('This installation already has statistics of deleted reports: demo data goes only into a fresh one.');
+  if (await q.hasArchivedStatistics(db))
+    throw new SeedRefused('This installation already has statistics of deleted reports: demo data goes only into a fresh one.');
 }
 
 /** What archiveForStatistics would have kept of the case when retention deleted it. */

@@ -89,14 +89,16 @@ export function tellStory(r: Rand, g: Generated, team: readonly string[], now: n
     status = to;
   };
   const needsReferral = triaged !== null && (row.status === 'referred' || row.closing_outcome === 'referred_to_police');
-  const referralAt =
-    !needsReferral ? null
-    : closed !== null ? triaged + (closed - triaged) * (0.2 + 0.6 * r())
-    : triaged + (now - triaged) * (0.05 + 0.5 * r());
+  const referralAt = !needsReferral
+    ? null
+    : closed !== null
+      ? triaged + (closed - triaged) * (0.2 + 0.6 * r())
+      : triaged + (now - triaged) * (0.05 + 0.5 * r());
   if (triaged !== null) {
     const goesOn = row.status !== 'triaged';
     move(triaged, goesOn && r() < 0.2 ? 'in_progress' : 'triaged');
-    if (status === 'triaged' && goesOn && (row.status === 'in_progress' || r() < 0.7)) move(between(triaged + 10 * MINUTE, referralAt ?? end), 'in_progress');
+    if (status === 'triaged' && goesOn && (row.status === 'in_progress' || r() < 0.7))
+      move(between(triaged + 10 * MINUTE, referralAt ?? end), 'in_progress');
   }
 
   // Internal notes over the life of the case (a referral may pass some of them on).
@@ -120,7 +122,11 @@ export function tellStory(r: Rand, g: Generated, team: readonly string[], now: n
       destination,
       referred_on: today(new Date(at)),
       consent_override: override,
-      details: { crimeReference: crimeReference(r, at), overrideReason: override ? pick(r, words.OVERRIDE_REASONS) : null, noteIds: [...earlier, why] },
+      details: {
+        crimeReference: crimeReference(r, at),
+        overrideReason: override ? pick(r, words.OVERRIDE_REASONS) : null,
+        noteIds: [...earlier, why],
+      },
       created_by: handler,
       created_at: new Date(at),
     });
@@ -144,9 +150,11 @@ export function tellStory(r: Rand, g: Generated, team: readonly string[], now: n
   // Staff messages: exactly at first_response_at and last_staff_message_at, sometimes one between.
   const referredAt = referrals[0]?.created_at.getTime() ?? Infinity;
   const staffText = (at: number) =>
-    closed !== null && at >= closed - 2 * DAY ? pick(r, words.STAFF_CLOSING)
-    : at > referredAt ? pick(r, words.STAFF_AFTER_REFERRAL)
-    : pick(r, words.STAFF_FOLLOW_UP);
+    closed !== null && at >= closed - 2 * DAY
+      ? pick(r, words.STAFF_CLOSING)
+      : at > referredAt
+        ? pick(r, words.STAFF_AFTER_REFERRAL)
+        : pick(r, words.STAFF_FOLLOW_UP);
   const staffMessage = (at: number, body: string) => {
     const id = randomUUID();
     const author = someone();
@@ -155,7 +163,8 @@ export function tellStory(r: Rand, g: Generated, team: readonly string[], now: n
   };
   if (firstReply !== null) {
     staffMessage(firstReply, pick(r, words.STAFF_FIRST));
-    if (lastReply !== null && lastReply - firstReply > 5 * DAY && r() < 0.5) staffMessage(between(firstReply + HOUR, lastReply), staffText(lastReply - HOUR));
+    if (lastReply !== null && lastReply - firstReply > 5 * DAY && r() < 0.5)
+      staffMessage(between(firstReply + HOUR, lastReply), staffText(lastReply - HOUR));
     if (lastReply !== null && lastReply > firstReply) staffMessage(lastReply, staffText(lastReply));
   }
   // The reporter's messages (never audited: reporters are anonymous), the last at reporter_updated_at.
@@ -163,7 +172,13 @@ export function tellStory(r: Rand, g: Generated, team: readonly string[], now: n
     const times = reporterLast - created > DAY && r() < 0.35 ? [between(created + HOUR, reporterLast), reporterLast] : [reporterLast];
     for (const at of times) {
       const answered = firstReply !== null && firstReply < at;
-      messages.push({ id: randomUUID(), author: 'reporter', author_id: null, body: pick(r, answered ? words.REPORTER_REPLIES : words.REPORTER_ADDS), created_at: new Date(at) });
+      messages.push({
+        id: randomUUID(),
+        author: 'reporter',
+        author_id: null,
+        body: pick(r, answered ? words.REPORTER_REPLIES : words.REPORTER_ADDS),
+        created_at: new Date(at),
+      });
     }
   }
   messages.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
@@ -191,7 +206,10 @@ function crimeReference(r: Rand, at: number): string | null {
  * own staff_seen_at if that is later.
  */
 function withVisits(r: Rand, steps: Step[], caseId: string, created: number, seen: number | null, now: number) {
-  const sorted = steps.map((s, i) => ({ s, i })).sort((a, b) => a.s.at - b.s.at || a.i - b.i).map((x) => x.s);
+  const sorted = steps
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => a.s.at - b.s.at || a.i - b.i)
+    .map((x) => x.s);
   const history: PastAuditEntry[] = [];
   const viewed = (at: number, actorId: string) => history.push({ at: new Date(at), action: 'case.viewed', actorId, caseId });
   let last = -Infinity;

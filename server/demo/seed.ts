@@ -57,18 +57,54 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 const CATEGORY_WEIGHTS: Record<string, number> = {
-  threats: 12, surveillance: 18, digital: 16, family: 20, return: 8, recruitment: 8, station: 6, legal: 6, other: 6,
+  threats: 12,
+  surveillance: 18,
+  digital: 16,
+  family: 20,
+  return: 8,
+  recruitment: 8,
+  station: 6,
+  legal: 6,
+  other: 6,
 };
 const COMMUNITY_WEIGHTS: Record<string, number> = {
-  uyghur: 22, tibetan: 10, hong_konger: 25, chinese_dissident: 18, southern_mongolian: 4, taiwanese: 6, falun_gong: 7, other: 4, prefer_not_say: 4,
+  uyghur: 22,
+  tibetan: 10,
+  hong_konger: 25,
+  chinese_dissident: 18,
+  southern_mongolian: 4,
+  taiwanese: 6,
+  falun_gong: 7,
+  other: 4,
+  prefer_not_say: 4,
 };
 const REGION_WEIGHTS: Record<string, number> = {
-  london: 35, south_east: 9, north_west: 8, scotland: 8, west_midlands: 7, east_of_england: 5, yorkshire_humber: 5,
-  east_midlands: 4, south_west: 3, wales: 3, north_east: 2, northern_ireland: 3, outside_uk: 3, prefer_not_say: 5,
+  london: 35,
+  south_east: 9,
+  north_west: 8,
+  scotland: 8,
+  west_midlands: 7,
+  east_of_england: 5,
+  yorkshire_humber: 5,
+  east_midlands: 4,
+  south_west: 3,
+  wales: 3,
+  north_east: 2,
+  northern_ireland: 3,
+  outside_uk: 3,
+  prefer_not_say: 5,
 };
 const LABELS = [
-  'croydon-station', 'hendon', 'glasgow-station', 'belfast-station', 'wechat', 'interpol-notice',
-  'protest-follow-up', 'needs-interpreter', 'family-detained', 'fake-recruiter',
+  'croydon-station',
+  'hendon',
+  'glasgow-station',
+  'belfast-station',
+  'wechat',
+  'interpol-notice',
+  'protest-follow-up',
+  'needs-interpreter',
+  'family-detained',
+  'fake-recruiter',
 ];
 
 const SENTENCES: Record<string, string[]> = {
@@ -147,12 +183,48 @@ const monthStart = (ms: number) => {
 /** Status by age: recent cases are mostly new, old ones mostly closed. */
 function statusFor(r: Rand, ageDays: number): string {
   const table: [string, number][] =
-    ageDays < 2 ? [['new', 75], ['triaged', 20], ['in_progress', 5]]
-    : ageDays < 14 ? [['new', 25], ['triaged', 30], ['in_progress', 35], ['referred', 5], ['closed', 5]]
-    : ageDays < 90 ? [['new', 5], ['triaged', 10], ['in_progress', 40], ['referred', 15], ['closed', 30]]
-    : ageDays < 365 ? [['new', 1], ['triaged', 3], ['in_progress', 12], ['referred', 14], ['closed', 70]]
-    : [['new', 0.2], ['triaged', 0.8], ['in_progress', 4], ['referred', 5], ['closed', 90]];
-  return weighted(r, table.map(([s]) => s), Object.fromEntries(table));
+    ageDays < 2
+      ? [
+          ['new', 75],
+          ['triaged', 20],
+          ['in_progress', 5],
+        ]
+      : ageDays < 14
+        ? [
+            ['new', 25],
+            ['triaged', 30],
+            ['in_progress', 35],
+            ['referred', 5],
+            ['closed', 5],
+          ]
+        : ageDays < 90
+          ? [
+              ['new', 5],
+              ['triaged', 10],
+              ['in_progress', 40],
+              ['referred', 15],
+              ['closed', 30],
+            ]
+          : ageDays < 365
+            ? [
+                ['new', 1],
+                ['triaged', 3],
+                ['in_progress', 12],
+                ['referred', 14],
+                ['closed', 70],
+              ]
+            : [
+                ['new', 0.2],
+                ['triaged', 0.8],
+                ['in_progress', 4],
+                ['referred', 5],
+                ['closed', 90],
+              ];
+  return weighted(
+    r,
+    table.map(([s]) => s),
+    Object.fromEntries(table),
+  );
 }
 
 export type Generated = { row: Omit<NewReport, 'data_key_sealed' | 'narrative' | 'details' | 'contact'>; plain: PlainFields };
@@ -197,11 +269,8 @@ export function generate(r: Rand, n: number, teamKeyId: number, start: number, n
   const closedAt = status === 'closed' ? at(Math.max(lastStaff?.getTime() ?? 0, created + 7 * DAY + r() * 120 * DAY)) : null;
   // A caseworker saw the case after the reporter's last word, except for a few (unread).
   const seenBase = Math.max(triagedAt?.getTime() ?? 0, lastStaff?.getTime() ?? 0);
-  const staffSeen = triagedAt
-    ? at(reporterUpdated && r() < 0.9 ? Math.max(seenBase, reporterUpdated.getTime() + r() * 2 * DAY) : seenBase)
-    : null;
-  const assigneeId =
-    assignees.length === 0 || r() < (status === 'new' ? 0.8 : 0.15) ? null : pick(r, assignees);
+  const staffSeen = triagedAt ? at(reporterUpdated && r() < 0.9 ? Math.max(seenBase, reporterUpdated.getTime() + r() * 2 * DAY) : seenBase) : null;
+  const assigneeId = assignees.length === 0 || r() < (status === 'new' ? 0.8 : 0.15) ? null : pick(r, assignees);
 
   const incidentFrom = r() < 0.7 ? monthStart(created - r() * 180 * DAY) : null;
   const incidentTo = incidentFrom && r() < 0.3 ? monthStart(Math.max(Date.parse(incidentFrom), created - r() * 30 * DAY)) : null;
@@ -213,16 +282,15 @@ export function generate(r: Rand, n: number, teamKeyId: number, start: number, n
           const method = pick(r, ['email', 'phone', 'signal'] as const);
           // example.org and Ofcom's drama range 07700 900xxx: fictional by design.
           const value =
-            method === 'email' ? `reporter${n}@example.org`
-            : method === 'phone' ? `+44 7700 900${String(n % 1000).padStart(3, '0')}`
-            : `quietharbour.${String(n % 100).padStart(2, '0')}`;
+            method === 'email'
+              ? `reporter${n}@example.org`
+              : method === 'phone'
+                ? `+44 7700 900${String(n % 1000).padStart(3, '0')}`
+                : `quietharbour.${String(n % 100).padStart(2, '0')}`;
           return { method, value, language: pick(r, ['en', 'zh-hans', 'zh-hant', 'ug', 'bo']) };
         })()
       : null;
-  const narrative = [
-    ...categories.map((c) => pick(r, SENTENCES[c] ?? SENTENCES['other']!)),
-    ...(r() < 0.6 ? [pick(r, CLOSERS)] : []),
-  ].join(' ');
+  const narrative = [...categories.map((c) => pick(r, SENTENCES[c] ?? SENTENCES['other']!)), ...(r() < 0.6 ? [pick(r, CLOSERS)] : [])].join(' ');
   const details: ReportDetails = {
     ongoing: pick(r, ONGOING),
     targeted: weighted(r, TARGETED, { me: 60, family: 25, organisation: 10, someone_else: 5 }),
@@ -332,8 +400,18 @@ export async function insertReports(db: Db, batch: Generated[], enc: SealedField
 }
 
 const STAFF_NAMES = [
-  'Aylin Demir', 'Tom Hughes', 'Mei Lin Cheng', 'Priya Shah', 'Dawa Tsering', 'Rachel Okafor',
-  'Ben Carter', 'Nadia Karim', 'Sam Wilson', 'Lena Fischer', 'Omar Haddad', 'Grace Liu',
+  'Aylin Demir',
+  'Tom Hughes',
+  'Mei Lin Cheng',
+  'Priya Shah',
+  'Dawa Tsering',
+  'Rachel Okafor',
+  'Ben Carter',
+  'Nadia Karim',
+  'Sam Wilson',
+  'Lena Fischer',
+  'Omar Haddad',
+  'Grace Liu',
 ];
 
 /**

@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type sharp from 'sharp';
-import {
-  StreamDecryptor,
-  StreamEncryptor,
-  blocks,
-  decryptJson,
-  encryptJson,
-} from '../crypto/index.js';
+import { StreamDecryptor, StreamEncryptor, blocks, decryptJson, encryptJson } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import { HttpError } from '../errors.js';
 import * as q from './queries.js';
@@ -36,11 +30,13 @@ const IMAGE_OUT: Record<string, keyof sharp.FormatEnum> = {
   avif: 'avif',
   tif: 'png',
 };
-const PASSTHROUGH = new Set([
-  'pdf', 'mp3', 'm4a', 'ogg', 'oga', 'opus', 'wav', 'amr', 'aac', 'flac', 'mp4', 'mov', 'webm', '3gp', 'm4v',
-]);
+const PASSTHROUGH = new Set(['pdf', 'mp3', 'm4a', 'ogg', 'oga', 'opus', 'wav', 'amr', 'aac', 'flac', 'mp4', 'mov', 'webm', '3gp', 'm4v']);
 const OUT_MIME: Record<string, string> = {
-  jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', avif: 'image/avif',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  avif: 'image/avif',
 };
 /** Decompression-bomb guard: refuse images above 40 megapixels before decoding them. */
 export const MAX_IMAGE_PIXELS = 40_000_000;
@@ -50,7 +46,11 @@ const CHUNKS_PER_INSERT = 4;
 export function cleanFileName(name: string): string {
   // Control and format characters go (a U+202E override can make "exe.jpg"
   // look like "gpj.exe"); the length cap counts code points, never splitting one.
-  const base = name.replace(/[\p{Cc}\p{Cf}]/gu, '').split(/[\\/]/).pop() ?? '';
+  const base =
+    name
+      .replace(/[\p{Cc}\p{Cf}]/gu, '')
+      .split(/[\\/]/)
+      .pop() ?? '';
   return Array.from(base.trim()).slice(0, 200).join('').trim() || 'file';
 }
 

@@ -5,7 +5,14 @@ import type { Installation } from '../setup/service.js';
 import { sealReceiptForForm, type FormKey } from './form-claims.js';
 import { completeFormClaim, forgetClaimReceipt, releaseFormClaim } from './queries.js';
 import { discardPendingReport, issueReceipt, markSubmitted, openWithReceipt, reportUrgency, type OpenReport } from './service.js';
-import { confirmReporterSession, insertReporterSession, pendingPayload, type PendingPayload, type PendingSession, type SignedInSession } from './session.js';
+import {
+  confirmReporterSession,
+  insertReporterSession,
+  pendingPayload,
+  type PendingPayload,
+  type PendingSession,
+  type SignedInSession,
+} from './session.js';
 
 /**
  * Filing a report, after report-page.ts has streamed it in as 'pending':

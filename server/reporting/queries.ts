@@ -3,16 +3,14 @@ import type { Db } from '../db/index.js';
 import type { NewReport } from '../db/schema.js';
 
 export async function insertPendingReport(db: Db, row: Omit<NewReport, 'state'>): Promise<void> {
-  await db.insertInto('reports').values({ ...row, state: 'pending' }).execute();
+  await db
+    .insertInto('reports')
+    .values({ ...row, state: 'pending' })
+    .execute();
 }
 
 /** Returns false if the receipt lookup collided (astronomically unlikely) or the report is gone. */
-export async function markSubmitted(
-  db: Db,
-  id: string,
-  receiptLookup: Uint8Array,
-  dataKeyWrapped: Uint8Array,
-): Promise<boolean> {
+export async function markSubmitted(db: Db, id: string, receiptLookup: Uint8Array, dataKeyWrapped: Uint8Array): Promise<boolean> {
   try {
     const res = await db
       .updateTable('reports')
@@ -135,15 +133,16 @@ export async function listMessages(db: Db, reportId: string) {
     .execute();
 }
 
-export async function insertMessage(
-  db: Db,
-  row: { id: string; report_id: string; author: 'reporter' | 'staff'; body: Uint8Array },
-): Promise<void> {
+export async function insertMessage(db: Db, row: { id: string; report_id: string; author: 'reporter' | 'staff'; body: Uint8Array }): Promise<void> {
   await db.insertInto('messages').values(row).execute();
 }
 
 export async function touchReporterActivity(db: Db, reportId: string): Promise<void> {
-  await db.updateTable('reports').set({ reporter_updated_at: sql`now()` }).where('id', '=', reportId).execute();
+  await db
+    .updateTable('reports')
+    .set({ reporter_updated_at: sql`now()` })
+    .where('id', '=', reportId)
+    .execute();
 }
 
 export async function deleteReport(db: Db, id: string): Promise<boolean> {
@@ -184,7 +183,10 @@ export async function insertEvidence(
   db: Db,
   row: { id: string; report_id: string; added_by: 'reporter' | 'staff'; stream_header: Uint8Array },
 ): Promise<void> {
-  await db.insertInto('evidence').values({ ...row, state: 'uploading', meta: null }).execute();
+  await db
+    .insertInto('evidence')
+    .values({ ...row, state: 'uploading', meta: null })
+    .execute();
 }
 
 export async function insertEvidenceChunks(db: Db, evidenceId: string, firstSeq: number, chunks: Uint8Array[]): Promise<void> {
@@ -195,11 +197,7 @@ export async function insertEvidenceChunks(db: Db, evidenceId: string, firstSeq:
 }
 
 export async function completeEvidence(db: Db, id: string, meta: Uint8Array, chunkCount: number): Promise<void> {
-  await db
-    .updateTable('evidence')
-    .set({ state: 'complete', meta, chunk_count: chunkCount })
-    .where('id', '=', id)
-    .execute();
+  await db.updateTable('evidence').set({ state: 'complete', meta, chunk_count: chunkCount }).where('id', '=', id).execute();
 }
 
 /**

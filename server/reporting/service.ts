@@ -22,7 +22,10 @@ const field = (id: string, name: string): FieldContext => ({ table: 'reports', i
 const messageBody = (id: string): FieldContext => ({ table: 'messages', id, field: 'body' });
 
 /** The encrypted part of a report other than the narrative and contact. */
-export type ReportDetails = Omit<ReportInput, 'narrative' | 'contact' | 'categories' | 'urgent' | 'region' | 'community' | 'suspectedState' | 'incidentFrom' | 'incidentTo'>;
+export type ReportDetails = Omit<
+  ReportInput,
+  'narrative' | 'contact' | 'categories' | 'urgent' | 'region' | 'community' | 'suspectedState' | 'incidentFrom' | 'incidentTo'
+>;
 
 export type OpenReport = { reportId: string; dataKey: Uint8Array };
 
@@ -161,12 +164,7 @@ export async function loadReport(db: Db, open: OpenReport): Promise<ReporterView
   };
 }
 
-export async function addMessage(
-  db: Db,
-  open: OpenReport,
-  author: 'reporter' | 'staff',
-  body: string,
-): Promise<string> {
+export async function addMessage(db: Db, open: OpenReport, author: 'reporter' | 'staff', body: string): Promise<string> {
   const id = randomUUID();
   await db.transaction().execute(async (trx) => {
     await q.insertMessage(trx, { id, report_id: open.reportId, author, body: encryptField(open.dataKey, body, messageBody(id)) });

@@ -11,7 +11,16 @@ import { parseMultipart } from '../web/multipart.js';
 import type { Attempt } from '../web/rate-limit.js';
 import { decryptEvidence, readEvidenceMeta, storeReporterEvidence } from './evidence.js';
 import { evidenceFileName } from './evidence-names.js';
-import { createReporterSession, dropReporterSession, endReporterSession, loadReporterSession, openReportOf, reporterOf, signedInPayload, type ReporterSession } from './session.js';
+import {
+  createReporterSession,
+  dropReporterSession,
+  endReporterSession,
+  loadReporterSession,
+  openReportOf,
+  reporterOf,
+  signedInPayload,
+  type ReporterSession,
+} from './session.js';
 import { listItem, listLabel, loadLists, type ListName } from '../settings/lists.js';
 import * as q from './queries.js';
 import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport } from './service.js';
@@ -40,8 +49,7 @@ async function renderStatus(
   res.status(status).render('reporter/status', {
     formatDateTimeIn,
     report: view,
-    labelFor: (list: ListName, code: string) =>
-      listLabel(t, lang, list, listItem(lists, list, code)),
+    labelFor: (list: ListName, code: string) => listLabel(t, lang, list, listItem(lists, list, code)),
     messageError: extra.messageError ?? null,
     messageDraft: extra.messageDraft ?? '',
     evidenceError: extra.evidenceError ?? null,

@@ -1,15 +1,5 @@
 /** Fixed vocabularies of the report form (docs/product.md). Labels live in the locale files. */
-export const CATEGORIES = [
-  'threats',
-  'surveillance',
-  'digital',
-  'family',
-  'return',
-  'recruitment',
-  'station',
-  'legal',
-  'other',
-] as const;
+export const CATEGORIES = ['threats', 'surveillance', 'digital', 'family', 'return', 'recruitment', 'station', 'legal', 'other'] as const;
 export const TARGETED = ['me', 'family', 'organisation', 'someone_else'] as const;
 export const PERPETRATORS = ['official', 'proxy', 'private_investigator', 'online_account', 'unknown'] as const;
 export const CHANNELS = ['in_person', 'phone', 'messaging', 'social_media', 'email', 'family'] as const;

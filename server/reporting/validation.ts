@@ -1,15 +1,6 @@
 import { activeCodes, type Lists } from '../settings/lists.js';
 import type { FormFields } from '../web/multipart.js';
-import {
-  CATEGORIES,
-  CHANNELS,
-  CONSENT,
-  CONTACT_METHODS,
-  FOLLOW_UP,
-  ONGOING,
-  PERPETRATORS,
-  TARGETED,
-} from './taxonomy.js';
+import { CATEGORIES, CHANNELS, CONSENT, CONTACT_METHODS, FOLLOW_UP, ONGOING, PERPETRATORS, TARGETED } from './taxonomy.js';
 
 export type { FormFields };
 export type FieldError = { key: string; params?: Record<string, number | string> };
@@ -87,7 +78,10 @@ function monthOf(f: FormFields, prefix: string, now: Date): { value: string | nu
 }
 
 function parseLinks(raw: string): { links: string[]; error: FieldError | null } {
-  const lines = raw.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = raw
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (lines.length > LIMITS.links) return { links: [], error: { key: 'too_many_links', params: { max: LIMITS.links } } };
   for (const line of lines) {
     const problem = textProblem(line);
@@ -114,11 +108,7 @@ function contactProblem(method: string, value: string): FieldError | null {
 }
 
 /** Validates the report form; returns the cleaned input or one message per field. */
-export function validateReport(
-  f: FormFields,
-  lists: Lists,
-  now = new Date(),
-): { ok: true; value: ReportInput } | { ok: false; errors: FieldErrors } {
+export function validateReport(f: FormFields, lists: Lists, now = new Date()): { ok: true; value: ReportInput } | { ok: false; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const set = (field: string, e: FieldError | null) => {
     if (e && !errors[field]) errors[field] = e;

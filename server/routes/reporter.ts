@@ -8,7 +8,17 @@ import { languageFromPath } from '../web/language.js';
 import { quickExit } from '../reporting/exit-page.js';
 import { reporterGuard } from '../reporting/session.js';
 import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from '../reporting/report-page.js';
-import { downloadEvidence, leave, postEvidence, postMessage, showStatus, showWithdraw, signIn, switchStatusLanguage, withdraw } from '../reporting/status-page.js';
+import {
+  downloadEvidence,
+  leave,
+  postEvidence,
+  postMessage,
+  showStatus,
+  showWithdraw,
+  signIn,
+  switchStatusLanguage,
+  withdraw,
+} from '../reporting/status-page.js';
 
 /**
  * Reporter pages under /{lang}/. Anonymous by design: no route needs an

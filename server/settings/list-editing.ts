@@ -51,7 +51,13 @@ function codeFor(list: ListName, label: string, taken: Set<string>): string {
     while (taken.has(`label_${n}`)) n++;
     return `label_${n}`;
   }
-  const base = label.normalize('NFKD').toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'value';
+  const base =
+    label
+      .normalize('NFKD')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 40) || 'value';
   let code = base;
   for (let n = 2; taken.has(code); n++) code = `${base}_${n}`;
   return code;

@@ -37,17 +37,7 @@ export const DEFAULT_LISTS: Record<ListName, readonly string[]> = {
     'outside_uk',
     'prefer_not_say',
   ],
-  community: [
-    'uyghur',
-    'tibetan',
-    'hong_konger',
-    'chinese_dissident',
-    'southern_mongolian',
-    'taiwanese',
-    'falun_gong',
-    'other',
-    'prefer_not_say',
-  ],
+  community: ['uyghur', 'tibetan', 'hong_konger', 'chinese_dissident', 'southern_mongolian', 'taiwanese', 'falun_gong', 'other', 'prefer_not_say'],
   state: ['china', 'hong_kong_sar', 'russia', 'iran', 'other', 'not_sure'],
   label: [],
 };
@@ -58,9 +48,7 @@ export type Lists = Record<ListName, ListItem[]>;
 /** The default values, as set-up writes them (inside its transaction); values already there are kept. */
 export async function seedDefaultLists(trx: Db): Promise<void> {
   assertTransaction(trx);
-  const rows = LIST_NAMES.flatMap((list) =>
-    DEFAULT_LISTS[list].map((code, position) => ({ list, code, position, labels: '{}' })),
-  );
+  const rows = LIST_NAMES.flatMap((list) => DEFAULT_LISTS[list].map((code, position) => ({ list, code, position, labels: '{}' })));
   await q.insertListItemsIfMissing(trx, rows);
 }
 

@@ -21,7 +21,11 @@ export async function upsertSetting(db: Db, key: string, value: unknown): Promis
 }
 
 export async function insertListItemsIfMissing(db: Db, rows: { list: string; code: string; position: number; labels: string }[]): Promise<void> {
-  await db.insertInto('list_items').values(rows).onConflict((oc) => oc.doNothing()).execute();
+  await db
+    .insertInto('list_items')
+    .values(rows)
+    .onConflict((oc) => oc.doNothing())
+    .execute();
 }
 
 export function selectAllListItems(db: Db) {
@@ -39,11 +43,19 @@ export function selectListPositions(db: Db, list: string) {
 
 /** Moves every item at or after `position` one place down, to make room. */
 export async function shiftListItems(db: Db, list: string, position: number): Promise<void> {
-  await db.updateTable('list_items').set({ position: sql`position + 1` }).where('list', '=', list).where('position', '>=', position).execute();
+  await db
+    .updateTable('list_items')
+    .set({ position: sql`position + 1` })
+    .where('list', '=', list)
+    .where('position', '>=', position)
+    .execute();
 }
 
 export async function insertListItem(db: Db, row: { list: string; code: string; position: number; labels: Record<string, string> }): Promise<void> {
-  await db.insertInto('list_items').values({ ...row, labels: JSON.stringify(row.labels) }).execute();
+  await db
+    .insertInto('list_items')
+    .values({ ...row, labels: JSON.stringify(row.labels) })
+    .execute();
 }
 
 export function findListItem(db: Db, list: string, code: string) {
@@ -51,7 +63,12 @@ export function findListItem(db: Db, list: string, code: string) {
 }
 
 export async function updateListItemLabels(db: Db, list: string, code: string, labels: Record<string, string>): Promise<void> {
-  await db.updateTable('list_items').set({ labels: JSON.stringify(labels) }).where('list', '=', list).where('code', '=', code).execute();
+  await db
+    .updateTable('list_items')
+    .set({ labels: JSON.stringify(labels) })
+    .where('list', '=', list)
+    .where('code', '=', code)
+    .execute();
 }
 
 /** Retiring keeps the first retirement's time; restoring clears it. */

@@ -16,7 +16,10 @@ const ONION = /^[a-z2-7]{56}\.onion$/;
 
 // Messages are read from the staff locale file when a value is refused (never at import).
 const text = (max: number) =>
-  z.string().trim().max(max, { error: () => staffTranslator()('settings.errors.too_long', { max }) })
+  z
+    .string()
+    .trim()
+    .max(max, { error: () => staffTranslator()('settings.errors.too_long', { max }) })
     // Control characters would reach headers and pages; refuse them plainly.
     .refine((s) => !/\p{Cc}/u.test(s), { error: () => staffTranslator()('settings.errors.control_characters') });
 
@@ -39,7 +42,8 @@ const REPORTS: WholeMessages = {
 };
 
 const whole = (min: number, max: number, messages: WholeMessages) =>
-  z.coerce.number({ error: () => messages.whole() })
+  z.coerce
+    .number({ error: () => messages.whole() })
     .int({ error: () => messages.whole() })
     .min(min, { error: () => messages.min(min) })
     .max(max, { error: () => messages.max(max) });
@@ -57,15 +61,24 @@ export const SETTINGS_SCHEMA = {
   urgent_triage_target_hours: whole(1, 48, HOURS),
   reply_target_days: whole(1, 90, DAYS),
   closed_retention_days: whole(30, 3650, DAYS),
-  quick_exit_url: z.string().trim().refine((s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
-    } catch {
-      return false;
-    }
-  }, { error: () => staffTranslator()('settings.errors.quick_exit_url') }),
-  onion_address: z.string().trim().toLowerCase()
+  quick_exit_url: z
+    .string()
+    .trim()
+    .refine(
+      (s) => {
+        try {
+          const u = new URL(s);
+          return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+        } catch {
+          return false;
+        }
+      },
+      { error: () => staffTranslator()('settings.errors.quick_exit_url') },
+    ),
+  onion_address: z
+    .string()
+    .trim()
+    .toLowerCase()
     .transform((s) => s.replace(/^https?:\/\//, '').replace(/\/+$/, ''))
     .refine((s) => s === '' || ONION.test(s), { error: () => staffTranslator()('settings.errors.onion_address') }),
   stats_threshold: whole(MIN_THRESHOLD, 100, REPORTS),
@@ -102,10 +115,7 @@ export function defaults(config: Config, orgName: string): Values {
 }
 
 async function storedValues(db: Db, config: Config): Promise<Values> {
-  const [rows, orgName] = await Promise.all([
-    q.selectSettingRows(db),
-    q.setupOrgName(db),
-  ]);
+  const [rows, orgName] = await Promise.all([q.selectSettingRows(db), q.setupOrgName(db)]);
   const values = defaults(config, orgName ?? 'Harbour');
   for (const row of rows) {
     if (!(SETTING_KEYS as string[]).includes(row.key)) continue;

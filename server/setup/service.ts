@@ -1,13 +1,4 @@
-import {
-  decodeRecoveryKey,
-  encodeRecoveryKey,
-  newKeyPair,
-  publicKeyOf,
-  randomBytes,
-  sealTo,
-  unsealWith,
-  type KeyPair,
-} from '../crypto/index.js';
+import { decodeRecoveryKey, encodeRecoveryKey, newKeyPair, publicKeyOf, randomBytes, sealTo, unsealWith, type KeyPair } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import { seedDefaultLists } from '../settings/lists.js';
 import * as q from './queries.js';

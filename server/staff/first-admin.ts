@@ -17,9 +17,18 @@ export async function createFirstStaff(
   a: { email: string; displayName: string; password: string; roles: Role[]; team: KeyPair; teamKeyId: number },
 ): Promise<string> {
   assertTransaction(db);
-  const { id, keyPair } = await createUser(db, { email: a.email, displayName: a.displayName, roles: a.roles, password: a.password }, { via: 'setup' });
+  const { id, keyPair } = await createUser(
+    db,
+    { email: a.email, displayName: a.displayName, roles: a.roles, password: a.password },
+    { via: 'setup' },
+  );
   if (a.roles.includes('caseworker')) {
-    await q.insertGrant(db, { user_id: id, team_key_id: a.teamKeyId, sealed_secret: sealTo(a.team.privateKey, keyPair.publicKey), approved_by: null });
+    await q.insertGrant(db, {
+      user_id: id,
+      team_key_id: a.teamKeyId,
+      sealed_secret: sealTo(a.team.privateKey, keyPair.publicKey),
+      approved_by: null,
+    });
   }
   await audit(db, { action: 'staff.created', subjectUserId: id, details: { roles: a.roles.join(','), via: 'setup' } });
   return id;

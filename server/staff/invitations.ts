@@ -37,7 +37,8 @@ export async function createInvitation(
       invited_by: i.invitedBy,
       days: i.days,
     });
-    for (const old of ids) await audit(trx, { action: 'staff.invitation_revoked', actorId: i.invitedBy, details: { invitation: old, reason: 'replaced' } });
+    for (const old of ids)
+      await audit(trx, { action: 'staff.invitation_revoked', actorId: i.invitedBy, details: { invitation: old, reason: 'replaced' } });
     await audit(trx, { action: 'staff.invited', actorId: i.invitedBy, details: { invitation: id, roles: i.roles.join(',') } });
     return ids;
   });

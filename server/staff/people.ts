@@ -56,7 +56,10 @@ export type RequestRow = {
 /** Who asked for the person's access and when; null if nobody has. */
 export function accessRequest(u: RequestRow, viewerId: string): { name: string | null; time: string } | null {
   if (!u.access_requested_at) return null;
-  return { name: colleague({ name: u.requester_name, status: u.requester_status, id: u.access_requested_by ?? null }, viewerId), time: utc(u.access_requested_at) };
+  return {
+    name: colleague({ name: u.requester_name, status: u.requester_status, id: u.access_requested_by ?? null }, viewerId),
+    time: utc(u.access_requested_at),
+  };
 }
 
 export function requestText(u: RequestRow, viewerId: string): string | null {

@@ -49,7 +49,10 @@ export function listUsers(db: Db) {
       j.onRef('g.user_id', '=', 'u.id').on(
         'g.team_key_id',
         '=',
-        db.selectFrom('team_keys').select((eb) => eb.fn.max('id').as('id')).where('retired_at', 'is', null),
+        db
+          .selectFrom('team_keys')
+          .select((eb) => eb.fn.max('id').as('id'))
+          .where('retired_at', 'is', null),
       ),
     )
     .leftJoin('users as approver', 'approver.id', 'g.approved_by')
@@ -90,12 +93,20 @@ export async function updateUser(db: Db, id: string, set: UpdateObject<Database,
  */
 export async function setPassword(trx: Db, id: string, set: UpdateObject<Database, 'users'>): Promise<void> {
   assertTransaction(trx);
-  await trx.updateTable('users').set({ ...set, password_changed_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  await trx
+    .updateTable('users')
+    .set({ ...set, password_changed_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function markDeactivated(trx: Db, id: string): Promise<void> {
   assertTransaction(trx);
-  await trx.updateTable('users').set({ status: 'deactivated', deactivated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  await trx
+    .updateTable('users')
+    .set({ status: 'deactivated', deactivated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 export async function setTotpStep(db: Db, id: string, step: number): Promise<boolean> {
@@ -131,7 +142,10 @@ export async function insertInvitation(
 ): Promise<void> {
   const { days, ...values } = row;
   // Expiry by the database's clock, as every check of it is.
-  await db.insertInto('invitations').values({ ...values, expires_at: sql<Date>`now() + make_interval(days => ${days})` }).execute();
+  await db
+    .insertInto('invitations')
+    .values({ ...values, expires_at: sql<Date>`now() + make_interval(days => ${days})` })
+    .execute();
 }
 
 /** Unused, unrevoked and unexpired (by the database's clock). */
@@ -165,7 +179,11 @@ export function claimInvitation(db: Db, id: string) {
 
 /** Revokes the open invitations to an address, or sent by someone; returns their ids. */
 export async function revokeOpenInvitations(db: Db, where: { email: string } | { invitedBy: string }): Promise<string[]> {
-  let q = db.updateTable('invitations').set({ revoked_at: sql`now()` }).where('used_at', 'is', null).where('revoked_at', 'is', null);
+  let q = db
+    .updateTable('invitations')
+    .set({ revoked_at: sql`now()` })
+    .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null);
   q = 'email' in where ? q.where('email', '=', normaliseEmail(where.email)) : q.where('invited_by', '=', where.invitedBy);
   return (await q.returning('id').execute()).map((r) => r.id);
 }
@@ -177,7 +195,10 @@ export async function deleteUserGrants(trx: Db, userId: string): Promise<void> {
 }
 
 /** Seals a grant, replacing the one that exists (the recovery key re-grants every active key). */
-export async function upsertGrant(trx: Db, row: { user_id: string; team_key_id: number; sealed_secret: Uint8Array; approved_by: string | null }): Promise<void> {
+export async function upsertGrant(
+  trx: Db,
+  row: { user_id: string; team_key_id: number; sealed_secret: Uint8Array; approved_by: string | null },
+): Promise<void> {
   assertTransaction(trx);
   await trx
     .insertInto('key_grants')
@@ -235,7 +256,12 @@ export async function grantedKeyIds(db: Db, userId: string): Promise<number[]> {
 }
 
 export function accessRequestOf(db: Db, userId: string) {
-  return db.selectFrom('users').select(['access_requested_by', 'access_requested_at']).where('id', '=', userId).where('access_requested_at', 'is not', null).executeTakeFirst();
+  return db
+    .selectFrom('users')
+    .select(['access_requested_by', 'access_requested_at'])
+    .where('id', '=', userId)
+    .where('access_requested_at', 'is not', null)
+    .executeTakeFirst();
 }
 
 /** Seals one grant unless it exists; true if this call wrote it. */
@@ -254,45 +280,51 @@ export async function insertGrant(
 
 /** Active caseworkers missing a grant of some active team key, with where their account came from. */
 export function peopleWithoutAccess(db: Db) {
-  return db
-    .selectFrom('users as u')
-    .leftJoin('users as inviter', 'inviter.id', 'u.invited_by')
-    .leftJoin('users as requester', 'requester.id', 'u.access_requested_by')
-    .select([
-      'u.id',
-      'u.email',
-      'u.display_name',
-      'u.roles',
-      'u.created_at',
-      'u.created_via',
-      'u.invited_at',
-      'u.invited_by',
-      'u.access_requested_by',
-      'u.access_requested_at',
-      'u.totp_secret_wrapped',
-      'inviter.display_name as inviter_name',
-      'inviter.status as inviter_status',
-      'requester.display_name as requester_name',
-      'requester.status as requester_status',
-    ])
-    .where('u.status', '=', 'active')
-    .where(sql<boolean>`u.roles @> array['caseworker']::text[]`)
-    // Demo data's fictional caseworkers can never sign in: nothing to approve.
-    .where('u.created_via', '!=', 'seed')
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('team_keys as k')
-          .select('k.id')
-          .where('k.retired_at', 'is', null)
-          .where((eb2) =>
-            eb2.not(eb2.exists(eb2.selectFrom('key_grants as g').select('g.user_id').whereRef('g.user_id', '=', 'u.id').whereRef('g.team_key_id', '=', 'k.id'))),
-          ),
-      ),
-    )
-    .orderBy('u.access_requested_at', (ob) => ob.desc().nullsLast())
-    .orderBy('u.created_at')
-    .execute();
+  return (
+    db
+      .selectFrom('users as u')
+      .leftJoin('users as inviter', 'inviter.id', 'u.invited_by')
+      .leftJoin('users as requester', 'requester.id', 'u.access_requested_by')
+      .select([
+        'u.id',
+        'u.email',
+        'u.display_name',
+        'u.roles',
+        'u.created_at',
+        'u.created_via',
+        'u.invited_at',
+        'u.invited_by',
+        'u.access_requested_by',
+        'u.access_requested_at',
+        'u.totp_secret_wrapped',
+        'inviter.display_name as inviter_name',
+        'inviter.status as inviter_status',
+        'requester.display_name as requester_name',
+        'requester.status as requester_status',
+      ])
+      .where('u.status', '=', 'active')
+      .where(sql<boolean>`u.roles @> array['caseworker']::text[]`)
+      // Demo data's fictional caseworkers can never sign in: nothing to approve.
+      .where('u.created_via', '!=', 'seed')
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('team_keys as k')
+            .select('k.id')
+            .where('k.retired_at', 'is', null)
+            .where((eb2) =>
+              eb2.not(
+                eb2.exists(
+                  eb2.selectFrom('key_grants as g').select('g.user_id').whereRef('g.user_id', '=', 'u.id').whereRef('g.team_key_id', '=', 'k.id'),
+                ),
+              ),
+            ),
+        ),
+      )
+      .orderBy('u.access_requested_at', (ob) => ob.desc().nullsLast())
+      .orderBy('u.created_at')
+      .execute()
+  );
 }
 
 /** Records an administrator's request; false if one is already recorded (the first stands). */

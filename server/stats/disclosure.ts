@@ -71,7 +71,7 @@ export function protectTable(counts: readonly (readonly number[])[], rulesIn: Ru
   // Secondary suppression, to a fixed point (each pass hides at least one more cell, so it ends).
   const smallestVisible = (cells: { n: number; r: number; c: number }[]) =>
     cells.filter((x) => !hidden[x.r]![x.c] && x.n > 0).sort((a, b) => a.n - b.n || a.r - b.r || a.c - b.c)[0];
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (let r = 0; r < rows; r++) {
       if (hidden[r]!.filter(Boolean).length !== 1 || hiddenRowTotal[r]) continue;
@@ -96,13 +96,20 @@ export function protectTable(counts: readonly (readonly number[])[], rulesIn: Ru
     cells,
     rowTotals: rowSums.map((s, r) => protectTotal(s, rules, hiddenRowTotal[r]!)),
     columnTotals: columnSums.map((s, c) => protectTotal(s, rules, hiddenColumnTotal[c]!)),
-    grandTotal: protectTotal(rowSums.reduce((a, b) => a + b, 0), rules, false),
+    grandTotal: protectTotal(
+      rowSums.reduce((a, b) => a + b, 0),
+      rules,
+      false,
+    ),
   };
 }
 
 /** An average (e.g. days to first response) only over a base of at least 25 cases; otherwise suppressed. */
 export function protectedAverage(values: readonly number[]): Cell {
-  return protectedMean(values.length, values.reduce((a, b) => a + b, 0));
+  return protectedMean(
+    values.length,
+    values.reduce((a, b) => a + b, 0),
+  );
 }
 
 /** The same rule from a count and a sum (what the statistics queries return). */

@@ -55,7 +55,12 @@ async function statisticsFor(ctx: AppContext, req: Request): Promise<Statistics>
   const to = typeof req.query['to'] === 'string' && req.query['to'] ? req.query['to'] : d.to;
   try {
     const { statsThreshold } = await ctx.settings();
-    const stats = await buildStatistics(ctx.db, periodOf(from, to), { ...DEFAULT_RULES, threshold: statsThreshold }, labeller(await loadLists(ctx.db)));
+    const stats = await buildStatistics(
+      ctx.db,
+      periodOf(from, to),
+      { ...DEFAULT_RULES, threshold: statsThreshold },
+      labeller(await loadLists(ctx.db)),
+    );
     return { ...stats, tables: stats.tables.map(titled) };
   } catch (err) {
     if (err instanceof PeriodError) throw new HttpError(400, 'bad_period');
@@ -82,9 +87,11 @@ function barChart(id: string, title: string, bars: { label: string; cell: Cell }
     .map((b, i) => {
       const y = i * rowH + 5;
       const w = b.cell.kind === 'value' ? Math.round((b.cell.value / max) * 300) : 0;
-      return `<text x="0" y="${y + 15}" font-size="12">${esc(b.label.slice(0, 38))}</text>` +
+      return (
+        `<text x="0" y="${y + 15}" font-size="12">${esc(b.label.slice(0, 38))}</text>` +
         `<rect x="250" y="${y + 3}" width="${w}" height="14" fill="#0b4f8a"></rect>` +
-        `<text x="${256 + w}" y="${y + 15}" font-size="12">${esc(cellText(b.cell))}</text>`;
+        `<text x="${256 + w}" y="${y + 15}" font-size="12">${esc(cellText(b.cell))}</text>`
+      );
     })
     .join('');
   const chartTitle = staffTranslator()('statistics.chart_title', { title });
@@ -100,13 +107,37 @@ export function statisticsPage(ctx: AppContext): RequestHandler {
       stats = await statisticsFor(ctx, req);
     } catch (err) {
       if (err instanceof HttpError && err.code === 'bad_period') {
-        return res.status(400).render('admin/statistics', { title: st('statistics.title'), stats: null, error: st('statistics.errors.period'), query: req.query, charts: [], rules: '', cellText });
+        return res
+          .status(400)
+          .render('admin/statistics', {
+            title: st('statistics.title'),
+            stats: null,
+            error: st('statistics.errors.period'),
+            query: req.query,
+            charts: [],
+            rules: '',
+            cellText,
+          });
       }
       throw err;
     }
     await audit(ctx.db, { action: 'stats.viewed', actorId: user.id, details: { from: stats.period.from, to: stats.period.to } });
-    const charts = stats.tables.map((tb) => barChart(tb.id, tb.title, tb.rows.map((r, i) => ({ label: r.label, cell: tb.data.rowTotals[i]! }))));
-    res.render('admin/statistics', { title: st('statistics.title'), stats, error: null, query: req.query, charts, rules: rulesText(stats), cellText });
+    const charts = stats.tables.map((tb) =>
+      barChart(
+        tb.id,
+        tb.title,
+        tb.rows.map((r, i) => ({ label: r.label, cell: tb.data.rowTotals[i]! })),
+      ),
+    );
+    res.render('admin/statistics', {
+      title: st('statistics.title'),
+      stats,
+      error: null,
+      query: req.query,
+      charts,
+      rules: rulesText(stats),
+      cellText,
+    });
   };
 }
 
@@ -144,7 +175,12 @@ export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): Reque
           rows: tb.rows.map((r, i) => ({ label: r.label, cells: [...tb.data.cells[i]!.map(cellText), cellText(tb.data.rowTotals[i]!)] })),
           totals: [...tb.data.columnTotals.map(cellText), cellText(tb.data.grandTotal)],
         })),
-        firstResponse: stats.firstResponse.map((f) => ({ quarter: f.label, answered: cellText(f.answered), unanswered: cellText(f.unanswered), meanDays: cellText(f.meanDays) })),
+        firstResponse: stats.firstResponse.map((f) => ({
+          quarter: f.label,
+          answered: cellText(f.answered),
+          unanswered: cellText(f.unanswered),
+          meanDays: cellText(f.meanDays),
+        })),
       });
     }
     // Every line, the "# title" lines too, goes through csvField: a title with a comma would otherwise start a new cell.
@@ -157,7 +193,14 @@ export function statisticsExport(ctx: AppContext, format: 'csv' | 'json'): Reque
       lines.push('');
     }
     lines.push(csvLine([`# ${st('statistics.response.csv_title')}`]));
-    lines.push(csvLine([st('statistics.response.quarter'), st('statistics.response.answered'), st('statistics.response.unanswered'), st('statistics.response.mean_days')]));
+    lines.push(
+      csvLine([
+        st('statistics.response.quarter'),
+        st('statistics.response.answered'),
+        st('statistics.response.unanswered'),
+        st('statistics.response.mean_days'),
+      ]),
+    );
     for (const f of stats.firstResponse) lines.push(csvLine([f.label, cellText(f.answered), cellText(f.unanswered), cellText(f.meanDays)]));
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', contentDisposition('attachment', `${name}.csv`));

@@ -64,12 +64,7 @@ function axisFor(listItems: { code: string }[], counts: q.PairCount[], side: 'ro
   return codes.map((key) => ({ key, label: label(key) }));
 }
 
-export async function buildStatistics(
-  db: Db,
-  period: q.Period,
-  rulesIn: Rules,
-  label: (kind: string, code: string) => string,
-): Promise<Statistics> {
+export async function buildStatistics(db: Db, period: q.Period, rulesIn: Rules, label: (kind: string, code: string) => string): Promise<Statistics> {
   const rules = checkRules(rulesIn);
   const lists = await loadLists(db);
   const quarters: Axis = quartersBetween(period.from, period.to).map((key) => ({ key, label: quarterLabel(key) }));
@@ -83,8 +78,24 @@ export async function buildStatistics(
     stateByCategory: states,
     outcomeByQuarter: outcomes,
     firstResponse: response,
-  } = await q.aggregates(db, period, quarters.map((qt) => qt.key));
-  const outcomeKeys = ['new', 'triaged', 'in_progress', 'referred', ...new Set(outcomes.map((o) => o.row).filter((k) => k.startsWith('closed:')).sort()), 'referred_to_police'];
+  } = await q.aggregates(
+    db,
+    period,
+    quarters.map((qt) => qt.key),
+  );
+  const outcomeKeys = [
+    'new',
+    'triaged',
+    'in_progress',
+    'referred',
+    ...new Set(
+      outcomes
+        .map((o) => o.row)
+        .filter((k) => k.startsWith('closed:'))
+        .sort(),
+    ),
+    'referred_to_police',
+  ];
   const outcomeAxis: Axis = [...new Set(outcomeKeys)].map((key) => ({ key, label: label('outcome', key) }));
 
   const table = (id: string, title: string, rowTitle: string, columnTitle: string, counts: q.PairCount[], rows: Axis, columns: Axis): StatsTable => ({
@@ -114,7 +125,13 @@ export async function buildStatistics(
     firstResponse: quarters.map((qt) => {
       const r = response.find((x) => x.quarter === qt.key) ?? { answered: 0, daySum: 0, unanswered: 0 };
       const counts = protectTable([[r.answered, r.unanswered]], rules);
-      return { quarter: qt.key, label: qt.label, answered: counts.cells[0]![0]!, unanswered: counts.cells[0]![1]!, meanDays: protectedMean(r.answered, r.daySum) };
+      return {
+        quarter: qt.key,
+        label: qt.label,
+        answered: counts.cells[0]![0]!,
+        unanswered: counts.cells[0]![1]!,
+        meanDays: protectedMean(r.answered, r.daySum),
+      };
     }),
   };
 }

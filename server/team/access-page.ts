@@ -36,7 +36,13 @@ function refusalMessage(reason: Refusal): string {
 
 type Problem = { message: string; /** the checkbox it belongs to, for the summary's link */ field: string | null };
 
-async function render(ctx: AppContext, res: Response, staff: StaffLocals, status: number, extra: { notice?: string | null; problem?: Problem | null }) {
+async function render(
+  ctx: AppContext,
+  res: Response,
+  staff: StaffLocals,
+  status: number,
+  extra: { notice?: string | null; problem?: Problem | null },
+) {
   const st = staffTranslator();
   const viewer = staff.user.id;
   const allowed = await canApprove(ctx.db, await staff.teamKeys());

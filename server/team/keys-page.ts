@@ -12,12 +12,20 @@ async function render(ctx: AppContext, res: Parameters<RequestHandler>[1], statu
   const job = await runningRotation(ctx.db);
   // Who is waiting for access; the case access page is where a key holder approves them.
   const pending = await q.peopleWithoutAccess(ctx.db);
-  res.status(status).render('staff/keys', { title: staffTranslator()('keys.title'), keys, job, pending: pending.map((p) => p.display_name), error, notice });
+  res
+    .status(status)
+    .render('staff/keys', { title: staffTranslator()('keys.title'), keys, job, pending: pending.map((p) => p.display_name), error, notice });
 }
 
 export function keysPage(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    await render(ctx, res, 200, null, noticeFrom(req.query, ['started'], () => staffTranslator()('keys.started')));
+    await render(
+      ctx,
+      res,
+      200,
+      null,
+      noticeFrom(req.query, ['started'], () => staffTranslator()('keys.started')),
+    );
   };
 }
 

@@ -84,7 +84,13 @@ export async function touchJob(db: Db, jobId: string, set: { progress?: unknown;
 
 /** The next reports still sealed to another team key than `newKeyId`. */
 export function reportsToReseal(db: Db, newKeyId: number, limit: number) {
-  return db.selectFrom('reports').select(['id', 'team_key_id', 'data_key_sealed']).where('team_key_id', '!=', newKeyId).orderBy('id').limit(limit).execute();
+  return db
+    .selectFrom('reports')
+    .select(['id', 'team_key_id', 'data_key_sealed'])
+    .where('team_key_id', '!=', newKeyId)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
 }
 
 /** Re-seals one report's data key, unless it moved to another key meanwhile. */

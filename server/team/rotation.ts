@@ -46,11 +46,17 @@ export async function startRotation(db: Db, logger: Logger, actor: { id: string;
     const active = await q.activeTeamKeys(trx);
     if (active.some((k) => !actor.teamKeys.has(k.id))) throw new RotationError(staffTranslator()('keys.errors.not_holding_all'));
     if (await runningRotation(trx)) throw new RotationError(staffTranslator()('keys.errors.already_running'));
-    newKeyId = await tq.insertTeamKey(trx, { public_key: next.publicKey, secret_sealed_to_recovery: sealTo(next.privateKey, inst.recoveryPublicKey) });
+    newKeyId = await tq.insertTeamKey(trx, {
+      public_key: next.publicKey,
+      secret_sealed_to_recovery: sealTo(next.privateKey, inst.recoveryPublicKey),
+    });
     // Everyone who holds a current key gets the new one, keeping who approved
     // them and when. Only sealed grants exist: an access request that nobody
     // has confirmed gets nothing from a rotation.
-    const holders = await tq.keyHolders(trx, active.map((k) => k.id));
+    const holders = await tq.keyHolders(
+      trx,
+      active.map((k) => k.id),
+    );
     for (const h of holders) {
       await q.insertGrant(trx, {
         user_id: h.id,

@@ -30,8 +30,7 @@ export function createCsrf(config: Config) {
       return secret;
     },
     // Bound to whichever session cookies the browser holds (reporter, staff).
-    getSessionIdentifier: (req) =>
-      `${req.cookies?.[cookieName(config, 'reporter')] ?? ''}|${req.cookies?.[cookieName(config, 'staff')] ?? ''}`,
+    getSessionIdentifier: (req) => `${req.cookies?.[cookieName(config, 'reporter')] ?? ''}|${req.cookies?.[cookieName(config, 'staff')] ?? ''}`,
     cookieName: cookie.name,
     cookieOptions: cookie.options,
     size: 32,

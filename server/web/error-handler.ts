@@ -47,7 +47,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (!res.locals['lang']) {
       const first = req.path.split('/')[1] ?? '';
-      setLanguage(res, isLang(first) ? first : pickLanguage(req.headers['accept-language']) ?? DEFAULT_LANG, req.originalUrl);
+      setLanguage(res, isLang(first) ? first : (pickLanguage(req.headers['accept-language']) ?? DEFAULT_LANG), req.originalUrl);
     }
     if (httpError.retryAfterSeconds) res.setHeader('Retry-After', String(httpError.retryAfterSeconds));
     res.setHeader('Cache-Control', 'no-store');

@@ -55,9 +55,15 @@ export const serveFont: RequestHandler = async (req, res, next) => {
   if (own(NAME_FONTS, name)) {
     if (!nameFonts.has(name)) {
       // A failure is not kept: the next request tries again.
-      nameFonts.set(name, nameFont(name).catch((err: unknown) => (nameFonts.delete(name), Promise.reject(err))));
+      nameFonts.set(
+        name,
+        nameFont(name).catch((err: unknown) => (nameFonts.delete(name), Promise.reject(err))),
+      );
     }
-    return res.setHeader('Cache-Control', YEAR).type('font/woff2').send(await nameFonts.get(name)!);
+    return res
+      .setHeader('Cache-Control', YEAR)
+      .type('font/woff2')
+      .send(await nameFonts.get(name)!);
   }
   const file = own(FONT_FILES, name);
   if (!file) return next();

@@ -80,36 +80,42 @@ export function parseMultipart(
         }
       };
 
-    bb.on('field', guarded((name: string, value: string, info: busboy.FieldInfo) => {
-      if (info.valueTruncated) return fail(new HttpError(413, 'field_too_long'));
-      if (info.nameTruncated) return fail(badRequest('bad_form'));
-      addField(fields, name, value);
-    }));
-    bb.on('file', guarded((_name: string, stream: Readable, info: busboy.FileInfo) => {
-      // A file input left empty still sends a part with no file name.
-      if (!info.filename || failure) {
-        stream.resume();
-        return;
-      }
-      files++;
-      const current = { filename: info.filename, mimeType: info.mimeType };
-      queue = queue.then(async () => {
-        if (failure) {
+    bb.on(
+      'field',
+      guarded((name: string, value: string, info: busboy.FieldInfo) => {
+        if (info.valueTruncated) return fail(new HttpError(413, 'field_too_long'));
+        if (info.nameTruncated) return fail(badRequest('bad_form'));
+        addField(fields, name, value);
+      }),
+    );
+    bb.on(
+      'file',
+      guarded((_name: string, stream: Readable, info: busboy.FileInfo) => {
+        // A file input left empty still sends a part with no file name.
+        if (!info.filename || failure) {
           stream.resume();
           return;
         }
-        try {
-          // A handler that stops early (a limit, a bad type) must not destroy
-          // busboy's stream, or busboy would wait for it forever: the rest is
-          // drained below instead.
-          checkCsrf();
-          await onFile(stream.iterator({ destroyOnReturn: false }), current, fields);
-        } catch (err) {
-          fail(err);
-        }
-        stream.resume(); // drain whatever the handler did not read
-      });
-    }));
+        files++;
+        const current = { filename: info.filename, mimeType: info.mimeType };
+        queue = queue.then(async () => {
+          if (failure) {
+            stream.resume();
+            return;
+          }
+          try {
+            // A handler that stops early (a limit, a bad type) must not destroy
+            // busboy's stream, or busboy would wait for it forever: the rest is
+            // drained below instead.
+            checkCsrf();
+            await onFile(stream.iterator({ destroyOnReturn: false }), current, fields);
+          } catch (err) {
+            fail(err);
+          }
+          stream.resume(); // drain whatever the handler did not read
+        });
+      }),
+    );
     bb.on('filesLimit', () => fail(payloadTooLarge('too_many_files')));
     bb.on('fieldsLimit', () => fail(payloadTooLarge('too_many_fields')));
     bb.on('partsLimit', () => fail(payloadTooLarge('too_many_fields')));
@@ -190,7 +196,6 @@ export function addField(fields: FormFields, name: string, value: string): void 
   if (Object.hasOwn(fields, name)) fields[name]!.push(value);
   else Object.defineProperty(fields, name, { value: [value], enumerable: true, writable: true, configurable: true });
 }
-
 
 /** First value of each field, for code that wants a flat body (the CSRF check). */
 export function flatFields(fields: FormFields): Record<string, string> {

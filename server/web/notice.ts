@@ -4,7 +4,11 @@
  * list, never used as a key into an object, so an unknown, repeated or
  * inherited name (`__proto__`, `constructor`) shows nothing.
  */
-export function noticeFrom<C extends string>(query: Readonly<Record<string, unknown>>, codes: readonly C[], text: (code: C) => string): string | null {
+export function noticeFrom<C extends string>(
+  query: Readonly<Record<string, unknown>>,
+  codes: readonly C[],
+  text: (code: C) => string,
+): string | null {
   const code = query['notice'];
   return typeof code === 'string' && (codes as readonly string[]).includes(code) ? text(code as C) : null;
 }

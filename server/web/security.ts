@@ -3,11 +3,35 @@ import helmet from 'helmet';
 
 /** Every permission-gated browser feature, denied. */
 export const PERMISSIONS_POLICY = [
-  'accelerometer', 'ambient-light-sensor', 'autoplay', 'battery', 'bluetooth', 'camera', 'display-capture',
-  'document-domain', 'encrypted-media', 'fullscreen', 'geolocation', 'gyroscope', 'hid', 'idle-detection',
-  'magnetometer', 'microphone', 'midi', 'payment', 'picture-in-picture', 'publickey-credentials-get',
-  'screen-wake-lock', 'serial', 'sync-xhr', 'usb', 'web-share', 'xr-spatial-tracking',
-].map((f) => `${f}=()`).join(', ');
+  'accelerometer',
+  'ambient-light-sensor',
+  'autoplay',
+  'battery',
+  'bluetooth',
+  'camera',
+  'display-capture',
+  'document-domain',
+  'encrypted-media',
+  'fullscreen',
+  'geolocation',
+  'gyroscope',
+  'hid',
+  'idle-detection',
+  'magnetometer',
+  'microphone',
+  'midi',
+  'payment',
+  'picture-in-picture',
+  'publickey-credentials-get',
+  'screen-wake-lock',
+  'serial',
+  'sync-xhr',
+  'usb',
+  'web-share',
+  'xr-spatial-tracking',
+]
+  .map((f) => `${f}=()`)
+  .join(', ');
 
 /**
  * Security headers per docs/security.md. The exact values are asserted by

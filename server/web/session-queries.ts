@@ -39,7 +39,11 @@ export function findLiveSession(db: Db, idHash: Uint8Array, kind: SessionKind, i
 }
 
 export async function touchSession(db: Db, idHash: Uint8Array): Promise<void> {
-  await db.updateTable('sessions').set({ last_seen_at: sql`now()` }).where('id_hash', '=', idHash).execute();
+  await db
+    .updateTable('sessions')
+    .set({ last_seen_at: sql`now()` })
+    .where('id_hash', '=', idHash)
+    .execute();
 }
 
 export async function updateSessionPayload(db: Db, idHash: Uint8Array, payload: Uint8Array): Promise<void> {

@@ -1,12 +1,5 @@
 import type { Request, Response } from 'express';
-import {
-  decryptJson,
-  encryptJson,
-  newSessionToken,
-  parseSessionToken,
-  toHex,
-  type SessionToken,
-} from '../crypto/index.js';
+import { decryptJson, encryptJson, newSessionToken, parseSessionToken, toHex, type SessionToken } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { Config } from '../config.js';
 import * as q from './session-queries.js';
@@ -68,13 +61,7 @@ export function tokenFromRequest(config: Config, req: Request, kind: SessionKind
 }
 
 /** The live session of this kind for the request's cookie: unexpired, not idle too long, decryptable. */
-export async function loadSession<P>(
-  db: Db,
-  config: Config,
-  req: Request,
-  kind: SessionKind,
-  idleMinutes: number,
-): Promise<Session<P> | null> {
+export async function loadSession<P>(db: Db, config: Config, req: Request, kind: SessionKind, idleMinutes: number): Promise<Session<P> | null> {
   const token = tokenFromRequest(config, req, kind);
   if (!token) return null;
   const row = await q.findLiveSession(db, token.idHash, kind, idleMinutes);

@@ -20,10 +20,15 @@ import {
 const rig = useBrowserRig();
 
 type Step = (page: Page) => Promise<void>;
-const press = (...keys: string[]): Step => async (page) => {
-  for (const k of keys) await page.keyboard.press(k);
-};
-const type = (text: string): Step => (page) => page.keyboard.type(text);
+const press =
+  (...keys: string[]): Step =>
+  async (page) => {
+    for (const k of keys) await page.keyboard.press(k);
+  };
+const type =
+  (text: string): Step =>
+  (page) =>
+    page.keyboard.type(text);
 
 /** What to do when focus reaches an element (by id); everything else is passed with Tab. */
 const PLAN: Record<string, Step> = {
@@ -94,7 +99,9 @@ async function reportByKeyboard(lang: Lang, js: boolean): Promise<string[]> {
       if (!f.focusVisible) problems.push(`${f.what}: focus not drawn (outline ${f.outline}, box-shadow ${f.boxShadow})`);
       if (!f.inViewport) problems.push(`${f.what}: focused but not scrolled into view`);
       if (prev && !followsInReadingOrder(prev, f, dir)) {
-        problems.push(`${how} from ${prev.what} [${prev.box.left | 0},${prev.box.top | 0}] to ${f.what} [${f.box.left | 0},${f.box.top | 0}]: not in reading order`);
+        problems.push(
+          `${how} from ${prev.what} [${prev.box.left | 0},${prev.box.top | 0}] to ${f.what} [${f.box.left | 0},${f.box.top | 0}]: not in reading order`,
+        );
       }
       return f;
     };
@@ -169,8 +176,15 @@ async function reportByKeyboard(lang: Lang, js: boolean): Promise<string[]> {
 describe.concurrent('the report form by keyboard only', () => {
   it('the reading-order check (control): below or further along the line passes, above or backwards fails', () => {
     const at = (left: number, top: number): Focused => ({
-      what: `[${left},${top}]`, id: '', tag: 'input', type: 'text', box: { left, right: left + 100, top, bottom: top + 20 },
-      outline: 'none', boxShadow: 'none', focusVisible: true, inViewport: true,
+      what: `[${left},${top}]`,
+      id: '',
+      tag: 'input',
+      type: 'text',
+      box: { left, right: left + 100, top, bottom: top + 20 },
+      outline: 'none',
+      boxShadow: 'none',
+      focusVisible: true,
+      inViewport: true,
     });
     expect(followsInReadingOrder(at(0, 0), at(0, 40), 'ltr')).toBe(true);
     expect(followsInReadingOrder(at(0, 40), at(0, 0), 'ltr')).toBe(false);

@@ -17,7 +17,9 @@ let destination: Awaited<ReturnType<typeof serveDestination>>;
 beforeAll(async () => {
   destination = await serveDestination();
   const { t } = rig.served;
-  expect((await t.testDb.db.transaction().execute((trx) => saveSettings(trx, t.config, { quick_exit_url: destination.url }))).changed).toEqual(['quick_exit_url']);
+  expect((await t.testDb.db.transaction().execute((trx) => saveSettings(trx, t.config, { quick_exit_url: destination.url }))).changed).toEqual([
+    'quick_exit_url',
+  ]);
 });
 afterAll(() => destination?.close());
 

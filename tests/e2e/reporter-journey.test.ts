@@ -2,15 +2,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { BrowserContext } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  E2E_REPORT,
-  EXIF_CANARY,
-  clickAndLoad,
-  fillReport,
-  readReceipt,
-  signIn,
-  useBrowserRig,
-} from '../helpers/browser.js';
+import { E2E_REPORT, EXIF_CANARY, clickAndLoad, fillReport, readReceipt, signIn, useBrowserRig } from '../helpers/browser.js';
 import { fileReport } from '../helpers/reporter.js';
 
 // The reporter's whole journey with JavaScript off (Tor Browser "Safest", docs/product.md).

@@ -40,7 +40,8 @@ const rig = useBrowserRig({ QUICK_EXIT_URL });
 
 let staffAgent: ReturnType<typeof signInStaff> | null = null;
 /** One caseworker, signed in through the staff pages on first use, shared by the journeys. */
-const caseworker = () => (staffAgent ??= addStaff(rig.served.t, { roles: ['caseworker'], name: 'Casey Worker' }).then((s) => signInStaff(rig.served.t, s)));
+const caseworker = () =>
+  (staffAgent ??= addStaff(rig.served.t, { roles: ['caseworker'], name: 'Casey Worker' }).then((s) => signInStaff(rig.served.t, s)));
 
 async function withContext<T>(js: boolean, use: (newPage: () => Promise<Page>) => Promise<T>): Promise<T> {
   const contexts: BrowserContext[] = [];
@@ -258,11 +259,14 @@ async function measureDirection(lang: Lang) {
     await measure('status sign-in');
 
     // Positive control for the number check: a number in a sentence of this page's language, not isolated.
-    await page.evaluate((text) => {
-      const p = document.createElement('p');
-      p.textContent = text;
-      document.querySelector('main')!.append(p);
-    }, lang === 'ug' ? '\u0633\u0627\u0646 1234 5678 9012' : 'Number 1234 5678 9012');
+    await page.evaluate(
+      (text) => {
+        const p = document.createElement('p');
+        p.textContent = text;
+        document.querySelector('main')!.append(p);
+      },
+      lang === 'ug' ? '\u0633\u0627\u0646 1234 5678 9012' : 'Number 1234 5678 9012',
+    );
     const control = await reversedNumbers(page);
     return { facts, numbers, control };
   });
@@ -290,12 +294,27 @@ describe('Uyghur reads right to left', () => {
     expect(en.numbers).toEqual([]);
     for (const name of pages) {
       const asRtl = directionProblems(en.facts[name]!, 'rtl', `en ${name}`);
-      expect(asRtl.some((p) => p.includes('<html dir')), `${name}: dir`).toBe(true);
-      expect(asRtl.some((p) => p.includes('site name')), `${name}: header`).toBe(true);
-      expect(asRtl.some((p) => p.includes('text starts')), `${name}: text start`).toBe(true);
+      expect(
+        asRtl.some((p) => p.includes('<html dir')),
+        `${name}: dir`,
+      ).toBe(true);
+      expect(
+        asRtl.some((p) => p.includes('site name')),
+        `${name}: header`,
+      ).toBe(true);
+      expect(
+        asRtl.some((p) => p.includes('text starts')),
+        `${name}: text start`,
+      ).toBe(true);
     }
-    expect(directionProblems(en.facts['report form']!, 'rtl', 'en').some((p) => p.includes('the box')), 'choices').toBe(true);
-    expect(directionProblems(en.facts['report form']!, 'rtl', 'en').some((p) => p.includes('reading-start side')), 'start borders').toBe(true);
+    expect(
+      directionProblems(en.facts['report form']!, 'rtl', 'en').some((p) => p.includes('the box')),
+      'choices',
+    ).toBe(true);
+    expect(
+      directionProblems(en.facts['report form']!, 'rtl', 'en').some((p) => p.includes('reading-start side')),
+      'start borders',
+    ).toBe(true);
     expect(ug.control, 'an unisolated number in Uyghur text is caught').toHaveLength(1);
     expect(en.control, 'the same number in English text reads left to right').toEqual([]);
   });
@@ -410,12 +429,17 @@ describe.concurrent('the language list keeps the reporter where they are', () =>
       expect((await page.request.get(new URL(href!, rig.served.baseUrl).href)).status(), `the current language's link ${href}`).toBe(200);
       expect(await page.locator('.error-summary').count(), 'no errors for a half-filled form').toBe(0);
       expect(await page.locator('#narrative').inputValue()).toBe(narrative);
-      expect(await page.locator('input[name="categories"]:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual(['family']);
+      expect(await page.locator('input[name="categories"]:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual([
+        'family',
+      ]);
       expect(await page.locator('#region').inputValue()).toBe('scotland');
       // The file is not kept, and a note in Uyghur says so.
       expect(await page.locator('#evidence').evaluate((el: HTMLInputElement) => el.files?.length ?? 0)).toBe(0);
       const notes = await page.locator('main .notice').allInnerTexts();
-      expect(notes.filter((n) => localeStrings('ug').includes(n.trim())), `a note from locales/ug.json that files are not kept: ${notes.join(' | ')}`).toHaveLength(1);
+      expect(
+        notes.filter((n) => localeStrings('ug').includes(n.trim())),
+        `a note from locales/ug.json that files are not kept: ${notes.join(' | ')}`,
+      ).toHaveLength(1);
       // The switched form still sends: finish it in Uyghur.
       await fillReport(page, { ...E2E_REPORT, categories: [], narrative, region: 'scotland' });
       await clickAndLoad(page, submitOf(page, '/ug/report'));

@@ -3,16 +3,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
 import { createUser } from '../../server/staff/users.js';
-import {
-  E2E_REPORT,
-  axeViolations,
-  clickAndLoad,
-  fillReport,
-  readReceipt,
-  signIn,
-  staffPasswordStep,
-  useBrowserRig,
-} from '../helpers/browser.js';
+import { E2E_REPORT, axeViolations, clickAndLoad, fillReport, readReceipt, signIn, staffPasswordStep, useBrowserRig } from '../helpers/browser.js';
 import { addStaff } from '../helpers/staff.js';
 
 // A caseworker's journey with JavaScript off: sign-in with the second
@@ -233,4 +224,3 @@ describe('administrator journey', () => {
     expect(found, found.join('\n')).toEqual([]);
   });
 });
-

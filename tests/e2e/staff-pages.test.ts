@@ -4,14 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { currentTotp } from '../../server/crypto/index.js';
 import { addListItem } from '../../server/settings/list-editing.js';
 import { createUser } from '../../server/staff/users.js';
-import {
-  axeViolations,
-  clickAndLoad,
-  overflowOutside,
-  problemsAtDoubleText,
-  staffPasswordStep,
-  useBrowserRig,
-} from '../helpers/browser.js';
+import { axeViolations, clickAndLoad, overflowOutside, problemsAtDoubleText, staffPasswordStep, useBrowserRig } from '../helpers/browser.js';
 import { VALID_REPORT, fileReport } from '../helpers/reporter.js';
 import { addStaff } from '../helpers/staff.js';
 
@@ -174,7 +167,11 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   await clickAndLoad(page, submit(`${caseUrl}/status`));
   expect(await errorSummary.count(), 'closed').toBe(0);
   const caseId = caseUrl.split('/').pop()!;
-  await t.testDb.db.updateTable('reports').set({ closed_at: new Date(Date.now() - 360 * 86_400_000) }).where('id', '=', caseId).execute();
+  await t.testDb.db
+    .updateTable('reports')
+    .set({ closed_at: new Date(Date.now() - 360 * 86_400_000) })
+    .where('id', '=', caseId)
+    .execute();
   await go(caseUrl);
   expect(await page.locator('#retention').innerText()).toContain('This case is deleted on');
   await visit('closed case due for deletion');

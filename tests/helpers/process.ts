@@ -68,7 +68,10 @@ export async function startServer(env: Record<string, string>, opts: { waitReady
     void t.exited.then(() => (ended = true));
     for (;;) {
       if (ended) break;
-      const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok && /Harbour is listening/.test(t.output())) break;
       if (Date.now() > deadline) throw new Error(`the server did not start:\n${t.output()}`);
       await new Promise((r) => setTimeout(r, 100));

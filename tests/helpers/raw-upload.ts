@@ -36,7 +36,10 @@ export async function formSession(base: string, path = '/en/report'): Promise<{ 
   const res = await fetch(base + path);
   const html = await res.text();
   const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   return { cookie, csrf };
 }
 

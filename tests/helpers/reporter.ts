@@ -41,13 +41,7 @@ export const newFormKeyForTest = () => randomBytes(32).toString('base64url');
 export type Upload = { field?: string; name: string; content: Buffer };
 
 /** Posts the report form as a browser would: _csrf first, fields, then files. */
-export function postReport(
-  agent: Agent,
-  token: string | null,
-  fields: Record<string, string | string[]>,
-  files: Upload[] = [],
-  lang = 'en',
-) {
+export function postReport(agent: Agent, token: string | null, fields: Record<string, string | string[]>, files: Upload[] = [], lang = 'en') {
   let req = agent.post(`/${lang}/report`);
   if (token !== null) req = req.field('_csrf', token);
   // Like a browser, the form's own key comes with it (a new form each call, unless the test gives one).

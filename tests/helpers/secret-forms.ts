@@ -128,11 +128,19 @@ export async function plantForms(db: Db, forms: Form[], where: 'bytea' | 'text')
     if (where === 'bytea') {
       await db
         .insertInto('form_submissions')
-        .values({ key_hash: randomBytes(32), state: 'sending', report_id: null, receipt_sealed: Buffer.concat([randomBytes(7), f.bytes, randomBytes(5)]) })
+        .values({
+          key_hash: randomBytes(32),
+          state: 'sending',
+          report_id: null,
+          receipt_sealed: Buffer.concat([randomBytes(7), f.bytes, randomBytes(5)]),
+        })
         .execute();
       planted.push(f);
     } else if (f.text !== null) {
-      await db.insertInto('rate_limits').values({ key: `control:${randomBytes(3).toString('hex')}:${f.text}:end`, points: 0, expire: null }).execute();
+      await db
+        .insertInto('rate_limits')
+        .values({ key: `control:${randomBytes(3).toString('hex')}:${f.text}:end`, points: 0, expire: null })
+        .execute();
       planted.push(f);
     }
   }

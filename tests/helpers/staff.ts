@@ -38,19 +38,31 @@ export type TestStaff = { id: string; email: string; password: string; totpSecre
  * caseworker, the team key granted (as an approval would), so a test can
  * sign in at once. `approved: false` leaves a caseworker without access.
  */
-export async function addStaff(
-  t: TestApp,
-  opts: { roles: Role[]; approved?: boolean; name?: string; email?: string },
-): Promise<TestStaff> {
+export async function addStaff(t: TestApp, opts: { roles: Role[]; approved?: boolean; name?: string; email?: string }): Promise<TestStaff> {
   const email = opts.email ?? `staff-${rb(4).toString('hex')}@example.org`;
   const password = `correct horse battery ${rb(4).toString('hex')}`;
-  const { id, keyPair, wrapKey } = await createUser(t.testDb.db, { email, displayName: opts.name ?? email.split('@')[0]!, roles: opts.roles, password });
+  const { id, keyPair, wrapKey } = await createUser(t.testDb.db, {
+    email,
+    displayName: opts.name ?? email.split('@')[0]!,
+    roles: opts.roles,
+    password,
+  });
   const totpSecret = newTotpSecret();
-  await t.testDb.db.updateTable('users').set({ totp_secret_wrapped: wrapTotpSecret(wrapKey, id, totpSecret) }).where('id', '=', id).execute();
+  await t.testDb.db
+    .updateTable('users')
+    .set({ totp_secret_wrapped: wrapTotpSecret(wrapKey, id, totpSecret) })
+    .where('id', '=', id)
+    .execute();
   if (opts.roles.includes('caseworker') && opts.approved !== false) {
     await t.testDb.db
       .insertInto('key_grants')
-      .values({ user_id: id, team_key_id: t.team!.id, sealed_secret: sealTo(t.team!.keyPair.privateKey, keyPair.publicKey), approved_by: null, sealed_at: new Date() })
+      .values({
+        user_id: id,
+        team_key_id: t.team!.id,
+        sealed_secret: sealTo(t.team!.keyPair.privateKey, keyPair.publicKey),
+        approved_by: null,
+        sealed_at: new Date(),
+      })
       .execute();
   }
   return { id, email, password, totpSecret, roles: opts.roles };
@@ -71,7 +83,10 @@ export async function signInStaff(t: TestApp, s: TestStaff) {
   if (pw.status !== 303) throw new Error(`password step failed: ${pw.status}`);
   const two = await agent.get('/staff/two-factor');
   const token2 = /name="_csrf" value="([^"]+)"/.exec(two.text)![1]!;
-  const code = await agent.post('/staff/two-factor').type('form').send({ _csrf: token2, code: currentTotp(s.totpSecret) });
+  const code = await agent
+    .post('/staff/two-factor')
+    .type('form')
+    .send({ _csrf: token2, code: currentTotp(s.totpSecret) });
   if (code.status !== 303) throw new Error(`code step failed: ${code.status} ${code.text.slice(0, 500)}`);
   return agent;
 }

@@ -26,7 +26,9 @@ describe('auditPast', () => {
     // Concurrent appends of both kinds never fork the chain.
     await Promise.all([
       ...Array.from({ length: 16 }, () => audit(t.db, { action: 'stats.viewed' })),
-      ...Array.from({ length: 4 }, () => auditPast(t.db, [{ at: new Date('2024-01-01T00:00:00Z'), action: 'stats.exported', details: { format: 'csv' } }])),
+      ...Array.from({ length: 4 }, () =>
+        auditPast(t.db, [{ at: new Date('2024-01-01T00:00:00Z'), action: 'stats.exported', details: { format: 'csv' } }]),
+      ),
     ]);
     const rows = await t.db.selectFrom('audit_log').select(['seq', 'at', 'action', 'case_id']).orderBy('seq').execute();
     expect(rows.slice(1, 4).map((r) => r.at.toISOString())).toEqual(times);
@@ -40,7 +42,12 @@ describe('auditPast', () => {
   it('refuses an invalid time or id before writing anything', async () => {
     const before = (await t.db.selectFrom('audit_log').select('seq').execute()).length;
     await expect(auditPast(t.db, [{ at: new Date('not a date'), action: 'stats.viewed' }])).rejects.toThrow(/valid time/);
-    await expect(auditPast(t.db, [{ at: new Date(), action: 'stats.viewed' }, { at: new Date(), action: 'case.viewed', caseId: '1 or 1=1' }])).rejects.toThrow(/UUID/);
+    await expect(
+      auditPast(t.db, [
+        { at: new Date(), action: 'stats.viewed' },
+        { at: new Date(), action: 'case.viewed', caseId: '1 or 1=1' },
+      ]),
+    ).rejects.toThrow(/UUID/);
     expect((await t.db.selectFrom('audit_log').select('seq').execute()).length).toBe(before);
     await auditPast(t.db, []);
     expect((await verifyAuditChain(t.db)).ok).toBe(true);

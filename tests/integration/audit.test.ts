@@ -106,7 +106,17 @@ async function insertForged(db: Db, seq: number, prevHash: Uint8Array) {
   const f = { seq, at: new Date().toISOString(), actorId: admin.id, action: 'case.viewed', caseId: caseB, subjectUserId: null, details: {} };
   await db
     .insertInto('audit_log')
-    .values({ seq, at: f.at, actor_id: f.actorId, action: f.action, case_id: f.caseId, subject_user_id: null, details: '{}', prev_hash: prevHash, hash: entryHash(prevHash, f) })
+    .values({
+      seq,
+      at: f.at,
+      actor_id: f.actorId,
+      action: f.action,
+      case_id: f.caseId,
+      subject_user_id: null,
+      details: '{}',
+      prev_hash: prevHash,
+      hash: entryHash(prevHash, f),
+    })
     .execute();
 }
 
@@ -162,11 +172,18 @@ describe('the audit chain', () => {
   it('finds an entry inserted by renumbering the later ones', async () => {
     const r = await verifyTampered(async (trx) => {
       // Highest first, so the primary key never collides.
-      for (let seq = ENTRIES; seq >= 15; seq--) await trx.updateTable('audit_log').set({ seq: seq + 1 }).where('seq', '=', seq).execute();
+      for (let seq = ENTRIES; seq >= 15; seq--)
+        await trx
+          .updateTable('audit_log')
+          .set({ seq: seq + 1 })
+          .where('seq', '=', seq)
+          .execute();
       await insertForged(trx, 15, (await row(trx, 14)).hash);
     });
     expect(kinds(r)).toEqual([[15, 'inserted']]);
-    expect(r.problems[0]!.message).toBe(`Entry 15 was inserted: entries 16–${ENTRIES + 1} were renumbered up by one to make room (their hashes match the seq below).`);
+    expect(r.problems[0]!.message).toBe(
+      `Entry 15 was inserted: entries 16–${ENTRIES + 1} were renumbered up by one to make room (their hashes match the seq below).`,
+    );
   });
 
   it('passes again once a deleted entry is restored exactly', async () => {
@@ -197,7 +214,17 @@ describe('the audit chain', () => {
         for (let seq = from; seq < from + 500 && seq <= 2_100; seq++) {
           const f = { seq, at, actorId: null, action: 'case.viewed', caseId: null, subjectUserId: null, details: { seq } };
           const hash = entryHash(prevHash, f);
-          values.push({ seq, at, actor_id: null, action: f.action, case_id: null, subject_user_id: null, details: JSON.stringify(f.details), prev_hash: prevHash, hash });
+          values.push({
+            seq,
+            at,
+            actor_id: null,
+            action: f.action,
+            case_id: null,
+            subject_user_id: null,
+            details: JSON.stringify(f.details),
+            prev_hash: prevHash,
+            hash,
+          });
           prevHash = hash;
         }
         await big.db.insertInto('audit_log').values(values).execute();
@@ -229,7 +256,11 @@ describe('runAuditVerify (harbour audit verify)', () => {
     expect(lines.at(-1)).toBe('OK: the chain is intact.');
 
     const again: string[] = [];
-    expect(await runAuditVerify(t.db, (l) => again.push(l), { expect: [`${ENTRIES}:${headHex}`, `3:${Buffer.from((await row(t.db, 3)).hash).toString('hex')}`] })).toBe(0);
+    expect(
+      await runAuditVerify(t.db, (l) => again.push(l), {
+        expect: [`${ENTRIES}:${headHex}`, `3:${Buffer.from((await row(t.db, 3)).hash).toString('hex')}`],
+      }),
+    ).toBe(0);
   });
 
   it('exits 1 and lists each problem with its seq', async () => {
@@ -257,7 +288,9 @@ describe('runAuditVerify (harbour audit verify)', () => {
   it('exits 1 when an anchor does not hold: the newest entries deleted, or a hash differs', async () => {
     const lines: string[] = [];
     expect(await runAuditVerify(t.db, (l) => lines.push(l), { expect: [`${ENTRIES + 5}:${'ab'.repeat(32)}`] })).toBe(1);
-    expect(lines.join('\n')).toContain(`seq ${ENTRIES + 5} [deleted] Entry ${ENTRIES + 5} was recorded as existing, but the log now ends at entry ${ENTRIES}`);
+    expect(lines.join('\n')).toContain(
+      `seq ${ENTRIES + 5} [deleted] Entry ${ENTRIES + 5} was recorded as existing, but the log now ends at entry ${ENTRIES}`,
+    );
     lines.length = 0;
     expect(await runAuditVerify(t.db, (l) => lines.push(l), { expect: [`2:${'ab'.repeat(32)}`] })).toBe(1);
     expect(lines.join('\n')).toContain('seq 2 [edited] Entry 2 does not have the hash recorded for it');
@@ -297,7 +330,10 @@ describe('GET /admin/audit (handler alone; the lead mounts it behind the admin g
     });
     app.get('/admin/audit', auditPage({ db: t.db } as AppContext));
     const onError: ErrorRequestHandler = (err, _req, res, _next) => {
-      res.status(err instanceof HttpError ? err.status : 500).type('text').send(err instanceof HttpError ? err.code : 'server_error');
+      res
+        .status(err instanceof HttpError ? err.status : 500)
+        .type('text')
+        .send(err instanceof HttpError ? err.code : 'server_error');
     };
     app.use(onError);
   });

@@ -27,13 +27,24 @@ async function views(id = caseId) {
 
 async function post(path: string, fields: Record<string, string | string[]>, id = caseId) {
   const token = await staffCsrf(agent, `/staff/cases/${id}`); // itself a view: counted before the POST below
-  return agent.post(`/staff/cases/${id}${path}`).type('form').send({ _csrf: token, ...fields });
+  return agent
+    .post(`/staff/cases/${id}${path}`)
+    .type('form')
+    .send({ _csrf: token, ...fields });
 }
 
 /** A case of the calling test's own, when it changes the case (the shared one stays open). */
 async function ownCase(): Promise<string> {
   await fileReport(t.app, VALID_REPORT);
-  return (await t.testDb.db.selectFrom('reports').select('id').where('state', '=', 'submitted').orderBy('submitted_at', 'desc').limit(1).executeTakeFirstOrThrow()).id;
+  return (
+    await t.testDb.db
+      .selectFrom('reports')
+      .select('id')
+      .where('state', '=', 'submitted')
+      .orderBy('submitted_at', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow()
+  ).id;
 }
 
 beforeAll(async () => {
@@ -70,15 +81,18 @@ const OPEN_CASE_REFUSALS: [string, Record<string, string | string[]>, string][] 
 ];
 
 describe('every 422 re-render of a case action is an audited read', () => {
-  it.each(OPEN_CASE_REFUSALS.map(([path, form, field]) => [path, field, form] as const))('POST %s refused on %s shows the case and records a view', async (path, field, form) => {
-    const before = (await views()).length;
-    const res = await post(path, form);
-    expect(res.status).toBe(422);
-    expect(res.text).toContain(NARRATIVE); // the whole decrypted case is on this page…
-    const after = await views();
-    expect(after).toHaveLength(before + 2); // …so the page fetched for the token and this one are both on record
-    expect(after.at(-1)!.details).toEqual({ refused: field });
-  });
+  it.each(OPEN_CASE_REFUSALS.map(([path, form, field]) => [path, field, form] as const))(
+    'POST %s refused on %s shows the case and records a view',
+    async (path, field, form) => {
+      const before = (await views()).length;
+      const res = await post(path, form);
+      expect(res.status).toBe(422);
+      expect(res.text).toContain(NARRATIVE); // the whole decrypted case is on this page…
+      const after = await views();
+      expect(after).toHaveLength(before + 2); // …so the page fetched for the token and this one are both on record
+      expect(after.at(-1)!.details).toEqual({ refused: field });
+    },
+  );
 
   it('on a closed case too: reopening without a reason, keeping it without a valid date', async () => {
     const closed = await ownCase();
@@ -113,7 +127,8 @@ describe('every 422 re-render of a case action is an audited read', () => {
 
   it('a refused action stores nothing but the view entry', async () => {
     const notes = () => t.testDb.db.selectFrom('case_notes').select('id').orderBy('id').execute();
-    const others = () => t.testDb.db.selectFrom('audit_log').select('seq').where('case_id', '=', caseId).where('action', '<>', 'case.viewed').orderBy('seq').execute();
+    const others = () =>
+      t.testDb.db.selectFrom('audit_log').select('seq').where('case_id', '=', caseId).where('action', '<>', 'case.viewed').orderBy('seq').execute();
     const [notesBefore, othersBefore] = [await notes(), await others()];
     await post('/notes', { note: '' });
     expect(await notes()).toEqual(notesBefore);

@@ -17,7 +17,14 @@ type Counts = Record<'reports' | 'evidence' | 'chunks' | 'messages', number>;
 async function counts(): Promise<Counts> {
   const db = t.testDb.db;
   const n = async (table: 'reports' | 'evidence' | 'evidence_chunks' | 'messages') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return { reports: await n('reports'), evidence: await n('evidence'), chunks: await n('evidence_chunks'), messages: await n('messages') };
 }
 let before: Counts;
@@ -60,7 +67,14 @@ describe('report form', () => {
   });
 
   it('wrong types and unknown codes: 422', async () => {
-    const res = await submit({ ...VALID_REPORT, categories: ['threats', 'aliens'], region: 'atlantis', from_month: '13', from_year: 'abc', consent: 'maybe' });
+    const res = await submit({
+      ...VALID_REPORT,
+      categories: ['threats', 'aliens'],
+      region: 'atlantis',
+      from_month: '13',
+      from_year: 'abc',
+      consent: 'maybe',
+    });
     expect(res.status).toBe(422);
     expect(res.text).toContain('Choose one of the options shown.');
     expect(res.text).toContain('Choose a month and a year.');
@@ -72,8 +86,14 @@ describe('report form', () => {
     const token = await csrfFrom(agent, '/en/report');
     const boundary = '----harbourtest';
     const part = (name: string, value: Buffer | string) =>
-      Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`), Buffer.from(value), Buffer.from('\r\n')]);
-    const fields = Object.entries(VALID_REPORT).flatMap(([k, v]) => [v].flat().map((x) => part(k, k === 'narrative' ? Buffer.from([0x48, 0x69, 0xff, 0xfe, 0x21]) : x)));
+      Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`),
+        Buffer.from(value),
+        Buffer.from('\r\n'),
+      ]);
+    const fields = Object.entries(VALID_REPORT).flatMap(([k, v]) =>
+      [v].flat().map((x) => part(k, k === 'narrative' ? Buffer.from([0x48, 0x69, 0xff, 0xfe, 0x21]) : x)),
+    );
     const body = Buffer.concat([part('_csrf', token), ...fields, Buffer.from(`--${boundary}--\r\n`)]);
     const res = await agent.post('/en/report').set('Content-Type', `multipart/form-data; boundary=${boundary}`).send(body);
     expect(res.status).toBe(422);
@@ -98,7 +118,10 @@ describe('report form', () => {
 
   it('a file over the per-file limit: 413 naming the limit; the report and every chunk rolled back', async () => {
     const big = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(1024 * 1024 + 10, 0x41)]);
-    const res = await submit(VALID_REPORT, [{ name: 'ok.txt', content: Buffer.from('fine') }, { name: 'big.pdf', content: big }]);
+    const res = await submit(VALID_REPORT, [
+      { name: 'ok.txt', content: Buffer.from('fine') },
+      { name: 'big.pdf', content: big },
+    ]);
     expect(res.status).toBe(413);
     expect(res.text).toContain('A file is too large');
     expect(res.text).toContain('at most 1 MB');
@@ -156,7 +179,9 @@ describe('report form', () => {
   });
 
   it('a damaged image: 422', async () => {
-    const png = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#fff' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer();
     const broken = Buffer.concat([png.subarray(0, 60), Buffer.alloc(200, 0x13)]);
     const res = await submit(VALID_REPORT, [{ name: 'broken.png', content: broken }]);
     expect(res.status).toBe(422);
@@ -188,7 +213,10 @@ describe('status pages', () => {
     const { agent } = await signInWithReceipt(t.app, receipt);
     const token = await csrfFrom(agent, '/en/status');
     before = await counts();
-    const long = await agent.post('/en/status/messages').type('form').send({ _csrf: token, message: 'z'.repeat(10_001) });
+    const long = await agent
+      .post('/en/status/messages')
+      .type('form')
+      .send({ _csrf: token, message: 'z'.repeat(10_001) });
     expect(long.status).toBe(422);
     expect(long.text).toContain('zzzzzzzz');
     const empty = await agent.post('/en/status/messages').type('form').send({ _csrf: token, message: '   ' });

@@ -15,10 +15,15 @@ let caseId: string;
 
 async function adminPost(path: string, form: Record<string, string>) {
   const token = await staffCsrf(admin, '/admin/settings');
-  return admin.post(path).redirects(0).type('form').send({ _csrf: token, ...form });
+  return admin
+    .post(path)
+    .redirects(0)
+    .type('form')
+    .send({ _csrf: token, ...form });
 }
 
-const labelItems = () => t.testDb.db.selectFrom('list_items').select(['code', 'labels', 'retired_at']).where('list', '=', 'label').orderBy('position').execute();
+const labelItems = () =>
+  t.testDb.db.selectFrom('list_items').select(['code', 'labels', 'retired_at']).where('list', '=', 'label').orderBy('position').execute();
 
 beforeEach(async () => {
   t = await createTestApp();
@@ -61,7 +66,9 @@ describe('case labels as an administrator’s list', () => {
     const res = await adminPost('/admin/settings/lists/label', { label_en: 'Station visit', label_ug: 'ۋوكزال' });
     expect(res.status).toBe(303);
     expect(res.headers['location']).toBe('/admin/settings/lists/label?notice=added');
-    expect((await admin.get('/admin/settings/lists/label?notice=added')).text).toContain('Label added. Caseworkers can choose it on the case page now.');
+    expect((await admin.get('/admin/settings/lists/label?notice=added')).text).toContain(
+      'Label added. Caseworkers can choose it on the case page now.',
+    );
     expect((await adminPost('/admin/settings/lists/label', { label_en: 'Station visit' })).status).toBe(303); // a second, own code
     expect((await adminPost('/admin/settings/lists/label', { label_en: '' })).status).toBe(422);
     expect((await adminPost('/admin/settings/lists/label', { label_en: 'x'.repeat(101) })).status).toBe(422);
@@ -93,7 +100,10 @@ describe('case labels as an administrator’s list', () => {
     expect((await adminPost('/admin/settings/lists/label/label_1/retire', {})).status).toBe(303);
     expect((await labelItems()).every((i) => i.retired_at !== null)).toBe(true);
     const token = await staffCsrf(worker, `/staff/cases/${caseId}`);
-    const refused = await worker.post(`/staff/cases/${caseId}/labels`).type('form').send({ _csrf: token, labels: ['label_1', 'label_2'] });
+    const refused = await worker
+      .post(`/staff/cases/${caseId}/labels`)
+      .type('form')
+      .send({ _csrf: token, labels: ['label_1', 'label_2'] });
     expect(refused.status).toBe(422);
     expect((await t.testDb.db.selectFrom('reports').select('labels').where('id', '=', caseId).executeTakeFirstOrThrow()).labels).toEqual(['label_1']);
     // The case keeps the retired label it has, marked as retired, and can drop it.
@@ -114,7 +124,13 @@ describe('case labels as an administrator’s list', () => {
     );
     expect(all.map((r) => r.status)).toEqual(Array(16).fill(303));
     expect((await t.testDb.db.selectFrom('reports').select('labels').where('id', '=', caseId).executeTakeFirstOrThrow()).labels).toEqual(['label_1']);
-    const changes = await t.testDb.db.selectFrom('audit_log').select('details').where('case_id', '=', caseId).where('action', '=', 'case.labels_changed').orderBy('seq').execute();
+    const changes = await t.testDb.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('case_id', '=', caseId)
+      .where('action', '=', 'case.labels_changed')
+      .orderBy('seq')
+      .execute();
     expect(changes.map((c) => c.details)).toEqual([{ count: 1 }]); // one change, fifteen that changed nothing
   });
 });

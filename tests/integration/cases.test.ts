@@ -60,12 +60,20 @@ async function latestCaseId(): Promise<string> {
 }
 
 async function auditRows(action: string, id = caseId) {
-  return t.testDb.db.selectFrom('audit_log').select(['action', 'actor_id', 'details']).where('case_id', '=', id).where('action', '=', action).execute();
+  return t.testDb.db
+    .selectFrom('audit_log')
+    .select(['action', 'actor_id', 'details'])
+    .where('case_id', '=', id)
+    .where('action', '=', action)
+    .execute();
 }
 
 async function post(path: string, fields: Record<string, string | string[]>) {
   const token = await staffCsrf(agent, `/staff/cases/${caseId}`);
-  return agent.post(path).type('form').send({ _csrf: token, ...fields });
+  return agent
+    .post(path)
+    .type('form')
+    .send({ _csrf: token, ...fields });
 }
 
 async function caseRow(id = caseId) {
@@ -73,7 +81,13 @@ async function caseRow(id = caseId) {
 }
 
 async function evidenceIds(id = caseId) {
-  const rows = await t.testDb.db.selectFrom('evidence').select(['id', 'stream_header', 'chunk_count']).where('report_id', '=', id).orderBy('created_at').orderBy('id').execute();
+  const rows = await t.testDb.db
+    .selectFrom('evidence')
+    .select(['id', 'stream_header', 'chunk_count'])
+    .where('report_id', '=', id)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   return rows;
 }
 
@@ -99,7 +113,11 @@ async function referredCase(): Promise<string> {
   expect((await post(`/staff/cases/${caseId}/notes`, { note: SECRETS.note })).status).toBe(303);
   const notes = await noteIdOnPage('Reporter mentioned');
   const res = await post(`/staff/cases/${caseId}/referrals`, {
-    destination: 'counter_terrorism_policing', referred_on: '2026-01-05', crime_reference: SECRETS.crimeRef, notes, override_reason: SECRETS.reason,
+    destination: 'counter_terrorism_policing',
+    referred_on: '2026-01-05',
+    crime_reference: SECRETS.crimeRef,
+    notes,
+    override_reason: SECRETS.reason,
   });
   expect(res.status).toBe(303);
   return (await t.testDb.db.selectFrom('referrals').select('id').where('report_id', '=', caseId).executeTakeFirstOrThrow()).id;
@@ -107,7 +125,9 @@ async function referredCase(): Promise<string> {
 
 beforeAll(async () => {
   t = await createTestApp();
-  png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } }).png().toBuffer();
+  png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } })
+    .png()
+    .toBuffer();
   worker = await addStaff(t, { roles: ['caseworker'], name: 'Casey Worker' });
   admin = await addStaff(t, { roles: ['admin'], name: 'Ada Admin' });
   agent = await signInStaff(t, worker);
@@ -139,7 +159,15 @@ describe('the case page', () => {
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.text).toContain('phoned my mother in Urumqi');
     expect(page.text).toContain('He knew my asylum case number.');
-    for (const label of ['Threats or violence', 'Pressure through family', 'London', 'Uyghur', 'Talk to me first', 'A group or association acting for them', 'March 2026']) {
+    for (const label of [
+      'Threats or violence',
+      'Pressure through family',
+      'London',
+      'Uyghur',
+      'Talk to me first',
+      'A group or association acting for them',
+      'March 2026',
+    ]) {
       expect(page.text).toContain(label);
     }
     expect(page.text).toContain('alt="Evidence image: photo.png"');
@@ -193,9 +221,23 @@ describe('the case page', () => {
     expect((await agent.get('/staff/cases/not-a-case')).status).toBe(404);
     expect((await agent.get('/staff/cases/00000000-0000-4000-8000-000000000000')).status).toBe(404);
     const pending = await createPendingReport(t.testDb.db, await currentTeamKey(t.testDb.db), {
-      categories: ['other'], narrative: 'pending narrative', incidentFrom: null, incidentTo: null, ongoing: 'no', region: 'london',
-      targeted: 'me', community: 'other', suspectedState: 'not_sure', stateReason: '', perpetrator: 'unknown', channels: [], links: [],
-      consent: 'yes', followUp: 'portal', contact: null, urgent: false,
+      categories: ['other'],
+      narrative: 'pending narrative',
+      incidentFrom: null,
+      incidentTo: null,
+      ongoing: 'no',
+      region: 'london',
+      targeted: 'me',
+      community: 'other',
+      suspectedState: 'not_sure',
+      stateReason: '',
+      perpetrator: 'unknown',
+      channels: [],
+      links: [],
+      consent: 'yes',
+      followUp: 'portal',
+      contact: null,
+      urgent: false,
     });
     expect((await agent.get(`/staff/cases/${pending.reportId}`)).status).toBe(404);
     const ev = (await evidenceIds())[0]!.id;
@@ -280,7 +322,15 @@ describe('workflow', () => {
     const shown = await agent.get(`/staff/cases/${caseId}`);
     expect(shown.text).toContain('<span class="tag">Station visit</span><span class="tag">South London</span>');
     // Typed words, a retired label the case does not have, unknown codes and prototype keys are refused: nothing changes.
-    for (const labels of ['Mr Chen from Croydon', 'station, croydon', LABEL.retired, 'label_999', '__proto__', 'constructor', [LABEL.station, 'Aziz']]) {
+    for (const labels of [
+      'Mr Chen from Croydon',
+      'station, croydon',
+      LABEL.retired,
+      'label_999',
+      '__proto__',
+      'constructor',
+      [LABEL.station, 'Aziz'],
+    ]) {
       const refused = await post(`/staff/cases/${caseId}/labels`, { labels });
       expect(refused.status, JSON.stringify(labels)).toBe(422);
       expect(refused.text).toContain('Choose labels from the list. To add one, ask an administrator.');
@@ -290,7 +340,9 @@ describe('workflow', () => {
     await setRetired(t.testDb.db, 'label', LABEL.croydon, true);
     try {
       const page = await agent.get(`/staff/cases/${caseId}`);
-      expect(page.text).toMatch(new RegExp(`value="${LABEL.croydon}" checked>\\s*<label for="label-${LABEL.croydon}">South London \\(retired\\)</label>`));
+      expect(page.text).toMatch(
+        new RegExp(`value="${LABEL.croydon}" checked>\\s*<label for="label-${LABEL.croydon}">South London \\(retired\\)</label>`),
+      );
       expect((await post(`/staff/cases/${caseId}/labels`, { labels: [LABEL.station, LABEL.croydon] })).status).toBe(303);
       expect((await caseRow()).labels).toEqual([LABEL.station, LABEL.croydon]);
       expect((await post(`/staff/cases/${caseId}/labels`, { labels: LABEL.station })).status).toBe(303);
@@ -303,7 +355,13 @@ describe('workflow', () => {
 
     expect(await auditRows('case.urgency_changed')).toHaveLength(1);
     expect(await auditRows('case.assigned')).toHaveLength(2);
-    const labels = await t.testDb.db.selectFrom('audit_log').select('details').where('case_id', '=', caseId).where('action', '=', 'case.labels_changed').orderBy('seq').execute();
+    const labels = await t.testDb.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('case_id', '=', caseId)
+      .where('action', '=', 'case.labels_changed')
+      .orderBy('seq')
+      .execute();
     expect(labels.map((l) => l.details)).toEqual([{ count: 2 }, { count: 1 }, { count: 2 }]);
   });
 
@@ -316,7 +374,12 @@ describe('workflow', () => {
     // The same link from the other side is not a second link.
     const token = await staffCsrf(agent, `/staff/cases/${otherCaseId}`);
     expect((await agent.post(`/staff/cases/${otherCaseId}/links`).type('form').send({ _csrf: token, link_case: caseId })).status).toBe(303);
-    const links = () => t.testDb.db.selectFrom('case_links').selectAll().where((eb) => eb.or([eb('report_id', '=', caseId), eb('linked_id', '=', caseId)])).execute();
+    const links = () =>
+      t.testDb.db
+        .selectFrom('case_links')
+        .selectAll()
+        .where((eb) => eb.or([eb('report_id', '=', caseId), eb('linked_id', '=', caseId)]))
+        .execute();
     expect(await links()).toHaveLength(1);
     expect((await agent.get(`/staff/cases/${otherCaseId}`)).text).toContain(`/staff/cases/${caseId}"`);
     expect((await agent.get(`/staff/cases/${caseId}`)).text).toContain(`/staff/cases/${otherCaseId}"`);
@@ -427,7 +490,11 @@ describe('referral', () => {
     expect(badDate.status).toBe(422);
     const badDest = await post(`/staff/cases/${caseId}/referrals`, { ...base, override_reason: SECRETS.reason, destination: 'interpol' });
     expect(badDest.status).toBe(422);
-    const foreignNote = await post(`/staff/cases/${caseId}/referrals`, { ...base, override_reason: SECRETS.reason, notes: '00000000-0000-4000-8000-000000000000' });
+    const foreignNote = await post(`/staff/cases/${caseId}/referrals`, {
+      ...base,
+      override_reason: SECRETS.reason,
+      notes: '00000000-0000-4000-8000-000000000000',
+    });
     expect(foreignNote.status).toBe(422);
     expect(await t.testDb.db.selectFrom('referrals').selectAll().where('report_id', '=', caseId).execute()).toHaveLength(0);
 
@@ -455,7 +522,19 @@ describe('referral', () => {
     const referralId = await referredCase();
     const res = await agent.get(`/staff/cases/${caseId}/referrals/${referralId}/pack`);
     expect(res.status).toBe(200);
-    for (const s of ['Test Community Aid', 'Counter Terrorism Policing', '2026-01-05', SECRETS.crimeRef, SECRETS.reason, 'phoned my mother in Urumqi', SECRETS.note, 'photo.png', 'call log é.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']) {
+    for (const s of [
+      'Test Community Aid',
+      'Counter Terrorism Policing',
+      '2026-01-05',
+      SECRETS.crimeRef,
+      SECRETS.reason,
+      'phoned my mother in Urumqi',
+      SECRETS.note,
+      'photo.png',
+      'call log é.txt',
+      'evidence/evidence-1.png',
+      'evidence/evidence-2.txt',
+    ]) {
       expect(res.text).toContain(s);
     }
     // Only the chosen note: the reopen note was not ticked.
@@ -473,7 +552,8 @@ describe('referral', () => {
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="referral-/);
     const zip = res.body as Buffer;
     expect(zip.subarray(0, 4)).toEqual(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
-    for (const name of ['report.txt', 'referral.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']) expect(zip.includes(Buffer.from(name, 'utf8'))).toBe(true);
+    for (const name of ['report.txt', 'referral.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt'])
+      expect(zip.includes(Buffer.from(name, 'utf8'))).toBe(true);
     expect(await auditRows('case.referral_bundle_downloaded')).toHaveLength(1);
 
     // Unpacked with a standard tool: the files are whole and the text is readable.
@@ -489,7 +569,12 @@ describe('referral', () => {
       const referralTxt = execFileSync('unzip', ['-p', file, 'referral.txt']).toString('utf8');
       expect(referralTxt).toContain(SECRETS.crimeRef);
       expect(referralTxt).toContain('Counter Terrorism Policing');
-      expect(execFileSync('unzip', ['-Z1', file]).toString('utf8').split('\n').filter(Boolean)).toEqual(['report.txt', 'referral.txt', 'evidence/evidence-1.png', 'evidence/evidence-2.txt']);
+      expect(execFileSync('unzip', ['-Z1', file]).toString('utf8').split('\n').filter(Boolean)).toEqual([
+        'report.txt',
+        'referral.txt',
+        'evidence/evidence-1.png',
+        'evidence/evidence-2.txt',
+      ]);
       expect(referralTxt).toContain('evidence/evidence-2.txt (the reporter named it "call log é.txt")');
       const text = execFileSync('unzip', ['-p', file, 'evidence/evidence-2.txt']);
       expect(Buffer.compare(text, TEXT_EVIDENCE)).toBe(0);
@@ -532,7 +617,15 @@ describe('history and the audit log', () => {
     expect((await post(`/staff/cases/${caseId}/messages`, { message: SECRETS.reply })).status).toBe(303);
     expect((await agent.get(`/staff/cases/${caseId}/evidence/${(await evidenceIds())[0]!.id}`)).status).toBe(200);
     const page = await agent.get(`/staff/cases/${caseId}`);
-    for (const s of ['Everything done to this case', 'Casey Worker', 'Recorded a referral', 'Reopened the case', 'Added an internal note', 'Sent a message to the reporter', 'Opened or downloaded a file']) {
+    for (const s of [
+      'Everything done to this case',
+      'Casey Worker',
+      'Recorded a referral',
+      'Reopened the case',
+      'Added an internal note',
+      'Sent a message to the reporter',
+      'Opened or downloaded a file',
+    ]) {
       expect(page.text).toContain(s);
     }
   });
@@ -551,14 +644,37 @@ describe('history and the audit log', () => {
     expect((await binary(agent.get(`/staff/cases/${caseId}/referrals/${referralId}/bundle`))).status).toBe(200);
     const rows = await t.testDb.db.selectFrom('audit_log').select(['action', 'details']).execute();
     const text = JSON.stringify(rows);
-    for (const s of [NARRATIVE, 'Urumqi', SECRETS.note, SECRETS.reply, SECRETS.reason, SECRETS.reopen, SECRETS.crimeRef, 'station', 'Croydon', 'photo.png', 'call log']) {
+    for (const s of [
+      NARRATIVE,
+      'Urumqi',
+      SECRETS.note,
+      SECRETS.reply,
+      SECRETS.reason,
+      SECRETS.reopen,
+      SECRETS.crimeRef,
+      'station',
+      'Croydon',
+      'photo.png',
+      'call log',
+    ]) {
       expect(text).not.toContain(s);
     }
     const actions = new Set(rows.map((r) => r.action));
     for (const a of [
-      'case.viewed', 'case.evidence_downloaded', 'case.status_changed', 'case.reopened', 'case.urgency_changed', 'case.assigned',
-      'case.labels_changed', 'case.linked', 'case.unlinked', 'case.note_added', 'case.message_sent', 'case.referred',
-      'case.referral_pack_viewed', 'case.referral_bundle_downloaded',
+      'case.viewed',
+      'case.evidence_downloaded',
+      'case.status_changed',
+      'case.reopened',
+      'case.urgency_changed',
+      'case.assigned',
+      'case.labels_changed',
+      'case.linked',
+      'case.unlinked',
+      'case.note_added',
+      'case.message_sent',
+      'case.referred',
+      'case.referral_pack_viewed',
+      'case.referral_bundle_downloaded',
     ]) {
       expect(actions.has(a), a).toBe(true);
     }

@@ -37,7 +37,19 @@ describe('harbour CLI', () => {
     output.length = 0;
     const pwFile = path.join(dir, 'pw.txt');
     writeFileSync(pwFile, 'harbour first admin passphrase\n');
-    expect(await runCli(['setup', '--org', 'Hong Kong Watch Test', '--admin-email', 'Lead@Example.org', '--admin-name', 'Lead', '--password-file', pwFile])).toBe(0);
+    expect(
+      await runCli([
+        'setup',
+        '--org',
+        'Hong Kong Watch Test',
+        '--admin-email',
+        'Lead@Example.org',
+        '--admin-name',
+        'Lead',
+        '--password-file',
+        pwFile,
+      ]),
+    ).toBe(0);
     const text = output.join('');
     expect(text).toContain('Created Lead@Example.org (admin and caseworker)');
     expect(text).toContain('RECOVERY KEY');
@@ -50,7 +62,12 @@ describe('harbour CLI', () => {
       expect(team.privateKey).toHaveLength(32);
       const inst = await db.selectFrom('installation').select('org_name').executeTakeFirstOrThrow();
       expect(inst.org_name).toBe('Hong Kong Watch Test');
-      await expect(openTeamKeyWithRecovery(db, key.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))).rejects.toThrow(/recovery key/);
+      await expect(
+        openTeamKeyWithRecovery(
+          db,
+          key.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+        ),
+      ).rejects.toThrow(/recovery key/);
       // The first administrator is a caseworker holding the team key, and can sign in with the password.
       const unlocked = await unlockWithPassword(db, 'lead@example.org', 'harbour first admin passphrase');
       expect(unlocked?.user.roles).toEqual(['admin', 'caseworker']);
@@ -74,7 +91,8 @@ describe('harbour CLI', () => {
     expect(await runCli(['recover', '--email', 'cw@example.org', '--recovery-key-file', keyFile])).toBe(0);
     expect(output.join('')).toContain('can open every case again');
     // seed --demo: two years of work that the first retention runs leave alone, with a verifiable history.
-    for (const bad of ['0', '100001', '1.5', 'many']) await expect(runCli(['seed', '--demo', '--cases', bad])).rejects.toThrow(/--cases takes a whole number/);
+    for (const bad of ['0', '100001', '1.5', 'many'])
+      await expect(runCli(['seed', '--demo', '--cases', bad])).rejects.toThrow(/--cases takes a whole number/);
     output.length = 0;
     expect(await runCli(['seed', '--demo', '--cases', '60'])).toBe(0);
     const seeded = output.join('');
@@ -88,7 +106,16 @@ describe('harbour CLI', () => {
     expect(await runCli(['housekeeping'])).toBe(0);
     const after = await createDb({ kind: 'pglite', dataDir: path.join(dir, 'pgdata') });
     try {
-      expect(Number((await after.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBe(60);
+      expect(
+        Number(
+          (
+            await after
+              .selectFrom('reports')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      ).toBe(60);
     } finally {
       await after.destroy();
     }

@@ -77,7 +77,10 @@ describe('an app clock 3 hours ahead', () => {
     const page = await agent.get('/staff/account');
     const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
     const next = `${cw.password} and more`;
-    const changed = await agent.post('/staff/account/password').type('form').send({ _csrf: token, current_password: cw.password, new_password: next, confirm_password: next });
+    const changed = await agent
+      .post('/staff/account/password')
+      .type('form')
+      .send({ _csrf: token, current_password: cw.password, new_password: next, confirm_password: next });
     expect(changed.status).toBe(303);
     const again = await signInStaff(t, { ...cw, password: next });
     expect((await again.get('/staff/cases').redirects(0)).status).toBe(200);
@@ -89,9 +92,13 @@ describe('an app clock 3 hours ahead', () => {
     const agent = await signInStaff(t, admin);
     const page = await agent.get('/admin/staff');
     const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
-    await agent.post('/admin/staff/invitations').type('form').send({ _csrf: token, email: `clock-${Date.now()}@example.org`, roles: 'caseworker' });
-    const row = await sql<{ expires_in: number }>`select extract(epoch from expires_at - now())::float as expires_in from invitations order by created_at desc limit 1`.execute(t.testDb.db);
+    await agent
+      .post('/admin/staff/invitations')
+      .type('form')
+      .send({ _csrf: token, email: `clock-${Date.now()}@example.org`, roles: 'caseworker' });
+    const row = await sql<{
+      expires_in: number;
+    }>`select extract(epoch from expires_at - now())::float as expires_in from invitations order by created_at desc limit 1`.execute(t.testDb.db);
     expect(row.rows[0]!.expires_in).toBeLessThan(t.config.staff.invitationDays * 86400 + 120);
   });
 });
-

@@ -33,7 +33,11 @@ describe('a database that is not there', () => {
   beforeAll(async () => {
     await readySodium();
     // Nothing listens on port 1: every connection attempt is refused at once.
-    db = await createDb({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:1/harbour', timeouts: { acquireMs: 1000, statementMs: 2000, lockMs: 1000 } });
+    db = await createDb({
+      kind: 'postgres',
+      url: 'postgres://postgres@127.0.0.1:1/harbour',
+      timeouts: { acquireMs: 1000, statementMs: 2000, lockMs: 1000 },
+    });
     ({ app } = await createApp({ config: testConfig(), db, logger: quiet() }));
   });
   afterAll(async () => {
@@ -98,7 +102,8 @@ describe.runIf(onPostgres)('PostgreSQL dropping connections and holding locks', 
   });
 
   const terminateAppConnections = async () =>
-    (await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1`, [`harbour ${t.testDb.schema}`])).rowCount;
+    (await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1`, [`harbour ${t.testDb.schema}`]))
+      .rowCount;
 
   it('pg_terminate_backend of every connection, idle or in a transaction, never ends the process; it recovers by itself', async () => {
     // Fill the pool, keep one connection checked out in a transaction, then cut them all.
@@ -131,12 +136,18 @@ describe.runIf(onPostgres)('PostgreSQL dropping connections and holding locks', 
       const session = await formSession(server.base);
       const upload = await startUpload(server.port, session, { fileBytes: 3_000_000, initialFileBytes: 400_000 });
       for (let i = 0; i < 50; i++) {
-        const n = await db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'uploading').executeTakeFirstOrThrow();
+        const n = await db
+          .selectFrom('evidence')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('state', '=', 'uploading')
+          .executeTakeFirstOrThrow();
         if (Number(n.n) > 0) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       // From now on every write of a chunk fails as a lost server does (SQLSTATE 08006, connection failure).
-      await sql`create or replace function harbour_test_lost() returns trigger language plpgsql as $$ begin raise exception 'lost' using errcode = '08006'; end $$`.execute(db);
+      await sql`create or replace function harbour_test_lost() returns trigger language plpgsql as $$ begin raise exception 'lost' using errcode = '08006'; end $$`.execute(
+        db,
+      );
       await sql`create trigger harbour_test_lost before insert on evidence_chunks for each row execute function harbour_test_lost()`.execute(db);
       try {
         const started = Date.now();
@@ -153,8 +164,16 @@ describe.runIf(onPostgres)('PostgreSQL dropping connections and holding locks', 
     } finally {
       await server.close();
     }
-    const pending = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow();
-    const uploading = await db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'uploading').executeTakeFirstOrThrow();
+    const pending = await db
+      .selectFrom('reports')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('state', '=', 'pending')
+      .executeTakeFirstOrThrow();
+    const uploading = await db
+      .selectFrom('evidence')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('state', '=', 'uploading')
+      .executeTakeFirstOrThrow();
     expect([Number(pending.n), Number(uploading.n)]).toEqual([0, 0]);
   });
 
@@ -183,7 +202,11 @@ describe.runIf(onPostgres)('PostgreSQL dropping connections and holding locks', 
     } finally {
       await admin.query('rollback');
     }
-    const pending = await t.testDb.db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow();
+    const pending = await t.testDb.db
+      .selectFrom('reports')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('state', '=', 'pending')
+      .executeTakeFirstOrThrow();
     expect(Number(pending.n)).toBe(0);
   });
 });

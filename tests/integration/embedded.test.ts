@@ -34,8 +34,15 @@ describe('durability', () => {
     // From the initdb-only template (tests/helpers/db.ts): the first-start tests below run initdb itself.
     const db = await createDb({ kind: 'pglite', dataDir: path.join(root, 'durable'), loadDataDir: await pgliteTemplate('empty') });
     try {
-      const settings = await sql<{ name: string; setting: string }>`select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'wal_sync_method')`.execute(db);
-      expect(Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]))).toEqual({ fsync: 'on', synchronous_commit: 'on', wal_sync_method: 'fsync' });
+      const settings = await sql<{
+        name: string;
+        setting: string;
+      }>`select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'wal_sync_method')`.execute(db);
+      expect(Object.fromEntries(settings.rows.map((r) => [r.name, r.setting]))).toEqual({
+        fsync: 'on',
+        synchronous_commit: 'on',
+        wal_sync_method: 'fsync',
+      });
       await sql`create table t (n int)`.execute(db);
       const embedded = embeddedDatabase(db)!;
       const before = await embedded.fsyncCount();
@@ -89,9 +96,12 @@ describe('a statement that never returns', () => {
       await expect(db.query('select 1', [])).rejects.toBeInstanceOf(DatabaseUnavailableError);
       let back = false;
       // A restart is a new PGlite thread recovering from the WAL: seconds, more on a busy machine.
-      for (const until = Date.now() + 60_000; Date.now() < until && !back; ) {
+      for (const until = Date.now() + 60_000; Date.now() < until && !back;) {
         await new Promise((r) => setTimeout(r, 200));
-        back = await db.query('select n from kept', []).then((r) => (r.rows as { n: number }[])[0]?.n === 42, () => false);
+        back = await db.query('select n from kept', []).then(
+          (r) => (r.rows as { n: number }[])[0]?.n === 42,
+          () => false,
+        );
       }
       clearInterval(ticker);
       expect(back).toBe(true);
@@ -102,7 +112,12 @@ describe('a statement that never returns', () => {
 
   it('a transaction begun before a restart cannot go on after it (no half of it lands outside the transaction)', async () => {
     const dataDir = path.join(root, 'generation');
-    const db = await createDb({ kind: 'pglite', dataDir, loadDataDir: await pgliteTemplate('empty'), timeouts: { acquireMs: 1000, statementMs: 1500, lockMs: 1000 } });
+    const db = await createDb({
+      kind: 'pglite',
+      dataDir,
+      loadDataDir: await pgliteTemplate('empty'),
+      timeouts: { acquireMs: 1000, statementMs: 1500, lockMs: 1000 },
+    });
     try {
       await sql`create table t (n int)`.execute(db);
       const tx = db.transaction().execute(async (trx) => {
@@ -113,8 +128,11 @@ describe('a statement that never returns', () => {
       });
       await expect(tx).rejects.toThrow();
       let rows: number[] | null = null;
-      for (const until = Date.now() + 60_000; Date.now() < until && !rows; ) {
-        rows = await sql<{ n: number }>`select n from t`.execute(db).then((r) => r.rows.map((x) => x.n), () => null);
+      for (const until = Date.now() + 60_000; Date.now() < until && !rows;) {
+        rows = await sql<{ n: number }>`select n from t`.execute(db).then(
+          (r) => r.rows.map((x) => x.n),
+          () => null,
+        );
         if (!rows) await new Promise((r) => setTimeout(r, 200));
       }
       expect(rows).toEqual([]);
@@ -161,7 +179,14 @@ describe('the disk filling up', () => {
     expect(refused.text).toContain('phoned my mother');
     const zh = await postReport(agent, csrf, VALID_REPORT, [], 'zh-hans');
     expect(zh.text).toContain('服务现在无法接收文件或报告');
-    expect((await t.testDb.db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n).toBe(0);
+    expect(
+      (
+        await t.testDb.db
+          .selectFrom('reports')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ).toBe(0);
     expect((await request(t.app).get('/en/')).status).toBe(200);
     const ready = await request(t.app).get('/readyz');
     expect(ready.status).toBe(503);
@@ -202,7 +227,10 @@ describe.runIf(canMount)('a disk that really fills (tmpfs)', () => {
       execFileSync('fallocate', ['-l', String(free - 2 * 1024 * 1024), filler]); // leave ~2 MiB
       let failed = false;
       for (let i = 0; i < 400 && !failed; i++) {
-        failed = await db.query('insert into t (b) values ($1)', [crypto.getRandomValues(new Uint8Array(65536))]).then(() => false, () => true);
+        failed = await db.query('insert into t (b) values ($1)', [crypto.getRandomValues(new Uint8Array(65536))]).then(
+          () => false,
+          () => true,
+        );
       }
       expect(failed).toBe(true);
       // Whatever PGlite does now (an error, or spinning for ever), the caller gets an answer in seconds.
@@ -213,7 +241,10 @@ describe.runIf(canMount)('a disk that really fills (tmpfs)', () => {
       let count = 0;
       for (let i = 0; i < 150 && count === 0; i++) {
         await new Promise((r) => setTimeout(r, 200));
-        count = await db.query('select count(*)::int as n from t', []).then((r) => (r.rows as { n: number }[])[0]!.n, () => 0);
+        count = await db.query('select count(*)::int as n from t', []).then(
+          (r) => (r.rows as { n: number }[])[0]!.n,
+          () => 0,
+        );
       }
       expect(count).toBeGreaterThanOrEqual(1);
       await db.query('insert into t (b) values ($1)', [new Uint8Array(10)]);

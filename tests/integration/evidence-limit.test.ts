@@ -26,7 +26,9 @@ const textFile = (bytes: number, mark: string) => Buffer.from(`${mark}\n`.padEnd
 
 /** What the database holds for a report: the counter, the chunks' bytes, and files by state. */
 async function stored(reportId: string) {
-  const counter = Number((await t.testDb.db.selectFrom('reports').select('evidence_bytes').where('id', '=', reportId).executeTakeFirstOrThrow()).evidence_bytes);
+  const counter = Number(
+    (await t.testDb.db.selectFrom('reports').select('evidence_bytes').where('id', '=', reportId).executeTakeFirstOrThrow()).evidence_bytes,
+  );
   const { rows } = await sql<{ bytes: string | number | null }>`select sum(octet_length(c.data)) as bytes
     from evidence e join evidence_chunks c on c.evidence_id = e.id where e.report_id = ${reportId}`.execute(t.testDb.db);
   const files = await t.testDb.db.selectFrom('evidence').select(['id', 'state', 'chunk_count']).where('report_id', '=', reportId).execute();
@@ -39,7 +41,9 @@ async function stored(reportId: string) {
 async function reportWith(first: number) {
   const { receipt } = await fileReport(t.app, VALID_REPORT, [{ name: 'first.txt', content: textFile(first, 'first') }]);
   const { agent } = await signInWithReceipt(t.app, receipt);
-  const id = (await t.testDb.db.selectFrom('reports').select('id').where('state', '=', 'submitted').orderBy('submitted_at', 'desc').executeTakeFirstOrThrow()).id;
+  const id = (
+    await t.testDb.db.selectFrom('reports').select('id').where('state', '=', 'submitted').orderBy('submitted_at', 'desc').executeTakeFirstOrThrow()
+  ).id;
   return { agent, id };
 }
 
@@ -56,7 +60,10 @@ describe('the per-report evidence limit under parallel uploads', () => {
       const size = Math.floor(0.45 * MB);
       const results = await Promise.all(
         Array.from({ length: parallel }, (_, i) =>
-          agent.post('/en/status/evidence').field('_csrf', token).attach('evidence', textFile(size, `upload ${i}`), `upload-${i}.txt`),
+          agent
+            .post('/en/status/evidence')
+            .field('_csrf', token)
+            .attach('evidence', textFile(size, `upload ${i}`), `upload-${i}.txt`),
         ),
       );
       const ok = results.filter((r) => r.status === 303);
@@ -85,10 +92,15 @@ describe('the per-report evidence limit under parallel uploads', () => {
   it('images refused part-way (re-encoded, then out of allowance) are cleaned up and answered too', async () => {
     const { agent, id } = await reportWith(Math.floor(0.95 * MB));
     // Noise does not compress: each PNG stays about 0.4 MiB after re-encoding.
-    const png = () => sharp(randomBytes(360 * 360 * 3), { raw: { width: 360, height: 360, channels: 3 } }).png().toBuffer();
+    const png = () =>
+      sharp(randomBytes(360 * 360 * 3), { raw: { width: 360, height: 360, channels: 3 } })
+        .png()
+        .toBuffer();
     const images = await Promise.all(Array.from({ length: 6 }, png));
     const token = await csrfFrom(agent, '/en/status');
-    const results = await Promise.all(images.map((img, i) => agent.post('/en/status/evidence').field('_csrf', token).attach('evidence', img, `photo-${i}.png`)));
+    const results = await Promise.all(
+      images.map((img, i) => agent.post('/en/status/evidence').field('_csrf', token).attach('evidence', img, `photo-${i}.png`)),
+    );
     expect(results.every((r) => r.status === 303 || r.status === 413)).toBe(true);
     expect(results.some((r) => r.status === 413)).toBe(true);
     const after = await stored(id);
@@ -114,7 +126,10 @@ describe('the per-report evidence limit under parallel uploads', () => {
     const mid = await stored(id);
     expect(mid.counter).toBe(mid.chunkBytes);
     expect(mid.files).toHaveLength(1);
-    const fits = await agent.post('/en/status/evidence').field('_csrf', token).attach('evidence', textFile(Math.floor(0.9 * MB), 'fits'), 'fits.txt');
+    const fits = await agent
+      .post('/en/status/evidence')
+      .field('_csrf', token)
+      .attach('evidence', textFile(Math.floor(0.9 * MB), 'fits'), 'fits.txt');
     expect(fits.status).toBe(303);
     const end = await stored(id);
     expect(end.files).toHaveLength(2);

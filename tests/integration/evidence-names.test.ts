@@ -46,7 +46,13 @@ beforeAll(async () => {
   const report = await t.testDb.db.selectFrom('reports').selectAll().where('state', '=', 'submitted').executeTakeFirstOrThrow();
   caseId = report.id;
   const dataKey = unsealWith(report.data_key_sealed, t.team!.keyPair);
-  const rows = await t.testDb.db.selectFrom('evidence').select(['id', 'meta']).where('report_id', '=', caseId).orderBy('created_at').orderBy('id').execute();
+  const rows = await t.testDb.db
+    .selectFrom('evidence')
+    .select(['id', 'meta'])
+    .where('report_id', '=', caseId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   rows.forEach((r, i) => ours.set(readEvidenceMeta(dataKey, r.id, r.meta!).name, { file: `evidence-${i + 1}.txt`, id: r.id }));
   staff = await signInStaff(t, await addStaff(t, { roles: ['caseworker'] }));
   const token = await staffCsrf(staff, `/staff/cases/${caseId}`);

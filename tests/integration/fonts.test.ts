@@ -27,11 +27,14 @@ describe('fonts', () => {
     expect(urls.length).toBe(2); // regular and bold
     for (const url of urls) {
       expect(url).toMatch(/^\/static\/fonts\/[a-z0-9-]+\.woff2$/); // same origin: no font host sees the reporter
-      const font = await request(t.app).get(url).buffer(true).parse((res, cb) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      const font = await request(t.app)
+        .get(url)
+        .buffer(true)
+        .parse((res, cb) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
       expect(font.status).toBe(200);
       expect(font.headers['content-type']).toBe('font/woff2');
       expect((font.body as Buffer).subarray(0, 4).toString('latin1')).toBe('wOF2');
@@ -42,7 +45,10 @@ describe('fonts', () => {
   it('pages in other languages load no web font', async () => {
     for (const lang of ['en', 'zh-hans', 'zh-hant']) {
       const links = stylesheets((await request(t.app).get(`/${lang}/report`)).text);
-      expect(links.filter((l) => l.includes('fonts-')), lang).toEqual([]);
+      expect(
+        links.filter((l) => l.includes('fonts-')),
+        lang,
+      ).toEqual([]);
     }
   });
 
@@ -50,11 +56,14 @@ describe('fonts', () => {
     const css = await request(t.app).get('/static/css/harbour.css');
     for (const name of ['names-ug.woff2', 'names-bo.woff2']) {
       expect(css.text).toContain(`/static/fonts/${name}`);
-      const font = await request(t.app).get(`/static/fonts/${name}`).buffer(true).parse((res, cb) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      const font = await request(t.app)
+        .get(`/static/fonts/${name}`)
+        .buffer(true)
+        .parse((res, cb) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
       expect(font.status).toBe(200);
       expect((font.body as Buffer).subarray(0, 4).toString('latin1')).toBe('wOF2');
       expect((font.body as Buffer).length, name).toBeLessThan(8_000); // not the 50–160 KB full font

@@ -24,7 +24,8 @@ async function everyStoredValue(t: TestApp): Promise<Uint8Array[]> {
   const values: Uint8Array[] = [];
   const add = (s: string) => {
     values.push(new Uint8Array(Buffer.from(s, 'utf8')));
-    if (/^(\\x)?[0-9a-f]+$/i.test(s) && s.replace(/^\\x/, '').length % 2 === 0) values.push(new Uint8Array(Buffer.from(s.replace(/^\\x/, ''), 'hex')));
+    if (/^(\\x)?[0-9a-f]+$/i.test(s) && s.replace(/^\\x/, '').length % 2 === 0)
+      values.push(new Uint8Array(Buffer.from(s.replace(/^\\x/, ''), 'hex')));
     if (/^[A-Za-z0-9+/_-]{22,}={0,2}$/.test(s)) values.push(new Uint8Array(Buffer.from(s, 'base64')));
   };
   for (const { table_name } of tables.rows) {
@@ -67,7 +68,9 @@ async function rateLimitedRequests(t: TestApp) {
   const s = await addStaff(t, { roles: ['caseworker'] });
   const staff = request.agent(t.app).set(from);
   const staffToken = await csrfFrom(staff, '/staff/sign-in');
-  expect((await staff.post('/staff/sign-in').type('form').send({ _csrf: staffToken, email: s.email, password: 'wrong wrong wrong' })).status).toBe(401);
+  expect((await staff.post('/staff/sign-in').type('form').send({ _csrf: staffToken, email: s.email, password: 'wrong wrong wrong' })).status).toBe(
+    401,
+  );
 }
 
 describe.each([

@@ -13,7 +13,14 @@ const ug = JSON.parse(readFileSync(path.join(localesDir, 'ug.json'), 'utf8')) as
   status: { title: string };
 };
 const count = async (table: 'reports' | 'evidence' | 'messages') =>
-  Number((await t.testDb.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await t.testDb.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -32,7 +39,9 @@ describe('language switcher', () => {
   it('on the report form, offers each other language as a button that submits the form there', async () => {
     const page = await request(t.app).get('/en/report');
     for (const code of ['zh-hans', 'zh-hant', 'ug', 'bo']) {
-      expect(page.text).toMatch(new RegExp(`<button type="submit" form="report-form" formaction="/${code}/report/language" formnovalidate[^>]*lang="${code}"`));
+      expect(page.text).toMatch(
+        new RegExp(`<button type="submit" form="report-form" formaction="/${code}/report/language" formnovalidate[^>]*lang="${code}"`),
+      );
     }
     expect(page.text).toContain('id="report-form"');
     expect(page.text).toMatch(/href="\/en\/report"[^>]*aria-current="true"/);
@@ -79,7 +88,9 @@ describe('language switcher', () => {
     const page = await agent.get('/en/status');
     expect(page.text).toContain('id="message-form"');
     for (const code of ['zh-hans', 'zh-hant', 'ug', 'bo']) {
-      expect(page.text).toMatch(new RegExp(`<button type="submit" form="message-form" formaction="/${code}/status/language" formnovalidate[^>]*lang="${code}"`));
+      expect(page.text).toMatch(
+        new RegExp(`<button type="submit" form="message-form" formaction="/${code}/status/language" formnovalidate[^>]*lang="${code}"`),
+      );
     }
     expect(page.text).toMatch(/href="\/en\/status"[^>]*aria-current="true"/);
   });

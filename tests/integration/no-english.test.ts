@@ -38,7 +38,22 @@ const RTL: readonly Lang[] = ['ug'];
  * (they show what to type), and the organisation's own name, which its
  * administrator chose (data, not a translation).
  */
-const ALLOWED_WORDS = new Set(['Harbour', 'Tor', 'Browser', 'Esc', 'JPEG', 'PNG', 'WebP', 'GIF', 'PDF', 'Signal', 'WhatsApp', 'WeChat', 'Telegram', 'English']);
+const ALLOWED_WORDS = new Set([
+  'Harbour',
+  'Tor',
+  'Browser',
+  'Esc',
+  'JPEG',
+  'PNG',
+  'WebP',
+  'GIF',
+  'PDF',
+  'Signal',
+  'WhatsApp',
+  'WeChat',
+  'Telegram',
+  'English',
+]);
 const ALLOWED_PHRASES: RegExp[] = [/\bhttps?:\/\//g, /\bname@example\.com\b/g, /\bexample\.(?:com|org)\b/g];
 
 // ------------------------------------------------------------------ the checker
@@ -93,7 +108,11 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** en.json strings of two or more words, as patterns (a {{placeholder}} matches anything). */
 const ENGLISH_SENTENCES = EN.flatMap(({ key, value }) => {
-  const words = value.replace(/\{\{[^}]*\}\}/g, ' ').trim().split(/\s+/).filter(Boolean);
+  const words = value
+    .replace(/\{\{[^}]*\}\}/g, ' ')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
   if (words.length < 2) return [];
   const pattern = value
     .trim()
@@ -236,10 +255,14 @@ beforeAll(async () => {
     createTestApp({ env: { MAX_FILE_MB: '1', MAX_REPORT_MB: '2', MAX_FILES_PER_UPLOAD: '3' } }),
     createTestApp({ setup: false }),
     createTestApp({ env: { RATE_LIMITS: 'true', RECEIPT_ATTEMPTS_PER_HOUR_PER_IP: '1', SUBMISSIONS_PER_HOUR_PER_IP: '1' } }),
-    sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).jpeg().toBuffer(),
+    sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } })
+      .jpeg()
+      .toBuffer(),
   ]);
   orgName = (await t.ctx.settings()).orgName;
-  const png = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#fff' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 50, height: 50, channels: 3, background: '#fff' } })
+    .png()
+    .toBuffer();
   brokenPng = Buffer.concat([png.subarray(0, 60), Buffer.alloc(200, 0x13)]);
   // Use up the rate-limited app's one receipt attempt and one submission (all requests share 127.0.0.1).
   await fileReport(limited.app);
@@ -263,8 +286,19 @@ const PART_PDF = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(900 * 10
 
 /** Error codes the walk below must have shown (their titles, in the page's language). */
 const REACHED_ERRORS = [
-  'bad_form', 'csrf', 'not_found', 'session_expired', 'too_large', 'too_many_files', 'too_many_requests', 'not_ready',
-  'evidence_file_too_large', 'evidence_type', 'evidence_empty', 'evidence_image_unreadable', 'evidence_none',
+  'bad_form',
+  'csrf',
+  'not_found',
+  'session_expired',
+  'too_large',
+  'too_many_files',
+  'too_many_requests',
+  'not_ready',
+  'evidence_file_too_large',
+  'evidence_type',
+  'evidence_empty',
+  'evidence_image_unreadable',
+  'evidence_none',
 ];
 
 type Rendered = { name: string; status: number; html: string };
@@ -372,7 +406,14 @@ async function renderAll(lang: Lang): Promise<Rendered[]> {
   keep('404 outside a language, by Accept-Language', await request(t.app).get('/no-such-page').set('Accept-Language', lang), 404);
   keep('401 signed out', await request(t.app).get(`/${lang}/status/withdraw`), 401, `href="/${lang}/status"`);
   keep('403 expired form', await request(t.app).post(`/${lang}/status`).type('form').send({ receipt }), 403);
-  keep('413 too much at once', await visitor.post(`/${lang}/status`).type('form').send({ _csrf: token, receipt: '1'.repeat(300 * 1024) }), 413);
+  keep(
+    '413 too much at once',
+    await visitor
+      .post(`/${lang}/status`)
+      .type('form')
+      .send({ _csrf: token, receipt: '1'.repeat(300 * 1024) }),
+    413,
+  );
   keep('503 not set up: landing', await request(bare.app).get(`/${lang}/`), 503);
   keep('503 not set up: report form', await request(bare.app).get(`/${lang}/report`), 503);
 
@@ -399,38 +440,38 @@ describe('the checker', () => {
     // Attributes a reporter sees count; scripts and styles do not.
     expect(englishOn('<p title="Leave this site">离开</p>')).toEqual(expect.arrayContaining([expect.stringContaining('site.quick_exit verbatim')]));
     expect(englishOn('<script>var x = "Leave this site";</script><style>.warning{}</style><p>离开</p>')).toEqual([]);
-    expect(englishOn('<input type="submit" value="Send message">')).toEqual(expect.arrayContaining([expect.stringContaining('status.message_button')]));
+    expect(englishOn('<input type="submit" value="Send message">')).toEqual(
+      expect.arrayContaining([expect.stringContaining('status.message_button')]),
+    );
     expect(englishOn('<input type="hidden" name="_csrf" value="abcdefgh">')).toEqual([]);
   });
 });
 
 describe.each(LANGS)('/%s/: every reporter page', (lang) => {
-  it(
-    'has no English and says its language and direction',
-    async () => {
-      const pages = await renderAll(lang);
-      const findings: string[] = [];
-      for (const page of pages) {
-        const html = /<html\b[^>]*>/.exec(page.html)?.[0] ?? '(no <html> tag)';
-        const dir = RTL.includes(lang) ? 'rtl' : 'ltr';
-        if (!html.includes(`lang="${lang}"`) || !html.includes(`dir="${dir}"`)) findings.push(`${page.name}: ${html} (want lang="${lang}" dir="${dir}")`);
-        for (const f of englishOn(page.html, [orgName])) findings.push(`${page.name} (${page.status}): ${f}`);
-      }
-      expect(pages.length).toBeGreaterThanOrEqual(35);
-      // The walk reached every validation message and every error a reporter meets (in this language's words).
-      const shown = pages.map((p) => visibleText(p.html).join(' ')).join(' ');
-      const own = new Map(localeLeaves(lang).map((l) => [l.key, l.value]));
-      const wanted = [
-        ...[...own.keys()].filter((k) => k.startsWith('validation.')),
-        ...REACHED_ERRORS.map((code) => `errors.${code}.title`),
-      ];
-      const unseen = wanted.filter((k) => {
-        const longest = own.get(k)!.split(/\{\{[^}]*\}\}/).map((x) => x.replace(/\s+/g, ' ').trim()).sort((a, b) => b.length - a.length)[0]!;
-        return !shown.includes(longest);
-      });
-      expect(unseen, 'messages no page showed').toEqual([]);
-      expect(findings, `English on /${lang}/ pages:\n${findings.join('\n')}`).toEqual([]);
-    },
-    300_000,
-  );
+  it('has no English and says its language and direction', async () => {
+    const pages = await renderAll(lang);
+    const findings: string[] = [];
+    for (const page of pages) {
+      const html = /<html\b[^>]*>/.exec(page.html)?.[0] ?? '(no <html> tag)';
+      const dir = RTL.includes(lang) ? 'rtl' : 'ltr';
+      if (!html.includes(`lang="${lang}"`) || !html.includes(`dir="${dir}"`))
+        findings.push(`${page.name}: ${html} (want lang="${lang}" dir="${dir}")`);
+      for (const f of englishOn(page.html, [orgName])) findings.push(`${page.name} (${page.status}): ${f}`);
+    }
+    expect(pages.length).toBeGreaterThanOrEqual(35);
+    // The walk reached every validation message and every error a reporter meets (in this language's words).
+    const shown = pages.map((p) => visibleText(p.html).join(' ')).join(' ');
+    const own = new Map(localeLeaves(lang).map((l) => [l.key, l.value]));
+    const wanted = [...[...own.keys()].filter((k) => k.startsWith('validation.')), ...REACHED_ERRORS.map((code) => `errors.${code}.title`)];
+    const unseen = wanted.filter((k) => {
+      const longest = own
+        .get(k)!
+        .split(/\{\{[^}]*\}\}/)
+        .map((x) => x.replace(/\s+/g, ' ').trim())
+        .sort((a, b) => b.length - a.length)[0]!;
+      return !shown.includes(longest);
+    });
+    expect(unseen, 'messages no page showed').toEqual([]);
+    expect(findings, `English on /${lang}/ pages:\n${findings.join('\n')}`).toEqual([]);
+  }, 300_000);
 });

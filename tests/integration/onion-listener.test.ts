@@ -38,7 +38,8 @@ async function exchange(header: string, requests = 1): Promise<string> {
   let out = '';
   socket.on('data', (c: Buffer) => (out += c.toString()));
   socket.write(header);
-  for (let i = 0; i < requests; i++) socket.write(`GET /who HTTP/1.1\r\nHost: example.onion\r\n${i === requests - 1 ? 'Connection: close\r\n' : ''}\r\n`);
+  for (let i = 0; i < requests; i++)
+    socket.write(`GET /who HTTP/1.1\r\nHost: example.onion\r\n${i === requests - 1 ? 'Connection: close\r\n' : ''}\r\n`);
   await once(socket, 'close');
   return out;
 }

@@ -34,7 +34,12 @@ afterAll(async () => {
 type Answer = { status: number; setCookie: string[]; body: string };
 
 /** One request over the onion port, on circuit `circuit`, as Tor delivers it. */
-async function overCircuit(circuit: number, method: string, path: string, opts: { cookie?: string; body?: Buffer; type?: string } = {}): Promise<Answer> {
+async function overCircuit(
+  circuit: number,
+  method: string,
+  path: string,
+  opts: { cookie?: string; body?: Buffer; type?: string } = {},
+): Promise<Answer> {
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   const chunks: Buffer[] = [];
@@ -53,7 +58,15 @@ async function overCircuit(circuit: number, method: string, path: string, opts: 
   const lines = head!.split('\r\n');
   return {
     status: Number(lines[0]!.split(' ')[1]),
-    setCookie: lines.filter((l) => /^set-cookie:/i.test(l)).map((l) => l.slice(l.indexOf(':') + 1).trim().split(';')[0]!),
+    setCookie: lines
+      .filter((l) => /^set-cookie:/i.test(l))
+      .map(
+        (l) =>
+          l
+            .slice(l.indexOf(':') + 1)
+            .trim()
+            .split(';')[0]!,
+      ),
     body: rest.join('\r\n\r\n'),
   };
 }
@@ -81,13 +94,25 @@ describe('visitors over the onion service, all from 127.0.0.1', () => {
     const tries: number[] = [];
     for (let i = 0; i < 11; i++) {
       const wrong = String(10_000_000_000_000_000_000n + BigInt(i));
-      tries.push((await overCircuit(1001, 'POST', '/en/status', { cookie: guesser.cookie, body: urlencoded({ _csrf: guesser.csrf, receipt: wrong }), type: 'application/x-www-form-urlencoded' })).status);
+      tries.push(
+        (
+          await overCircuit(1001, 'POST', '/en/status', {
+            cookie: guesser.cookie,
+            body: urlencoded({ _csrf: guesser.csrf, receipt: wrong }),
+            type: 'application/x-www-form-urlencoded',
+          })
+        ).status,
+      );
     }
     expect(tries.slice(0, 10)).toEqual(Array(10).fill(422));
     expect(tries[10]).toBe(429); // the guesser's own circuit is limited
 
     const reporter = await formOn(2002, '/en/status');
-    const signIn = await overCircuit(2002, 'POST', '/en/status', { cookie: reporter.cookie, body: urlencoded({ _csrf: reporter.csrf, receipt }), type: 'application/x-www-form-urlencoded' });
+    const signIn = await overCircuit(2002, 'POST', '/en/status', {
+      cookie: reporter.cookie,
+      body: urlencoded({ _csrf: reporter.csrf, receipt }),
+      type: 'application/x-www-form-urlencoded',
+    });
     expect(signIn.status).toBe(303);
   });
 

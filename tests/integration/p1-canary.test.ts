@@ -72,9 +72,7 @@ beforeAll(async () => {
 
   const statusToken = await csrfFrom(agent, '/en/status');
   expect((await as(agent.post('/en/status/messages').type('form').send({ _csrf: statusToken, message: C.message }))).status).toBe(303);
-  const later = await as(
-    agent.post('/en/status/evidence').field('_csrf', statusToken).attach('evidence', Buffer.from('more\n'), C.laterFile),
-  );
+  const later = await as(agent.post('/en/status/evidence').field('_csrf', statusToken).attach('evidence', Buffer.from('more\n'), C.laterFile));
   expect(later.status).toBe(303);
   // A receipt sign-in too, so the receipt path has been through the logs and rate limits.
   const signIn = request.agent(t.app);

@@ -66,7 +66,17 @@ async function harbourSetup(env: Record<string, string | undefined>, passwordFil
     return true;
   });
   try {
-    const code = await runCli(['setup', '--org', 'Secrets At Rest Test', '--admin-email', LEAD.email, '--admin-name', LEAD.name, '--password-file', passwordFile]);
+    const code = await runCli([
+      'setup',
+      '--org',
+      'Secrets At Rest Test',
+      '--admin-email',
+      LEAD.email,
+      '--admin-name',
+      LEAD.name,
+      '--password-file',
+      passwordFile,
+    ]);
     if (code !== 0) throw new Error(`harbour setup exited ${code}`);
   } finally {
     spy.mockRestore();
@@ -77,7 +87,10 @@ async function harbourSetup(env: Record<string, string | undefined>, passwordFil
 
 async function post(path: string, fields: Record<string, string | string[]>) {
   const token = await staffCsrf(agent, `/staff/cases/${caseId}`);
-  const res = await agent.post(path).type('form').send({ _csrf: token, ...fields });
+  const res = await agent
+    .post(path)
+    .type('form')
+    .send({ _csrf: token, ...fields });
   if (res.status !== 303) throw new Error(`${path}: ${res.status} ${res.text.slice(0, 1500)}`);
   return res;
 }
@@ -133,7 +146,14 @@ beforeAll(async () => {
   const secret = /class="secret">([A-Z2-7 ]+)</.exec(enrol.text)?.[1]?.replace(/ /g, '');
   if (!secret) throw new Error(`no enrolment secret on the page (status ${enrol.status})`);
   const enrolToken = /name="_csrf" value="([^"]+)"/.exec(enrol.text)![1]!;
-  expect((await agent.post('/staff/two-factor').type('form').send({ _csrf: enrolToken, code: currentTotp(secret) })).status).toBe(303);
+  expect(
+    (
+      await agent
+        .post('/staff/two-factor')
+        .type('form')
+        .send({ _csrf: enrolToken, code: currentTotp(secret) })
+    ).status,
+  ).toBe(303);
   const row = await testDb.db.selectFrom('users').select(['id', 'roles']).where('email', '=', LEAD.email).executeTakeFirstOrThrow();
   lead = { id: row.id, email: LEAD.email, password: LEAD.password, totpSecret: secret, roles: row.roles };
   // A later sign-in the usual way (the code checked against the wrapped secret).
@@ -195,7 +215,9 @@ describe('P1: staff secrets and staff-written text at rest', () => {
     expect(page.status).toBe(200);
     for (const [name, text] of Object.entries(STAFF_TEXT)) expect(page.text, name).toContain(text);
     expect(await testDb.db.selectFrom('case_notes').select('id').where('report_id', '=', caseId).execute()).toHaveLength(3); // the note, kept-until, reopened
-    expect(await testDb.db.selectFrom('messages').select('id').where('report_id', '=', caseId).where('author_id', '=', lead.id).execute()).toHaveLength(1);
+    expect(
+      await testDb.db.selectFrom('messages').select('id').where('report_id', '=', caseId).where('author_id', '=', lead.id).execute(),
+    ).toHaveLength(1);
   });
 
   it('the TOTP secret was really enrolled: the users row holds it wrapped, and the password opens it', async () => {

@@ -14,7 +14,13 @@ import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/sta
  */
 type Who = 'anonymous' | 'reporter' | 'deactivated' | 'caseworker' | 'admin' | 'unapproved';
 type Allowed = 'signed-in' | 'caseworker' | 'admin' | 'admin-or-caseworker';
-type Route = { method: 'GET' | 'POST'; path: string; allowed: Allowed; /** status for an allowed visitor (empty form for POSTs) */ ok?: number; case?: boolean };
+type Route = {
+  method: 'GET' | 'POST';
+  path: string;
+  allowed: Allowed;
+  /** status for an allowed visitor (empty form for POSTs) */ ok?: number;
+  case?: boolean;
+};
 
 let t: TestApp;
 const ids = { caseId: '', evidenceId: '', referralId: '', otherUser: '', dummy: '' };
@@ -83,7 +89,9 @@ function send(who: Who, r: Route, path = r.path) {
 
 beforeAll(async () => {
   t = await createTestApp();
-  const png = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#123456' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#123456' } })
+    .png()
+    .toBuffer();
   const filed = await fileReport(t.app, { ...VALID_REPORT, consent: 'yes' }, [{ name: 'p.png', content: png }]);
   ids.caseId = (await t.testDb.db.selectFrom('reports').select('id').executeTakeFirstOrThrow()).id;
   ids.evidenceId = (await t.testDb.db.selectFrom('evidence').select('id').executeTakeFirstOrThrow()).id;
@@ -163,9 +171,15 @@ describe('P11 route walk', () => {
   it('a caseworker without the team key reaches the access page but cannot approve anyone, themselves included', async () => {
     expect((await send('unapproved', { method: 'GET', path: '/staff/access', allowed: 'caseworker' })).status).toBe(200);
     // Everyone with a second factor: colleagues, and the unapproved caseworker themselves.
-    const staffIds = (await t.testDb.db.selectFrom('users').select('id').where('id', '!=', ids.otherUser).where('totp_secret_wrapped', 'is not', null).execute()).map((u) => u.id);
+    const staffIds = (
+      await t.testDb.db.selectFrom('users').select('id').where('id', '!=', ids.otherUser).where('totp_secret_wrapped', 'is not', null).execute()
+    ).map((u) => u.id);
     for (const id of [ids.otherUser, ...staffIds]) {
-      const res = await agents.unapproved.post(`/staff/access/${id}/approve`).redirects(0).type('form').send({ _csrf: tokens.unapproved, confirm: 'yes' });
+      const res = await agents.unapproved
+        .post(`/staff/access/${id}/approve`)
+        .redirects(0)
+        .type('form')
+        .send({ _csrf: tokens.unapproved, confirm: 'yes' });
       expect(res.status, id).toBe(403);
     }
     expect(await t.testDb.db.selectFrom('key_grants').select('user_id').where('user_id', '=', ids.otherUser).execute()).toEqual([]);

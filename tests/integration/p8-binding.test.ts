@@ -34,7 +34,7 @@ describe('P8 bound ciphertexts', () => {
     expect((await readAsTeam(t.testDb.db, team, ids[1]!)).narrative).toBe('Report number 2');
   });
 
-  it('a narrative moved to another report fails to decrypt, even with that report\'s key', async () => {
+  it("a narrative moved to another report fails to decrypt, even with that report's key", async () => {
     const db = t.testDb.db;
     const team = await teamKey(db, t.recoveryKey!);
     const [a, b] = await Promise.all(ids.map((id) => db.selectFrom('reports').selectAll().where('id', '=', id).executeTakeFirstOrThrow()));
@@ -55,12 +55,20 @@ describe('P8 bound ciphertexts', () => {
     const [a, b] = await Promise.all(ids.map((id) => db.selectFrom('reports').selectAll().where('id', '=', id).executeTakeFirstOrThrow()));
     // Give report 2 the lookup hash and wrapped key of report 1 (so report 1's receipt now finds row 2).
     await db.updateTable('reports').set({ receipt_lookup: null }).where('id', '=', a!.id).execute();
-    await db.updateTable('reports').set({ receipt_lookup: a!.receipt_lookup, data_key_wrapped: a!.data_key_wrapped }).where('id', '=', b!.id).execute();
+    await db
+      .updateTable('reports')
+      .set({ receipt_lookup: a!.receipt_lookup, data_key_wrapped: a!.data_key_wrapped })
+      .where('id', '=', b!.id)
+      .execute();
     // Report 1's receipt now finds row 2, but its wrapped key is bound to row 1: nothing opens.
     const moved = await signInWithReceipt(t.app, receipts[0]!);
     expect(moved.res.status).toBe(422);
     expect(moved.res.text).not.toMatch(/Report number [12]/);
-    await db.updateTable('reports').set({ receipt_lookup: b!.receipt_lookup, data_key_wrapped: b!.data_key_wrapped }).where('id', '=', b!.id).execute();
+    await db
+      .updateTable('reports')
+      .set({ receipt_lookup: b!.receipt_lookup, data_key_wrapped: b!.data_key_wrapped })
+      .where('id', '=', b!.id)
+      .execute();
     await db.updateTable('reports').set({ receipt_lookup: a!.receipt_lookup }).where('id', '=', a!.id).execute();
   });
 

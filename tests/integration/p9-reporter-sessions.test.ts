@@ -96,7 +96,8 @@ function succeeds(f: () => unknown): boolean {
 function windowUses(f: Filed, row: SessionRow): Record<string, (k: Uint8Array) => boolean> {
   return {
     'opens the payload': (k) => succeeds(() => decryptJson(k, row.payload, payloadContext(row.id_hash))),
-    'opens the report (is its data key)': (k) => succeeds(() => decryptText(k, f.narrative, { table: 'reports', id: f.reportId, field: 'narrative' })),
+    'opens the report (is its data key)': (k) =>
+      succeeds(() => decryptText(k, f.narrative, { table: 'reports', id: f.reportId, field: 'narrative' })),
     "is the cookie's token": (k) => Buffer.from(parseSessionToken(Buffer.from(k).toString('base64url'))!.idHash).equals(Buffer.from(row.id_hash)),
   };
 }
@@ -145,7 +146,11 @@ describe('P9 reporter sessions keep the data key and the receipt off the disk', 
     expect(Buffer.from(payload.dataKey, 'base64').equals(Buffer.from(dataKey))).toBe(true);
     expect(payload.stage === 'receipt_pending' && payload.receipt).toBe(receipt);
     // The form's copy of the receipt exists at this moment too (encrypted under the form's key).
-    const claim = await t.testDb.db.selectFrom('form_submissions').select('receipt_sealed').where('report_id', '=', reportId).executeTakeFirstOrThrow();
+    const claim = await t.testDb.db
+      .selectFrom('form_submissions')
+      .select('receipt_sealed')
+      .where('report_id', '=', reportId)
+      .executeTakeFirstOrThrow();
     expect(claim.receipt_sealed).not.toBeNull();
   });
 
@@ -163,7 +168,11 @@ describe('P9 reporter sessions keep the data key and the receipt off the disk', 
     expect(payload.stage).toBe('signed_in');
     expect('receipt' in payload).toBe(false);
     expect(Buffer.from(payload.dataKey, 'base64').equals(Buffer.from(dataKey))).toBe(true);
-    const claim = await t.testDb.db.selectFrom('form_submissions').select('receipt_sealed').where('report_id', '=', reportId).executeTakeFirstOrThrow();
+    const claim = await t.testDb.db
+      .selectFrom('form_submissions')
+      .select('receipt_sealed')
+      .where('report_id', '=', reportId)
+      .executeTakeFirstOrThrow();
     expect(claim.receipt_sealed).toBeNull();
     expect(await expectRowsClean(f)).toBe(1);
     await expectDumpClean(f);
@@ -177,7 +186,9 @@ describe('P9 reporter sessions keep the data key and the receipt off the disk', 
     expect(res.status).toBe(303);
     const token = await csrfFrom(agent, '/en/status');
     expect((await agent.post('/en/status/messages').type('form').send({ _csrf: token, message: 'They called again on Sunday.' })).status).toBe(303);
-    expect((await agent.post('/en/status/evidence').field('_csrf', token).attach('evidence', Buffer.from('call log\n'), 'calls.txt')).status).toBe(303);
+    expect((await agent.post('/en/status/evidence').field('_csrf', token).attach('evidence', Buffer.from('call log\n'), 'calls.txt')).status).toBe(
+      303,
+    );
     const { payload } = await openWithCookie(agent);
     expect(Buffer.from(payload.dataKey, 'base64').equals(Buffer.from(dataKey))).toBe(true);
     expect('receipt' in payload).toBe(false);
@@ -205,16 +216,33 @@ describe('P9 reporter sessions keep the data key and the receipt off the disk', 
     const planted: Form[] = [];
     const controlKey = randomBytes(32);
     const controlReceipt = digits();
-    const clear: ReporterPayload = { stage: 'receipt_pending', reportId, dataKey: controlKey.toString('base64'), receipt: controlReceipt, urgent: false };
+    const clear: ReporterPayload = {
+      stage: 'receipt_pending',
+      reportId,
+      dataKey: controlKey.toString('base64'),
+      receipt: controlReceipt,
+      urgent: false,
+    };
     const clearForms = [...formsOfBytes(controlKey, 'control data key'), ...formsOfText(controlReceipt, 'control receipt')];
     // The payload as the session store would write it if it skipped the encryption.
     await t.testDb.db
       .insertInto('sessions')
-      .values({ id_hash: randomBytes(32), kind: 'reporter', report_id: reportId, payload: Buffer.from(JSON.stringify(clear)), expires_at: new Date(Date.now() + 3_600_000), last_seen_at: new Date() })
+      .values({
+        id_hash: randomBytes(32),
+        kind: 'reporter',
+        report_id: reportId,
+        payload: Buffer.from(JSON.stringify(clear)),
+        expires_at: new Date(Date.now() + 3_600_000),
+        last_seen_at: new Date(),
+      })
       .execute();
     const row = (await reporterRows()).find((r) => Buffer.from(r.payload).includes(Buffer.from(controlReceipt)))!;
     expect(formsInBytes(rowBytes(row), clearForms)).toEqual(expect.arrayContaining(['control data key base64 +0', 'control receipt utf8']));
-    const inBytea = await plantForms(t.testDb.db, [...formsOfBytes(randomBytes(32), 'bytea key'), ...formsOfText(digits(), 'bytea receipt')], 'bytea');
+    const inBytea = await plantForms(
+      t.testDb.db,
+      [...formsOfBytes(randomBytes(32), 'bytea key'), ...formsOfText(digits(), 'bytea receipt')],
+      'bytea',
+    );
     const inText = await plantForms(t.testDb.db, [...formsOfBytes(randomBytes(32), 'text key'), ...formsOfText(digits(), 'text receipt')], 'text');
     const dump = await dumpAllTables(t.testDb.db);
     expect(formsFound(dump, clearForms)).toEqual(expect.arrayContaining(['control data key base64 +0', 'control receipt utf8']));

@@ -39,7 +39,10 @@ const useDir = (opts: { setUp: boolean }) => {
 
 beforeAll(async () => {
   dir = setUp = newDir();
-  const out = await runHarbour(['setup', '--org', 'Proc Test Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pwFile()], env());
+  const out = await runHarbour(
+    ['setup', '--org', 'Proc Test Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pwFile()],
+    env(),
+  );
   expect(out.code, out.output).toBe(0);
 }, 240_000);
 afterAll(async () => {
@@ -51,7 +54,10 @@ describe('one process per embedded data directory', () => {
   it('set-up first, then the server; a second server and every command beside it are refused at once, nothing lost', async () => {
     useDir({ setUp: false });
     // The README's order: set up, then start.
-    const setup = await runHarbour(['setup', '--org', 'Proc Test Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pwFile()], env());
+    const setup = await runHarbour(
+      ['setup', '--org', 'Proc Test Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pwFile()],
+      env(),
+    );
     expect(setup.code, setup.output).toBe(0);
     expect(setup.output).toContain('RECOVERY KEY');
 
@@ -69,7 +75,10 @@ describe('one process per embedded data directory', () => {
     expect(second.output()).not.toMatch(/\n\s+at /); // no stack trace
 
     // Commands beside the running server: refused, telling the operator what to do.
-    const add = await runHarbour(['user', 'add', '--email', 'late@example.org', '--name', 'Late', '--roles', 'caseworker', '--password-file', pwFile()], env());
+    const add = await runHarbour(
+      ['user', 'add', '--email', 'late@example.org', '--name', 'Late', '--roles', 'caseworker', '--password-file', pwFile()],
+      env(),
+    );
     expect(add.code).toBe(75);
     expect(add.output).toMatch(/server \(pid \d+\) is running/);
     expect(add.output).toMatch(/Stop the server first/);
@@ -81,13 +90,19 @@ describe('one process per embedded data directory', () => {
     expect((await server.stop()).code).toBe(0);
 
     // With the server stopped, the same command works and its account is kept.
-    const added = await runHarbour(['user', 'add', '--email', 'late@example.org', '--name', 'Late', '--roles', 'caseworker', '--password-file', pwFile()], env());
+    const added = await runHarbour(
+      ['user', 'add', '--email', 'late@example.org', '--name', 'Late', '--roles', 'caseworker', '--password-file', pwFile()],
+      env(),
+    );
     expect(added.code, added.output).toBe(0);
     const restarted = await startServer(env());
     running.push(restarted);
     expect((await fetch(`${restarted.base}/readyz`)).status).toBe(200);
     expect((await restarted.stop()).code).toBe(0);
-    const duplicate = await runHarbour(['user', 'add', '--email', 'late@example.org', '--name', 'Late', '--roles', 'caseworker', '--password-file', pwFile()], env());
+    const duplicate = await runHarbour(
+      ['user', 'add', '--email', 'late@example.org', '--name', 'Late', '--roles', 'caseworker', '--password-file', pwFile()],
+      env(),
+    );
     expect(duplicate.output).toMatch(/already exists/); // the account survived the restart
   }, 300_000);
 
@@ -126,8 +141,16 @@ describe('start-up and shut-down', () => {
     expect((await again.stop()).code).toBe(0);
     const db = await createDb({ kind: 'pglite', dataDir: path.join(dir, 'pgdata') });
     try {
-      const pending = await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow();
-      const uploading = await db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'uploading').executeTakeFirstOrThrow();
+      const pending = await db
+        .selectFrom('reports')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('state', '=', 'pending')
+        .executeTakeFirstOrThrow();
+      const uploading = await db
+        .selectFrom('evidence')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('state', '=', 'uploading')
+        .executeTakeFirstOrThrow();
       expect([Number(pending.n), Number(uploading.n)]).toEqual([0, 0]);
     } finally {
       await db.destroy();
@@ -160,10 +183,13 @@ describe('start-up and shut-down', () => {
       await new Promise((r) => setTimeout(r, 300));
       expect(p.output()).toMatch(/stop this server \(Ctrl-C\), run `npx harbour setup/);
       expect((await p.stop()).code).toBe(0);
-      const out = await runHarbour(['setup', '--org', 'Url Org', '--admin-email', 'u@example.org', '--admin-name', 'U', '--password-file', pwFile()], {
-        DATA_DIR: other,
-        PORT: '4567',
-      });
+      const out = await runHarbour(
+        ['setup', '--org', 'Url Org', '--admin-email', 'u@example.org', '--admin-name', 'U', '--password-file', pwFile()],
+        {
+          DATA_DIR: other,
+          PORT: '4567',
+        },
+      );
       expect(out.code, out.output).toBe(0);
       expect(out.output).toContain('http://localhost:4567/staff/sign-in');
     } finally {

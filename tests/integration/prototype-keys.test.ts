@@ -63,9 +63,15 @@ describe('urlencoded forms with such fields', () => {
     const { agent, receipt } = await fileReport(t.app);
     const token = await csrfFrom(agent, '/en/report/receipt');
     const body = Object.fromEntries(NAMES.filter((n) => n !== '__proto__').map((n) => [n, 'x']));
-    const confirm = await agent.post('/en/report/receipt').type('form').send({ ...body, _csrf: token, receipt });
+    const confirm = await agent
+      .post('/en/report/receipt')
+      .type('form')
+      .send({ ...body, _csrf: token, receipt });
     expect(confirm.status).toBe(303);
-    const message = await agent.post('/en/status/messages').type('form').send(`_csrf=${encodeURIComponent(token)}&constructor=1&__proto__=2&message=hello`);
+    const message = await agent
+      .post('/en/status/messages')
+      .type('form')
+      .send(`_csrf=${encodeURIComponent(token)}&constructor=1&__proto__=2&message=hello`);
     expect(message.status).toBe(303);
     await stillServing();
   });

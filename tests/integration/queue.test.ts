@@ -98,7 +98,9 @@ beforeAll(async () => {
   pendingIds.push(...ids.slice(-4));
   await db.updateTable('reports').set({ state: 'pending' }).where('id', 'in', pendingIds).execute();
 
-  const crafted = (await db.selectFrom('reports').select('id').where('state', '=', 'submitted').orderBy('id', 'desc').limit(Object.keys(CRAFTED).length).execute()).map((r) => r.id);
+  const crafted = (
+    await db.selectFrom('reports').select('id').where('state', '=', 'submitted').orderBy('id', 'desc').limit(Object.keys(CRAFTED).length).execute()
+  ).map((r) => r.id);
   for (const [i, [name, c]] of Object.entries(CRAFTED).entries()) {
     const at = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : ago(ms));
     await db
@@ -214,7 +216,11 @@ function order(sort: QueueSort) {
   return desc;
 }
 
-const expected = (refs: Ref[], q: QueueQuery) => refs.filter((r) => matches(r, q)).sort(order(q.sort)).map((r) => r.id);
+const expected = (refs: Ref[], q: QueueQuery) =>
+  refs
+    .filter((r) => matches(r, q))
+    .sort(order(q.sort))
+    .map((r) => r.id);
 
 /** Follows the cursor to the end, checking every page's size on the way. */
 async function walk(q: QueueQuery, limit: number, targets = TARGETS) {
@@ -256,7 +262,9 @@ describe('seeded cases', () => {
     expect(refs.some((r) => r.reporterUpdated !== null)).toBe(true);
 
     // Workflow columns in a plausible order (the hand-made rows aside).
-    const odd = await sql<{ id: string }>`select id from reports where not (labels && array[${sql.join(Object.keys(CRAFTED).map((n) => `flag-${n}`))}]::text[]) and not (
+    const odd = await sql<{
+      id: string;
+    }>`select id from reports where not (labels && array[${sql.join(Object.keys(CRAFTED).map((n) => `flag-${n}`))}]::text[]) and not (
         coalesce(greatest(created_at, triaged_at, first_response_at, last_staff_message_at, closed_at, reporter_updated_at, staff_seen_at), created_at) <= ${NOW.toISOString()}::timestamptz + interval '1 ms'
         and (status = 'new') = (triaged_at is null)
         and (status = 'closed') = (closed_at is not null) and (status = 'closed') = (closing_outcome is not null)
@@ -289,7 +297,22 @@ describe('listQueue', () => {
   it('returns plaintext triage fields only, never pending reports', async () => {
     const page = await listQueue(t.db, Q({ status: 'all' }), policy(), 300, NOW);
     expect(Object.keys(page.rows[0]!).sort()).toEqual(
-      ['assigneeId', 'assigneeName', 'categories', 'community', 'createdAt', 'deletesAt', 'id', 'labels', 'overdue', 'region', 'status', 'submittedAt', 'unread', 'urgent'].sort(),
+      [
+        'assigneeId',
+        'assigneeName',
+        'categories',
+        'community',
+        'createdAt',
+        'deletesAt',
+        'id',
+        'labels',
+        'overdue',
+        'region',
+        'status',
+        'submittedAt',
+        'unread',
+        'urgent',
+      ].sort(),
     );
     expect(page.rows).toHaveLength(296);
     expect(page.rows.some((r) => pendingIds.includes(r.id))).toBe(false);
@@ -328,7 +351,10 @@ describe('listQueue', () => {
       const q = Q(partial);
       const want = expected(refs, q);
       const rows = await walk(q, 50);
-      expect(rows.map((r) => r.id), JSON.stringify(partial)).toEqual(want);
+      expect(
+        rows.map((r) => r.id),
+        JSON.stringify(partial),
+      ).toEqual(want);
       for (const row of rows) {
         const ref = byId.get(row.id)!;
         expect(row.overdue, `${row.id} overdue`).toBe(overdueRef(ref));
@@ -391,7 +417,10 @@ describe('listQueue', () => {
     const refs = await reference();
     const ids = (await walk(Q({ overdue: true }), 50, looser)).map((r) => r.id);
     expect(ids).toEqual(
-      refs.filter((r) => r.state === 'submitted' && r.status !== 'closed' && overdueRef(r, looser)).sort(order('newest')).map((r) => r.id),
+      refs
+        .filter((r) => r.state === 'submitted' && r.status !== 'closed' && overdueRef(r, looser))
+        .sort(order('newest'))
+        .map((r) => r.id),
     );
   });
 });
@@ -488,9 +517,19 @@ describe('GET /staff/cases', () => {
         { list: 'label', code: 'label_902', position: 1, labels: JSON.stringify({ en: 'Old office' }), retired_at: new Date() },
       ])
       .execute();
-    const { id } = await t.db.selectFrom('reports').select('id').where('state', '=', 'submitted').where('status', '<>', 'closed').orderBy('id').executeTakeFirstOrThrow();
+    const { id } = await t.db
+      .selectFrom('reports')
+      .select('id')
+      .where('state', '=', 'submitted')
+      .where('status', '<>', 'closed')
+      .orderBy('id')
+      .executeTakeFirstOrThrow();
     const before = await t.db.selectFrom('reports').select('labels').where('id', '=', id).executeTakeFirstOrThrow();
-    await t.db.updateTable('reports').set({ labels: ['label_901', 'label_902'] }).where('id', '=', id).execute();
+    await t.db
+      .updateTable('reports')
+      .set({ labels: ['label_901', 'label_902'] })
+      .where('id', '=', id)
+      .execute();
     try {
       const res = await request(app).get('/staff/cases?label=label_902');
       expect(res.status).toBe(200);
@@ -514,7 +553,9 @@ describe('GET /staff/cases', () => {
       '/staff/cases?cursor=%25%25%25',
       '/staff/cases?cursor=' + Buffer.from('{"s":"newest","t":"x","i":"y"}').toString('base64url'),
       '/staff/cases?cursor=' +
-        Buffer.from(JSON.stringify({ s: 'newest', t: '2026-02-30T10:20:30.123456Z', i: '1a2b3c4d-0000-4000-8000-00000000abcd' })).toString('base64url'),
+        Buffer.from(JSON.stringify({ s: 'newest', t: '2026-02-30T10:20:30.123456Z', i: '1a2b3c4d-0000-4000-8000-00000000abcd' })).toString(
+          'base64url',
+        ),
       '/staff/cases?category=family&category=digital&label[]=x',
       '/staff/cases?assignee=me&region=atlantis&community=%00',
     ];

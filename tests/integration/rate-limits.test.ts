@@ -16,8 +16,7 @@ import { addStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';
  */
 type Agent = ReturnType<typeof request.agent>;
 type From = { ip: string } | { circuit: string };
-const headersFor = (from: From): Record<string, string> =>
-  'ip' in from ? { 'X-Forwarded-For': from.ip } : { [CIRCUIT_HEADER]: from.circuit };
+const headersFor = (from: From): Record<string, string> => ('ip' in from ? { 'X-Forwarded-For': from.ip } : { [CIRCUIT_HEADER]: from.circuit });
 let nextAddress = 1;
 const freshIp = (): From => ({ ip: `198.51.100.${nextAddress++}` });
 
@@ -61,7 +60,9 @@ describe('staff sign-in under parallel requests', () => {
     const from = freshIp();
     const ready = await passwordAgents(16, from);
     const statuses = await Promise.all(
-      ready.map(({ agent, token }) => agent.post('/staff/sign-in').type('form').send({ _csrf: token, email: s.email, password: 'wrong wrong wrong' })),
+      ready.map(({ agent, token }) =>
+        agent.post('/staff/sign-in').type('form').send({ _csrf: token, email: s.email, password: 'wrong wrong wrong' }),
+      ),
     );
     expect(tally(statuses.map((r) => r.status))).toEqual({ 401: 5, 429: 11 });
     expect(await failures(s)).toBe(5);
@@ -83,7 +84,10 @@ describe('staff sign-in under parallel requests', () => {
     );
     expect(tally(statuses.map((r) => r.status))).toEqual({ 401: 5, 429: 11 });
     expect(await failures(s)).toBe(5);
-    const right = await agent.post('/staff/two-factor').type('form').send({ _csrf: codeToken, code: currentTotp(s.totpSecret) });
+    const right = await agent
+      .post('/staff/two-factor')
+      .type('form')
+      .send({ _csrf: codeToken, code: currentTotp(s.totpSecret) });
     expect(right.status).toBe(429);
   });
 
@@ -93,7 +97,14 @@ describe('staff sign-in under parallel requests', () => {
     const token = await staffCsrf(agent, '/staff/sign-in');
     await agent.post('/staff/sign-in').type('form').send({ _csrf: token, email: s.email, password: s.password });
     const codeToken = await staffCsrf(agent, '/staff/two-factor');
-    expect((await agent.post('/staff/two-factor').type('form').send({ _csrf: codeToken, code: currentTotp(s.totpSecret) })).status).toBe(303);
+    expect(
+      (
+        await agent
+          .post('/staff/two-factor')
+          .type('form')
+          .send({ _csrf: codeToken, code: currentTotp(s.totpSecret) })
+      ).status,
+    ).toBe(303);
     const accountToken = await staffCsrf(agent, '/staff/account');
     const next = 'a new and long enough passphrase 4821';
     const statuses = await Promise.all(
@@ -175,7 +186,9 @@ describe('receipts and submissions: only failures count; visitors kept apart', (
         return { agent, token: await csrfFrom(agent, '/en/status') };
       }),
     );
-    const statuses = await Promise.all(ready.map(({ agent, token }) => agent.post('/en/status').type('form').send({ _csrf: token, receipt: WRONG_RECEIPT })));
+    const statuses = await Promise.all(
+      ready.map(({ agent, token }) => agent.post('/en/status').type('form').send({ _csrf: token, receipt: WRONG_RECEIPT })),
+    );
     expect(tally(statuses.map((r) => r.status))).toEqual({ 422: 4, 429: 12 });
   });
 

@@ -21,7 +21,10 @@ afterAll(async () => {
   await t.close();
 });
 
-type Layer = { route?: { path: string; methods: Record<string, boolean>; stack: { name: string; handle: { stage?: string } }[] }; handle: { stack?: Layer[] } };
+type Layer = {
+  route?: { path: string; methods: Record<string, boolean>; stack: { name: string; handle: { stage?: string } }[] };
+  handle: { stack?: Layer[] };
+};
 type Line = { method: 'get' | 'post'; path: string; guards: { name: string; stage?: string }[] };
 
 /** Every route line of the reporter router (/{lang}/…), from the app's real router. */
@@ -46,7 +49,10 @@ const stageOf = (line: Line) => line.guards.find((g) => g.name === 'requireRepor
 function reporterToken(res: Response): SessionToken {
   const name = cookieName(t.config, 'reporter');
   // The last one set (a sign-in first clears any earlier session's cookie).
-  const raw = ([] as string[]).concat(res.headers['set-cookie'] ?? []).filter((c) => c.startsWith(`${name}=`)).at(-1);
+  const raw = ([] as string[])
+    .concat(res.headers['set-cookie'] ?? [])
+    .filter((c) => c.startsWith(`${name}=`))
+    .at(-1);
   const token = raw && parseSessionToken(decodeURIComponent(raw.slice(name.length + 1).split(';')[0]!));
   if (!token) throw new Error('no reporter session cookie');
   return token;
@@ -60,7 +66,11 @@ async function dropStage(token: SessionToken): Promise<Record<string, unknown>> 
   const row = await db.selectFrom('sessions').select('payload').where('id_hash', '=', token.idHash).executeTakeFirstOrThrow();
   const { stage, ...old } = decryptJson<Record<string, unknown>>(token.key, row.payload, payloadContext(token));
   expect(stage).toBeDefined(); // written with a stage now
-  await db.updateTable('sessions').set({ payload: encryptJson(token.key, old, payloadContext(token)) }).where('id_hash', '=', token.idHash).execute();
+  await db
+    .updateTable('sessions')
+    .set({ payload: encryptJson(token.key, old, payloadContext(token)) })
+    .where('id_hash', '=', token.idHash)
+    .execute();
   return old;
 }
 
@@ -96,9 +106,30 @@ describe('reporter session stages on the route line', () => {
   it('a pending session (receipt not yet typed back) is refused on every route that needs signing in', async () => {
     const { agent, csrf } = await justFiled();
     const counts = async () => ({
-      messages: Number((await t.testDb.db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
-      evidence: Number((await t.testDb.db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
-      reports: Number((await t.testDb.db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+      messages: Number(
+        (
+          await t.testDb.db
+            .selectFrom('messages')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+      evidence: Number(
+        (
+          await t.testDb.db
+            .selectFrom('evidence')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+      reports: Number(
+        (
+          await t.testDb.db
+            .selectFrom('reports')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
     });
     const before = await counts();
     const signedInLines = reporterLines().filter((l) => l.path.startsWith('/status/') && l.path !== '/status/leave');
@@ -138,9 +169,16 @@ describe('reporter session stages on the route line', () => {
     const server: Listening = await listen(t.app);
     try {
       const res = await fetch(`${server.base}/en/status`);
-      const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const cookie = res.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const csrf = /name="_csrf" value="([^"]+)"/.exec(await res.text())![1]!;
-      const upload = await startUpload(server.port, { cookie, csrf }, { path: '/en/status/evidence', fileBytes: 50_000_000, initialFileBytes: 1024, fields: {} });
+      const upload = await startUpload(
+        server.port,
+        { cookie, csrf },
+        { path: '/en/status/evidence', fileBytes: 50_000_000, initialFileBytes: 1024, fields: {} },
+      );
       // Only a kilobyte of fifty megabytes sent: the answer comes without the rest.
       await expect.poll(() => upload.response(), { timeout: 5000 }).toMatch(/^HTTP\/1\.1 401 /);
       upload.socket.destroy();

@@ -14,7 +14,14 @@ afterAll(async () => {
 });
 
 const count = async (table: 'reports' | 'evidence' | 'evidence_chunks' | 'messages' | 'sessions') =>
-  Number((await t.testDb.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await t.testDb.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('reporter journey', () => {
   it('files a report, shows the receipt once, confirms it, and opens the status page', async () => {
@@ -37,7 +44,10 @@ describe('reporter journey', () => {
     expect(wrong.text).toContain('does not match');
     expect(wrong.text).toContain(receipt); // still shown, so it can be copied again
 
-    const ok = await agent.post('/en/report/receipt').type('form').send({ _csrf: confirmToken, receipt: receipt!.replace(/ /g, '-') });
+    const ok = await agent
+      .post('/en/report/receipt')
+      .type('form')
+      .send({ _csrf: confirmToken, receipt: receipt!.replace(/ /g, '-') });
     expect(ok.status).toBe(303);
     const status = await agent.get('/en/status?confirmed=1');
     expect(status.status).toBe(200);
@@ -53,11 +63,7 @@ describe('reporter journey', () => {
     expect(receipt).toMatch(/^\d{20}$/);
     const staffSessions = await t.testDb.db.selectFrom('sessions').select('kind').where('kind', '=', 'staff').execute();
     expect(staffSessions).toHaveLength(0);
-    const row = await t.testDb.db
-      .selectFrom('reports')
-      .selectAll()
-      .orderBy('submitted_at', 'desc')
-      .executeTakeFirstOrThrow();
+    const row = await t.testDb.db.selectFrom('reports').selectAll().orderBy('submitted_at', 'desc').executeTakeFirstOrThrow();
     expect(row.state).toBe('submitted');
     expect(row.categories).toEqual(['threats', 'family']);
     expect(row.region).toBe('london');
@@ -73,7 +79,9 @@ describe('reporter journey', () => {
   });
 
   it('P5: the receipt alone reads the report, the thread and the evidence; a wrong receipt reads nothing', async () => {
-    const image = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#884422' } }).png().toBuffer();
+    const image = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#884422' } })
+      .png()
+      .toBuffer();
     const { receipt } = await fileReport(t.app, VALID_REPORT, [{ name: 'photo.png', content: image }]);
 
     const { agent, res } = await signInWithReceipt(t.app, receipt);
@@ -89,11 +97,14 @@ describe('reporter journey', () => {
     expect(page.text).toContain('phoned my mother in Urumqi');
     expect(page.text).toContain('They called again today.');
     const id = /\/en\/status\/evidence\/([0-9a-f-]{36})/.exec(page.text)![1]!;
-    const file = await second.agent.get(`/en/status/evidence/${id}`).buffer(true).parse((r, cb) => {
-      const parts: Buffer[] = [];
-      r.on('data', (c: Buffer) => parts.push(c));
-      r.on('end', () => cb(null, Buffer.concat(parts)));
-    });
+    const file = await second.agent
+      .get(`/en/status/evidence/${id}`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const parts: Buffer[] = [];
+        r.on('data', (c: Buffer) => parts.push(c));
+        r.on('end', () => cb(null, Buffer.concat(parts)));
+      });
     expect(file.status).toBe(200);
     expect(file.headers['content-disposition']).toContain('attachment');
     const meta = await sharp(file.body as Buffer).metadata();
@@ -180,7 +191,13 @@ describe('pages and routing', () => {
     const res = await request(t.app).get('/').set('Accept-Language', 'ug-CN,ug;q=0.9,en;q=0.5');
     expect(res.status).toBe(302);
     expect(res.headers['location']).toBe('/ug/');
-    for (const [lang, dir] of [['en', 'ltr'], ['zh-hans', 'ltr'], ['zh-hant', 'ltr'], ['ug', 'rtl'], ['bo', 'ltr']]) {
+    for (const [lang, dir] of [
+      ['en', 'ltr'],
+      ['zh-hans', 'ltr'],
+      ['zh-hant', 'ltr'],
+      ['ug', 'rtl'],
+      ['bo', 'ltr'],
+    ]) {
       for (const path of ['/', '/report', '/status', '/emergency']) {
         const page = await request(t.app).get(`/${lang}${path}`);
         expect(page.status, `${lang}${path}`).toBe(200);

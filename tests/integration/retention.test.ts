@@ -12,10 +12,27 @@ let t: TestApp;
 const count = async (table: 'reports' | 'evidence' | 'evidence_chunks' | 'messages' | 'sessions', reportIds: string[]) => {
   const db = t.testDb.db;
   if (table === 'evidence_chunks') {
-    return Number((await db.selectFrom('evidence_chunks').innerJoin('evidence', 'evidence.id', 'evidence_chunks.evidence_id').select((eb) => eb.fn.countAll().as('n')).where('evidence.report_id', 'in', reportIds).executeTakeFirstOrThrow()).n);
+    return Number(
+      (
+        await db
+          .selectFrom('evidence_chunks')
+          .innerJoin('evidence', 'evidence.id', 'evidence_chunks.evidence_id')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('evidence.report_id', 'in', reportIds)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   }
   const column = table === 'reports' ? 'id' : 'report_id';
-  return Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).where(sql.ref(column), 'in', reportIds).executeTakeFirstOrThrow()).n);
+  return Number(
+    (
+      await db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where(sql.ref(column), 'in', reportIds)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 };
 
 async function fileClosed(daysAgo: number): Promise<string> {
@@ -26,7 +43,12 @@ async function fileClosed(daysAgo: number): Promise<string> {
   const row = await t.testDb.db.selectFrom('reports').select('id').orderBy('submitted_at', 'desc').executeTakeFirstOrThrow();
   await t.testDb.db
     .updateTable('reports')
-    .set({ status: 'closed', closing_outcome: 'resolved', closed_at: new Date(Date.now() - daysAgo * 86_400_000), submitted_at: new Date(Date.now() - (daysAgo + 30) * 86_400_000) })
+    .set({
+      status: 'closed',
+      closing_outcome: 'resolved',
+      closed_at: new Date(Date.now() - daysAgo * 86_400_000),
+      submitted_at: new Date(Date.now() - (daysAgo + 30) * 86_400_000),
+    })
     .where('id', '=', row.id)
     .execute();
   return row.id;
@@ -44,8 +66,13 @@ describe('retention', () => {
     const old = [await fileClosed(400), await fileClosed(380)];
     const recent = await fileClosed(100);
     const extended = await fileClosed(500);
-    await t.testDb.db.updateTable('reports').set({ retain_until: new Date(Date.now() + 30 * 86_400_000) }).where('id', '=', extended).execute();
-    for (const table of ['reports', 'evidence', 'evidence_chunks', 'messages', 'sessions'] as const) expect(await count(table, old), table).toBeGreaterThan(0);
+    await t.testDb.db
+      .updateTable('reports')
+      .set({ retain_until: new Date(Date.now() + 30 * 86_400_000) })
+      .where('id', '=', extended)
+      .execute();
+    for (const table of ['reports', 'evidence', 'evidence_chunks', 'messages', 'sessions'] as const)
+      expect(await count(table, old), table).toBeGreaterThan(0);
 
     const now = new Date();
     const year = now.getUTCFullYear();
@@ -67,11 +94,25 @@ describe('retention', () => {
 
   it('two instances purging at once delete each case once', async () => {
     const due = [await fileClosed(400), await fileClosed(401), await fileClosed(402)];
-    const archivedBefore = Number((await t.testDb.db.selectFrom('stats_archive').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const archivedBefore = Number(
+      (
+        await t.testDb.db
+          .selectFrom('stats_archive')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     const results = await Promise.all([purge(t.testDb.db, { closedRetentionDays: 365 }), purge(t.testDb.db, { closedRetentionDays: 365 })]);
     expect(results.reduce((a, r) => a + r.deleted, 0)).toBe(3);
     expect(await count('reports', due)).toBe(0);
-    const archivedAfter = Number((await t.testDb.db.selectFrom('stats_archive').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const archivedAfter = Number(
+      (
+        await t.testDb.db
+          .selectFrom('stats_archive')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     expect(archivedAfter - archivedBefore).toBe(3); // archived once each, not twice
   });
 });
@@ -101,7 +142,10 @@ describe('caseworker retention actions', () => {
     // Refused: no reason, a malformed date, a date before the deletion date, a date too far ahead.
     const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
     const refuse = async (form: Record<string, string>, field: string) => {
-      const res = await agent.post(`/staff/cases/${soon}/retention`).type('form').send({ _csrf: token, ...form });
+      const res = await agent
+        .post(`/staff/cases/${soon}/retention`)
+        .type('form')
+        .send({ _csrf: token, ...form });
       expect(res.status, JSON.stringify(form)).toBe(422);
       expect(res.text).toContain(`id="${field}-error"`);
     };
@@ -113,7 +157,10 @@ describe('caseworker retention actions', () => {
     expect((await t.testDb.db.selectFrom('reports').select('retain_until').where('id', '=', soon).executeTakeFirstOrThrow()).retain_until).toBeNull();
 
     const reason = 'Met Police investigation CANARY-RETAIN-7731 still open';
-    const ok = await agent.post(`/staff/cases/${soon}/retention`).type('form').send({ _csrf: token, retain_until: inDays(200), retain_reason: reason });
+    const ok = await agent
+      .post(`/staff/cases/${soon}/retention`)
+      .type('form')
+      .send({ _csrf: token, retain_until: inDays(200), retain_reason: reason });
     expect(ok.status).toBe(303);
     const page = await agent.get(`/staff/cases/${soon}`);
     expect(page.text).toContain(`Kept until ${inDays(200)}: ${reason}`); // the note, decrypted for the caseworker
@@ -122,11 +169,20 @@ describe('caseworker retention actions', () => {
     const dump = await dumpAllTables(t.testDb.db);
     expect(contains(dump, 'Met Police investigation')).toBe(false);
     expect(dump).toContain('case_notes'); // the dump sees the notes table
-    const entry = await t.testDb.db.selectFrom('audit_log').select('details').where('action', '=', 'case.retention_extended').where('case_id', '=', soon).executeTakeFirstOrThrow();
+    const entry = await t.testDb.db
+      .selectFrom('audit_log')
+      .select('details')
+      .where('action', '=', 'case.retention_extended')
+      .where('case_id', '=', soon)
+      .executeTakeFirstOrThrow();
     expect(entry.details).toMatchObject({ until: inDays(200) });
 
     // Past the period by 10 more days: still kept, because of the extension.
-    await t.testDb.db.updateTable('reports').set({ closed_at: new Date(Date.now() - 375 * 86_400_000) }).where('id', '=', soon).execute();
+    await t.testDb.db
+      .updateTable('reports')
+      .set({ closed_at: new Date(Date.now() - 375 * 86_400_000) })
+      .where('id', '=', soon)
+      .execute();
     await purge(t.testDb.db, { closedRetentionDays: 365 });
     expect(await count('reports', [soon])).toBe(1);
     expect(rowOf((await agent.get('/staff/cases?status=closed')).text, soon)).not.toContain('Deleted on');
@@ -152,7 +208,12 @@ describe('caseworker retention actions', () => {
     expect(after.text).toContain('name="receipt"'); // the reporter's session went with it: asked for a receipt again
     expect(after.text).not.toContain('Withdraw and delete my report');
     expect((await agent.get(`/staff/cases/${id}`)).status).toBe(404);
-    const entry = await t.testDb.db.selectFrom('audit_log').select(['actor_id']).where('action', '=', 'case.deleted_as_spam').where('case_id', '=', id).executeTakeFirst();
+    const entry = await t.testDb.db
+      .selectFrom('audit_log')
+      .select(['actor_id'])
+      .where('action', '=', 'case.deleted_as_spam')
+      .where('case_id', '=', id)
+      .executeTakeFirst();
     expect(entry).toBeDefined();
   });
 

@@ -43,7 +43,11 @@ beforeAll(async () => {
     .where('r.first_response_at', 'is not', null)
     .orderBy('r.created_at')
     .executeTakeFirst();
-  const fallback = await db.selectFrom('referrals').select(['report_id as id', 'id as referral_id', 'destination']).orderBy('created_at').executeTakeFirstOrThrow();
+  const fallback = await db
+    .selectFrom('referrals')
+    .select(['report_id as id', 'id as referral_id', 'destination'])
+    .orderBy('created_at')
+    .executeTakeFirstOrThrow();
   const chosen = row ?? fallback;
   caseId = chosen.id;
   referral = { id: chosen.referral_id, destination: chosen.destination };
@@ -65,7 +69,13 @@ describe('a seeded case, opened by a real caseworker', () => {
     expect(shows(page, words.REFERRAL_NOTES)).toBe(true); // the note the referral was made on
     const messages = await t.testDb.db.selectFrom('messages').select('author').where('report_id', '=', caseId).execute();
     if (messages.some((m) => m.author === 'reporter')) expect(shows(page, [...words.REPORTER_ADDS, ...words.REPORTER_REPLIES])).toBe(true);
-    for (const action of ['Viewed the case', 'Changed the status', 'Added an internal note', 'Sent a message to the reporter', 'Recorded a referral']) {
+    for (const action of [
+      'Viewed the case',
+      'Changed the status',
+      'Added an internal note',
+      'Sent a message to the reporter',
+      'Recorded a referral',
+    ]) {
       expect(page).toContain(action);
     }
     expect(page).toMatch(/Aylin Demir|Tom Hughes|Mei Lin Cheng/);

@@ -26,7 +26,14 @@ let t: TestApp;
 let summary: DemoSummary;
 
 const count = async (table: 'reports' | 'messages' | 'case_notes' | 'referrals' | 'stats_archive' | 'audit_log' | 'users') =>
-  Number((await t.testDb.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await t.testDb.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 const counts = async () => ({
   reports: await count('reports'),
   messages: await count('messages'),
@@ -48,7 +55,12 @@ async function dueWithin(app: TestApp, retentionDays: number, days: number): Pro
 
 beforeAll(async () => {
   t = await createTestApp();
-  summary = await seedDemo(t.testDb.db, { count: 120, teamKey: await currentTeamKey(t.testDb.db), closedRetentionDays: 365, random: mulberry32(2026) });
+  summary = await seedDemo(t.testDb.db, {
+    count: 120,
+    teamKey: await currentTeamKey(t.testDb.db),
+    closedRetentionDays: 365,
+    random: mulberry32(2026),
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -72,7 +84,10 @@ describe('seed --demo and retention', () => {
     expect(await purge(t.testDb.db, { closedRetentionDays: 365 })).toEqual({ ran: true, due: [], deleted: 0 });
     expect(await counts()).toEqual(before);
     // Two years of work: closed cases from the last year, open ones from any time.
-    const oldest = await t.testDb.db.selectFrom('reports').select((eb) => eb.fn.min('created_at').as('at')).executeTakeFirstOrThrow();
+    const oldest = await t.testDb.db
+      .selectFrom('reports')
+      .select((eb) => eb.fn.min('created_at').as('at'))
+      .executeTakeFirstOrThrow();
     expect(Date.now() - new Date(oldest.at!).getTime()).toBeGreaterThan(400 * DAY);
   });
 
@@ -82,7 +97,8 @@ describe('seed --demo and retention', () => {
       const s = await seedDemo(other.testDb.db, { count: 40, teamKey: await currentTeamKey(other.testDb.db), closedRetentionDays: days });
       expect(await dueWithin(other, days, Math.min(30, days / 2))).toBe(0);
       expect((await purge(other.testDb.db, { closedRetentionDays: days })).deleted).toBe(0);
-      if (days === 3650) expect(s.archived).toBe(0); // nothing two years old is past ten years
+      if (days === 3650)
+        expect(s.archived).toBe(0); // nothing two years old is past ten years
       else expect(s.archived).toBeGreaterThan(s.live); // most of two years is long gone
       expect((await verifyAuditChain(other.testDb.db)).ok).toBe(true);
     } finally {
@@ -122,7 +138,9 @@ describe('seed --demo looks like real work', () => {
           or (r.closed_at is not null and not exists (select 1 from audit_log a where a.case_id = r.id and a.at = r.closed_at
                 and a.action = 'case.status_changed' and a.details->>'to' = 'closed' and a.details->>'outcome' = r.closing_outcome))
           or exists (select 1 from messages m where m.report_id = r.id and (m.created_at < r.created_at or m.created_at > now()))
-          or exists (select 1 from case_notes n where n.report_id = r.id and (n.created_at < r.created_at or n.created_at > now()))`.execute(t.testDb.db);
+          or exists (select 1 from case_notes n where n.report_id = r.id and (n.created_at < r.created_at or n.created_at > now()))`.execute(
+      t.testDb.db,
+    );
     expect(mismatches.rows).toEqual([]);
     const actors = await sql<{ n: number }>`
       select count(*)::int as n from audit_log a where a.case_id is not null
@@ -137,9 +155,23 @@ describe('seed --demo looks like real work', () => {
     const seeded = entries.map((e) => e.at.getTime());
     expect(seeded.slice(1).every((at, i) => at >= seeded[i]!)).toBe(true);
     expect(new Set(entries.map((e) => e.action))).toEqual(
-      new Set(['staff.created', 'case.viewed', 'case.status_changed', 'case.assigned', 'case.labels_changed', 'case.note_added', 'case.message_sent', 'case.referred', 'retention.purged']),
+      new Set([
+        'staff.created',
+        'case.viewed',
+        'case.status_changed',
+        'case.assigned',
+        'case.labels_changed',
+        'case.note_added',
+        'case.message_sent',
+        'case.referred',
+        'retention.purged',
+      ]),
     );
-    const purged = await db.selectFrom('audit_log').select(sql<number>`sum((details->>'deleted')::int)`.as('n')).where('action', '=', 'retention.purged').executeTakeFirstOrThrow();
+    const purged = await db
+      .selectFrom('audit_log')
+      .select(sql<number>`sum((details->>'deleted')::int)`.as('n'))
+      .where('action', '=', 'retention.purged')
+      .executeTakeFirstOrThrow();
     expect(Number(purged.n)).toBe(summary.archived); // each archived case was deleted by a recorded purge
     await Promise.all(Array.from({ length: 16 }, () => audit(db, { action: 'stats.viewed' })));
     const result = await verifyAuditChain(db);
@@ -158,7 +190,10 @@ describe('seed --demo looks like real work', () => {
     const reported = new Map(agg.firstResponse.map((f) => [f.quarter, f.answered + f.unanswered]));
     const live = await sql<{ q: string; n: number }>`
       select to_char(date_trunc('quarter', submitted_at), 'YYYY-MM-DD') as q, count(*)::int as n from reports group by 1`.execute(db);
-    const archived = await sql<{ q: string; n: number }>`select to_char(quarter, 'YYYY-MM-DD') as q, count(*)::int as n from stats_archive group by 1`.execute(db);
+    const archived = await sql<{
+      q: string;
+      n: number;
+    }>`select to_char(quarter, 'YYYY-MM-DD') as q, count(*)::int as n from stats_archive group by 1`.execute(db);
     const expected = new Map<string, number>();
     for (const { q, n } of [...live.rows, ...archived.rows]) expected.set(q, (expected.get(q) ?? 0) + n);
     expect(Object.fromEntries(reported)).toEqual(Object.fromEntries(expected));
@@ -175,7 +210,14 @@ describe('seed --demo looks like real work', () => {
     const archivedBoth = await db
       .transaction()
       .execute(async (trx) => {
-        const before = Number((await trx.selectFrom('stats_archive').select(sql<number>`max(id)`.as('m')).executeTakeFirstOrThrow()).m);
+        const before = Number(
+          (
+            await trx
+              .selectFrom('stats_archive')
+              .select(sql<number>`max(id)`.as('m'))
+              .executeTakeFirstOrThrow()
+          ).m,
+        );
         for (const r of pair) {
           await archiveForStatistics(trx, r.id);
           const { categories, community, region, suspected_state, urgent, status, closing_outcome, referred, first_response_at } = r;
@@ -211,10 +253,23 @@ describe('seed --demo refuses anything but a fresh installation', () => {
     try {
       await other.testDb.db
         .insertInto('stats_archive')
-        .values({ quarter: '2025-01-01', categories: ['threats'], community: 'uyghur', region: 'london', suspected_state: 'china', urgent: false, status: 'closed', closing_outcome: 'resolved', referred: false, first_response_days: 2 })
+        .values({
+          quarter: '2025-01-01',
+          categories: ['threats'],
+          community: 'uyghur',
+          region: 'london',
+          suspected_state: 'china',
+          urgent: false,
+          status: 'closed',
+          closing_outcome: 'resolved',
+          referred: false,
+          first_response_days: 2,
+        })
         .execute();
       const users = await other.testDb.db.selectFrom('users').select('id').execute();
-      const err = await seedDemo(other.testDb.db, { count: 5, teamKey: await currentTeamKey(other.testDb.db), closedRetentionDays: 365 }).catch((e: unknown) => e);
+      const err = await seedDemo(other.testDb.db, { count: 5, teamKey: await currentTeamKey(other.testDb.db), closedRetentionDays: 365 }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(SeedRefused);
       expect(String(err)).toMatch(/statistics of deleted reports/);
       expect(await other.testDb.db.selectFrom('users').select('id').execute()).toEqual(users);
@@ -227,11 +282,32 @@ describe('seed --demo refuses anything but a fresh installation', () => {
     const other = await createTestApp();
     try {
       const teamKey = await currentTeamKey(other.testDb.db);
-      const results = await Promise.allSettled(Array.from({ length: 4 }, () => seedDemo(other.testDb.db, { count: 10, teamKey, closedRetentionDays: 365 })));
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, () => seedDemo(other.testDb.db, { count: 10, teamKey, closedRetentionDays: 365 })),
+      );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of results.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(SeedRefused);
-      expect(Number((await other.testDb.db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBe(10);
-      expect(Number((await other.testDb.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).where('email', 'like', '%@seed.invalid').executeTakeFirstOrThrow()).n)).toBe(3);
+      expect(
+        Number(
+          (
+            await other.testDb.db
+              .selectFrom('reports')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      ).toBe(10);
+      expect(
+        Number(
+          (
+            await other.testDb.db
+              .selectFrom('users')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('email', 'like', '%@seed.invalid')
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      ).toBe(3);
       expect((await verifyAuditChain(other.testDb.db)).ok).toBe(true);
     } finally {
       await other.close();
@@ -240,6 +316,7 @@ describe('seed --demo refuses anything but a fresh installation', () => {
 
   it('refuses a count that is not a whole number of at least one', async () => {
     const teamKey = await currentTeamKey(t.testDb.db);
-    for (const n of [0, -1, 1.5, Number.NaN]) await expect(seedDemo(t.testDb.db, { count: n, teamKey, closedRetentionDays: 365 })).rejects.toThrow(/count/);
+    for (const n of [0, -1, 1.5, Number.NaN])
+      await expect(seedDemo(t.testDb.db, { count: n, teamKey, closedRetentionDays: 365 })).rejects.toThrow(/count/);
   });
 });

@@ -17,14 +17,23 @@ const ONION = `${'a'.repeat(28)}${'b2'.repeat(14)}.onion`;
 async function post(path: string, form: Record<string, string>) {
   const agent = await signInStaff(t, admin);
   const token = await staffCsrf(agent, '/admin/settings');
-  return agent.post(path).redirects(0).type('form').send({ _csrf: token, ...form });
+  return agent
+    .post(path)
+    .redirects(0)
+    .type('form')
+    .send({ _csrf: token, ...form });
 }
 
 const stored = async () =>
   Object.fromEntries((await t.testDb.db.selectFrom('settings').select(['key', 'value']).execute()).map((r) => [r.key, r.value]));
 
 const auditDetails = async () =>
-  (await t.testDb.db.selectFrom('audit_log').select(['action', 'actor_id', 'details']).where('action', '=', 'settings.changed').orderBy('seq').execute());
+  await t.testDb.db
+    .selectFrom('audit_log')
+    .select(['action', 'actor_id', 'details'])
+    .where('action', '=', 'settings.changed')
+    .orderBy('seq')
+    .execute();
 
 /** Reports with hand-set triage fields, enough to make a count visible in statistics. */
 const addReports = (n: number, f: ReportFacts) => insertReports(t, n, f);
@@ -59,7 +68,12 @@ describe('settings', () => {
     });
     expect(res.status).toBe(303);
     expect(res.headers['location']).toBe('/admin/settings?notice=saved');
-    expect(await stored()).toMatchObject({ org_name: 'Harbour Scotland', org_contact: 'help@harbour.example', quick_exit_url: 'https://www.example.com/news', onion_address: ONION });
+    expect(await stored()).toMatchObject({
+      org_name: 'Harbour Scotland',
+      org_contact: 'help@harbour.example',
+      quick_exit_url: 'https://www.example.com/news',
+      onion_address: ONION,
+    });
 
     const page = await request(t.app).get('/ug/report');
     expect(page.status).toBe(200);
@@ -73,9 +87,17 @@ describe('settings', () => {
     expect(page.text).toContain('\u2068help@harbour.example\u2069'); // isolated, so it reads left to right in Uyghur
 
     const entries = (await auditDetails()).slice(before);
-    expect(entries.map((e) => (e.details as Record<string, string>)['setting']).sort()).toEqual(['onion_address', 'org_contact', 'org_name', 'quick_exit_url']);
+    expect(entries.map((e) => (e.details as Record<string, string>)['setting']).sort()).toEqual([
+      'onion_address',
+      'org_contact',
+      'org_name',
+      'quick_exit_url',
+    ]);
     expect(entries.every((e) => e.actor_id === admin.id)).toBe(true);
-    expect(entries.find((e) => (e.details as Record<string, string>)['setting'] === 'org_name')!.details).toMatchObject({ from: 'Test Community Aid', to: 'Harbour Scotland' });
+    expect(entries.find((e) => (e.details as Record<string, string>)['setting'] === 'org_name')!.details).toMatchObject({
+      from: 'Test Community Aid',
+      to: 'Harbour Scotland',
+    });
 
     // Saving the same values again changes nothing and writes no audit entry.
     const again = await post('/admin/settings', { org_name: 'Harbour Scotland' });
@@ -111,8 +133,14 @@ describe('settings', () => {
     const agent = await signInStaff(t, admin);
     const q = '?from=2026-Q1&to=2026-Q1';
     const region = async () => {
-      const json = (await agent.get(`/admin/statistics.json${q}`)).body as { rules: { threshold: number }; tables: { id: string; rows: { label: string; cells: string[] }[] }[] };
-      return { threshold: json.rules.threshold, wales: json.tables.find((x) => x.id === 'region-quarter')!.rows.find((r) => r.label === 'Wales')!.cells[0] };
+      const json = (await agent.get(`/admin/statistics.json${q}`)).body as {
+        rules: { threshold: number };
+        tables: { id: string; rows: { label: string; cells: string[] }[] }[];
+      };
+      return {
+        threshold: json.rules.threshold,
+        wales: json.tables.find((x) => x.id === 'region-quarter')!.rows.find((r) => r.label === 'Wales')!.cells[0],
+      };
     };
     expect(await region()).toEqual({ threshold: 10, wales: '[c]' });
     expect((await post('/admin/settings', { stats_threshold: '5' })).status).toBe(303);
@@ -126,7 +154,11 @@ describe('settings', () => {
     const [late] = await addReports(1, { region: 'scotland', at: new Date(Date.now() - 5 * 3_600_000).toISOString() });
     // A case label (the administrator's list) finds this one case in the queue.
     const probe = await t.testDb.db.transaction().execute((trx) => addListItem(trx, 'label', { en: 'Target probe' }));
-    await t.testDb.db.updateTable('reports').set({ created_at: new Date(Date.now() - 5 * 3_600_000), labels: [probe] }).where('id', '=', late!).execute();
+    await t.testDb.db
+      .updateTable('reports')
+      .set({ created_at: new Date(Date.now() - 5 * 3_600_000), labels: [probe] })
+      .where('id', '=', late!)
+      .execute();
     const cw = await signInStaff(t, caseworker);
     const overdue = async () => (await cw.get(`/staff/cases?label=${probe}&overdue=yes`)).text.includes(`/staff/cases/${late}`);
     expect(await overdue()).toBe(false); // 5 hours < 48
@@ -149,7 +181,10 @@ describe('lists', () => {
     const real = (await t.testDb.db.selectFrom('reports').select('id').where('region', '=', 'northern_ireland').executeTakeFirstOrThrow()).id;
     await addReports(14, { region: 'northern_ireland', at: new Date().toISOString() });
 
-    const renamed = await post('/admin/settings/lists/region/northern_ireland', { label_en: 'Ulster and Northern Ireland', label_ug: 'شىمالىي ئىرېلاندىيە (يېڭى)' });
+    const renamed = await post('/admin/settings/lists/region/northern_ireland', {
+      label_en: 'Ulster and Northern Ireland',
+      label_ug: 'شىمالىي ئىرېلاندىيە (يېڭى)',
+    });
     expect(renamed.status).toBe(303);
     const retired = await post('/admin/settings/lists/region/northern_ireland/retire', {});
     expect(retired.status).toBe(303);
@@ -176,22 +211,37 @@ describe('lists', () => {
     const ad = await signInStaff(t, admin);
     const now = new Date();
     const quarter = `${now.getUTCFullYear()}-Q${Math.floor(now.getUTCMonth() / 3) + 1}`;
-    const json = (await ad.get(`/admin/statistics.json?from=${quarter}&to=${quarter}`)).body as { tables: { id: string; rows: { label: string; cells: string[] }[] }[] };
+    const json = (await ad.get(`/admin/statistics.json?from=${quarter}&to=${quarter}`)).body as {
+      tables: { id: string; rows: { label: string; cells: string[] }[] }[];
+    };
     const row = json.tables.find((x) => x.id === 'region-quarter')!.rows.find((r) => r.label === 'Ulster and Northern Ireland');
     expect(row?.cells[0]).toBe('15');
 
     // Restoring offers it again.
     expect((await post('/admin/settings/lists/region/northern_ireland/restore', {})).status).toBe(303);
     expect((await request(t.app).get('/en/report')).text).toContain('value="northern_ireland"');
-    const changes = (await auditDetails()).map((e) => e.details as Record<string, string>).filter((d) => d['code'] === 'northern_ireland').map((d) => d['change']);
+    const changes = (await auditDetails())
+      .map((e) => e.details as Record<string, string>)
+      .filter((d) => d['code'] === 'northern_ireland')
+      .map((d) => d['change']);
     expect(changes).toEqual(['renamed', 'retired', 'restored']);
   });
 
   it('adds a value that reporters can choose at once, labelled per language with English as the fallback', async () => {
     const res = await post('/admin/settings/lists/community', { label_en: 'Kazakh', 'label_zh-hans': '哈萨克族' });
     expect(res.status).toBe(303);
-    const item = await t.testDb.db.selectFrom('list_items').select(['code', 'position']).where('list', '=', 'community').where('code', '=', 'kazakh').executeTakeFirstOrThrow();
-    const last = await t.testDb.db.selectFrom('list_items').select('code').where('list', '=', 'community').orderBy('position', 'desc').executeTakeFirstOrThrow();
+    const item = await t.testDb.db
+      .selectFrom('list_items')
+      .select(['code', 'position'])
+      .where('list', '=', 'community')
+      .where('code', '=', 'kazakh')
+      .executeTakeFirstOrThrow();
+    const last = await t.testDb.db
+      .selectFrom('list_items')
+      .select('code')
+      .where('list', '=', 'community')
+      .orderBy('position', 'desc')
+      .executeTakeFirstOrThrow();
     expect(last.code).toBe('prefer_not_say'); // catch-alls stay last
     expect(item.code).toBe('kazakh');
     expect((await request(t.app).get('/zh-hans/report')).text).toContain('哈萨克族');

@@ -28,7 +28,9 @@ async function oldDatabase(): Promise<TestDb> {
     [INVITED, 'invited@example.org', '{caseworker}'],
   ] as const) {
     await sql`insert into users (id, email, display_name, roles, status, password_salt, password_verifier, public_key, private_key_wrapped, created_at)
-              values (${id}::uuid, ${email}, ${email}, ${roles}::text[], 'active', '\\x00', '\\x00', '\\x00', '\\x00', now() - interval '1 day')`.execute(t.db);
+              values (${id}::uuid, ${email}, ${email}, ${roles}::text[], 'active', '\\x00', '\\x00', '\\x00', '\\x00', now() - interval '1 day')`.execute(
+      t.db,
+    );
   }
   await sql`insert into key_grants (user_id, team_key_id, sealed_secret, approved_by, approved_at, sealed_at)
             select ${WAITING}::uuid, id, null, ${ADMIN}::uuid, now() - interval '2 hours', null from team_keys`.execute(t.db);
@@ -48,7 +50,9 @@ async function oldDatabase(): Promise<TestDb> {
   await sql`insert into invitations (id, token_hash, email, roles, invited_by, created_at, expires_at, used_at) values
     (gen_random_uuid(), '\\x11', 'invited@example.org', '{caseworker}', ${ADMIN}::uuid, now() - interval '3 days', now() + interval '4 days', now() - interval '1 day 1 minute'),
     (gen_random_uuid(), '\\x12', 'dup@example.org', '{caseworker}', ${ADMIN}::uuid, now() - interval '2 days', now() + interval '5 days', null),
-    (gen_random_uuid(), '\\x13', 'dup@example.org', '{caseworker}', ${ADMIN}::uuid, now() - interval '1 day', now() + interval '6 days', null)`.execute(t.db);
+    (gen_random_uuid(), '\\x13', 'dup@example.org', '{caseworker}', ${ADMIN}::uuid, now() - interval '1 day', now() + interval '6 days', null)`.execute(
+    t.db,
+  );
   return t;
 }
 
@@ -66,10 +70,17 @@ describe('staff migrations of 2026-12-01', () => {
         { id: FROM_CLI, created_via: 'cli', invited_by: null },
         { id: INVITED, created_via: 'invitation', invited_by: ADMIN },
       ]);
-      const open = await t.db.selectFrom('invitations').select('token_hash').where('email', '=', 'dup@example.org').where('revoked_at', 'is', null).execute();
+      const open = await t.db
+        .selectFrom('invitations')
+        .select('token_hash')
+        .where('email', '=', 'dup@example.org')
+        .where('revoked_at', 'is', null)
+        .execute();
       expect(open.map((i) => Buffer.from(i.token_hash).toString('hex'))).toEqual(['13']); // the newest
       await expect(
-        sql`insert into invitations (id, token_hash, email, roles, expires_at) values (gen_random_uuid(), '\\x14', 'dup@example.org', '{caseworker}', now() + interval '1 day')`.execute(t.db),
+        sql`insert into invitations (id, token_hash, email, roles, expires_at) values (gen_random_uuid(), '\\x14', 'dup@example.org', '{caseworker}', now() + interval '1 day')`.execute(
+          t.db,
+        ),
       ).rejects.toThrow();
     } finally {
       await t.close();
@@ -84,7 +95,9 @@ describe('staff migrations of 2026-12-01', () => {
       expect(users).toEqual([{ id: WAITING, access_requested_by: ADMIN }]);
       const grants = await t.db.selectFrom('key_grants').select(['user_id', 'sealed_at']).execute();
       expect(grants.map((g) => g.user_id)).toEqual([HOLDER]);
-      await expect(sql`insert into key_grants (user_id, team_key_id, sealed_secret) select ${WAITING}::uuid, id, null from team_keys`.execute(t.db)).rejects.toThrow();
+      await expect(
+        sql`insert into key_grants (user_id, team_key_id, sealed_secret) select ${WAITING}::uuid, id, null from team_keys`.execute(t.db),
+      ).rejects.toThrow();
     } finally {
       await t.close();
     }

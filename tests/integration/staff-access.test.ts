@@ -32,10 +32,14 @@ afterAll(async () => {
 
 async function approveAs(agent: Agent, userId: string, fields: Record<string, unknown> = { confirm: 'yes' }) {
   const token = await staffCsrf(agent, '/staff/access');
-  return agent.post(`/staff/access/${userId}/approve`).type('form').send({ _csrf: token, ...fields });
+  return agent
+    .post(`/staff/access/${userId}/approve`)
+    .type('form')
+    .send({ _csrf: token, ...fields });
 }
 const grantsOf = (userId: string) => t.testDb.db.selectFrom('key_grants').selectAll().where('user_id', '=', userId).execute();
-const activeKeyIds = async () => (await t.testDb.db.selectFrom('team_keys').select('id').where('retired_at', 'is', null).orderBy('id').execute()).map((k) => k.id);
+const activeKeyIds = async () =>
+  (await t.testDb.db.selectFrom('team_keys').select('id').where('retired_at', 'is', null).orderBy('id').execute()).map((k) => k.id);
 async function opensEveryReport(s: TestStaff): Promise<boolean> {
   const u = (await unlockWithPassword(t.testDb.db, s.email, s.password))!;
   const keys = await teamKeysFor(t.testDb.db, s.id, u.keyPair);
@@ -59,7 +63,12 @@ describe('approving access', () => {
     expect(notices.filter((l) => l === '/staff/access?notice=approved')).toHaveLength(1);
     expect(notices.filter((l) => l === '/staff/access?notice=already')).toHaveLength(15);
     expect((await grantsOf(newcomer.id)).map((g) => g.team_key_id)).toEqual(await activeKeyIds());
-    const approvals = await t.testDb.db.selectFrom('audit_log').select('seq').where('action', '=', 'staff.access_approved').where('subject_user_id', '=', newcomer.id).execute();
+    const approvals = await t.testDb.db
+      .selectFrom('audit_log')
+      .select('seq')
+      .where('action', '=', 'staff.access_approved')
+      .where('subject_user_id', '=', newcomer.id)
+      .execute();
     expect(approvals).toHaveLength(1);
     expect(await opensEveryReport(newcomer)).toBe(true);
   });
@@ -114,8 +123,19 @@ describe('approving access', () => {
     const waiting = await addStaff(t, { roles: ['caseworker'], approved: false });
     // A repeated field or another value is not the tick.
     const token = await staffCsrf(aliceAgent, '/staff/access');
-    for (const body of ['confirm=yes&confirm=yes', 'confirm=on', 'confirm=YES', '__proto__=yes', 'constructor=yes', '__proto__%5Bconfirm%5D=yes', '']) {
-      const res = await aliceAgent.post(`/staff/access/${waiting.id}/approve`).type('form').send(`_csrf=${encodeURIComponent(token)}&${body}`);
+    for (const body of [
+      'confirm=yes&confirm=yes',
+      'confirm=on',
+      'confirm=YES',
+      '__proto__=yes',
+      'constructor=yes',
+      '__proto__%5Bconfirm%5D=yes',
+      '',
+    ]) {
+      const res = await aliceAgent
+        .post(`/staff/access/${waiting.id}/approve`)
+        .type('form')
+        .send(`_csrf=${encodeURIComponent(token)}&${body}`);
       expect(res.status, body).toBe(422);
     }
     expect(await grantsOf(waiting.id)).toHaveLength(0);
@@ -156,9 +176,13 @@ describe('requests and rotation', () => {
     const asked = await addStaff(t, { roles: ['caseworker'], approved: false });
     const adminAgent = await signInStaff(t, admin);
     const token = await staffCsrf(adminAgent, '/admin/staff');
-    expect((await adminAgent.post(`/admin/staff/${asked.id}/approve`).type('form').send({ _csrf: token })).headers['location']).toBe('/admin/staff?notice=requested');
+    expect((await adminAgent.post(`/admin/staff/${asked.id}/approve`).type('form').send({ _csrf: token })).headers['location']).toBe(
+      '/admin/staff?notice=requested',
+    );
     // Asking twice keeps the first request.
-    expect((await adminAgent.post(`/admin/staff/${asked.id}/approve`).type('form').send({ _csrf: token })).headers['location']).toBe('/admin/staff?notice=already_requested');
+    expect((await adminAgent.post(`/admin/staff/${asked.id}/approve`).type('form').send({ _csrf: token })).headers['location']).toBe(
+      '/admin/staff?notice=already_requested',
+    );
 
     const u = (await unlockWithPassword(t.testDb.db, alice.email, alice.password))!;
     const job = await startRotation(t.testDb.db, t.ctx.logger, { id: alice.id, teamKeys: await teamKeysFor(t.testDb.db, alice.id, u.keyPair) });
@@ -173,7 +197,11 @@ describe('requests and rotation', () => {
     expect((await approveAs(aliceAgent, asked.id)).status).toBe(303);
     expect((await grantsOf(asked.id)).map((g) => g.team_key_id)).toEqual(await activeKeyIds());
     expect(await opensEveryReport(asked)).toBe(true);
-    const row = await t.testDb.db.selectFrom('users').select(['access_requested_by', 'access_requested_at']).where('id', '=', asked.id).executeTakeFirstOrThrow();
+    const row = await t.testDb.db
+      .selectFrom('users')
+      .select(['access_requested_by', 'access_requested_at'])
+      .where('id', '=', asked.id)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ access_requested_by: null, access_requested_at: null }); // the request is answered (the audit log keeps it)
   });
 

@@ -115,12 +115,25 @@ describe('staff sign-in', () => {
   it('idle and absolute expiry', async () => {
     const agent = await signInStaff(t, worker);
     expect((await agent.get('/staff/account')).status).toBe(200);
-    await t.testDb.db.updateTable('sessions').set({ last_seen_at: new Date(Date.now() - 31 * 60 * 1000) }).where('user_id', '=', worker.id).execute();
+    await t.testDb.db
+      .updateTable('sessions')
+      .set({ last_seen_at: new Date(Date.now() - 31 * 60 * 1000) })
+      .where('user_id', '=', worker.id)
+      .execute();
     expect((await agent.get('/staff/account')).status).toBe(302);
     const again = await signInStaff(t, worker);
-    await t.testDb.db.updateTable('sessions').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', worker.id).execute();
+    await t.testDb.db
+      .updateTable('sessions')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('user_id', '=', worker.id)
+      .execute();
     expect((await again.get('/staff/account')).status).toBe(302);
-    const row = await t.testDb.db.selectFrom('sessions').select(['expires_at', 'created_at']).where('kind', '=', 'staff').orderBy('created_at', 'desc').executeTakeFirst();
+    const row = await t.testDb.db
+      .selectFrom('sessions')
+      .select(['expires_at', 'created_at'])
+      .where('kind', '=', 'staff')
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
     expect(row).toBeDefined();
   });
 
@@ -130,12 +143,21 @@ describe('staff sign-in', () => {
     const other = await signInStaff(t, s);
     const agent = await signInStaff(t, s);
     const token = await staffCsrf(agent, '/staff/account');
-    const weak = await agent.post('/staff/account/password').type('form').send({ _csrf: token, current_password: s.password, new_password: 'password1234', confirm_password: 'password1234' });
+    const weak = await agent
+      .post('/staff/account/password')
+      .type('form')
+      .send({ _csrf: token, current_password: s.password, new_password: 'password1234', confirm_password: 'password1234' });
     expect(weak.status).toBe(422);
     expect(weak.text).toContain('commonly used');
-    const wrongCurrent = await agent.post('/staff/account/password').type('form').send({ _csrf: token, current_password: 'not it at all', new_password: 'a new long passphrase', confirm_password: 'a new long passphrase' });
+    const wrongCurrent = await agent
+      .post('/staff/account/password')
+      .type('form')
+      .send({ _csrf: token, current_password: 'not it at all', new_password: 'a new long passphrase', confirm_password: 'a new long passphrase' });
     expect(wrongCurrent.status).toBe(401);
-    const ok = await agent.post('/staff/account/password').type('form').send({ _csrf: token, current_password: s.password, new_password: 'a new long passphrase', confirm_password: 'a new long passphrase' });
+    const ok = await agent
+      .post('/staff/account/password')
+      .type('form')
+      .send({ _csrf: token, current_password: s.password, new_password: 'a new long passphrase', confirm_password: 'a new long passphrase' });
     expect(ok.status).toBe(303);
     expect((await agent.get('/staff/account')).status).toBe(302);
     expect((await other.get('/staff/account')).status).toBe(302);
@@ -152,15 +174,24 @@ describe('staff sign-in', () => {
     const admin = await addStaff(t, { roles: ['admin'] });
     const agent = await signInStaff(t, admin);
     const token = await staffCsrf(agent, '/admin/staff');
-    const res = await agent.post('/admin/staff/invitations').type('form').send({ _csrf: token, email: 'new.person@example.org', roles: ['caseworker'] });
+    const res = await agent
+      .post('/admin/staff/invitations')
+      .type('form')
+      .send({ _csrf: token, email: 'new.person@example.org', roles: ['caseworker'] });
     expect(res.status).toBe(201);
     const link = /(http:\/\/localhost:3000\/staff\/invitations\/[A-Za-z0-9_-]{43})/.exec(res.text)![1]!;
     const path = new URL(link).pathname;
     const visitor = request.agent(t.app);
     const form = await staffCsrf(visitor, path);
-    const weak = await visitor.post(path).type('form').send({ _csrf: form, display_name: 'New Person', password: 'short', confirm_password: 'short' });
+    const weak = await visitor
+      .post(path)
+      .type('form')
+      .send({ _csrf: form, display_name: 'New Person', password: 'short', confirm_password: 'short' });
     expect(weak.status).toBe(422);
-    const ok = await visitor.post(path).type('form').send({ _csrf: form, display_name: 'New Person', password: 'a sturdy passphrase here', confirm_password: 'a sturdy passphrase here' });
+    const ok = await visitor
+      .post(path)
+      .type('form')
+      .send({ _csrf: form, display_name: 'New Person', password: 'a sturdy passphrase here', confirm_password: 'a sturdy passphrase here' });
     expect(ok.status).toBe(303);
     expect((await visitor.get(path)).status).toBe(404); // used
     const user = await t.testDb.db.selectFrom('users').selectAll().where('email', '=', 'new.person@example.org').executeTakeFirstOrThrow();
@@ -176,12 +207,26 @@ describe('staff sign-in', () => {
     expect(enrol.text).toContain('<svg');
     const key = /class="secret">([A-Z2-7 ]+)</.exec(enrol.text)![1]!.replace(/ /g, '');
     const t2 = /name="_csrf" value="([^"]+)"/.exec(enrol.text)![1]!;
-    expect((await first.post('/staff/two-factor').type('form').send({ _csrf: t2, code: currentTotp(key) })).status).toBe(303);
+    expect(
+      (
+        await first
+          .post('/staff/two-factor')
+          .type('form')
+          .send({ _csrf: t2, code: currentTotp(key) })
+      ).status,
+    ).toBe(303);
     expect((await first.get('/staff/account')).status).toBe(200);
     // An expired invitation is refused.
-    const res2 = await agent.post('/admin/staff/invitations').type('form').send({ _csrf: token, email: 'late@example.org', roles: ['admin'] });
+    const res2 = await agent
+      .post('/admin/staff/invitations')
+      .type('form')
+      .send({ _csrf: token, email: 'late@example.org', roles: ['admin'] });
     const path2 = new URL(/(http:\/\/localhost:3000\/staff\/invitations\/[A-Za-z0-9_-]{43})/.exec(res2.text)![1]!).pathname;
-    await t.testDb.db.updateTable('invitations').set({ expires_at: new Date(Date.now() - 1000) }).where('email', '=', 'late@example.org').execute();
+    await t.testDb.db
+      .updateTable('invitations')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('email', '=', 'late@example.org')
+      .execute();
     expect((await request(t.app).get(path2)).status).toBe(404);
   });
 });

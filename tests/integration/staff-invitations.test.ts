@@ -34,7 +34,10 @@ afterAll(async () => {
 });
 
 async function invite(email: string, agent = adminAgent, token = adminToken): Promise<{ path: string; text: string }> {
-  const res = await agent.post('/admin/staff/invitations').type('form').send({ _csrf: token, email, roles: ['caseworker'] });
+  const res = await agent
+    .post('/admin/staff/invitations')
+    .type('form')
+    .send({ _csrf: token, email, roles: ['caseworker'] });
   expect(res.status).toBe(201);
   return { path: /\/staff\/invitations\/[A-Za-z0-9_-]{43}/.exec(res.text)![0], text: res.text };
 }
@@ -42,11 +45,18 @@ async function invite(email: string, agent = adminAgent, token = adminToken): Pr
 async function visitor(path: string) {
   const agent = request.agent(t.app);
   const token = await staffCsrf(agent, path);
-  return (name = 'New Person') => agent.post(path).type('form').send({ _csrf: token, display_name: name, password: PASSWORD, confirm_password: PASSWORD });
+  return (name = 'New Person') =>
+    agent.post(path).type('form').send({ _csrf: token, display_name: name, password: PASSWORD, confirm_password: PASSWORD });
 }
 const accounts = (email: string) => t.testDb.db.selectFrom('users').selectAll().where('email', '=', email).execute();
 const openInvitations = (email: string) =>
-  t.testDb.db.selectFrom('invitations').select('id').where('email', '=', email).where('used_at', 'is', null).where('revoked_at', 'is', null).execute();
+  t.testDb.db
+    .selectFrom('invitations')
+    .select('id')
+    .where('email', '=', email)
+    .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .execute();
 
 describe('one open invitation per address', () => {
   it('a new invitation revokes the earlier one: its link stops working, and the revocation is audited', async () => {
@@ -56,19 +66,35 @@ describe('one open invitation per address', () => {
     expect((await request(t.app).get(first.path)).status).toBe(404);
     expect((await request(t.app).get(second.path)).status).toBe(200);
     expect(await openInvitations('twice@example.org')).toHaveLength(1);
-    const revoked = await t.testDb.db.selectFrom('audit_log').select(['actor_id', 'details']).where('action', '=', 'staff.invitation_revoked').execute();
+    const revoked = await t.testDb.db
+      .selectFrom('audit_log')
+      .select(['actor_id', 'details'])
+      .where('action', '=', 'staff.invitation_revoked')
+      .execute();
     expect(revoked).toEqual([{ actor_id: admin.id, details: { invitation: expect.any(String), reason: 'replaced' } }]);
   });
 
   it('the database refuses a second open invitation to an address, whatever the code does', async () => {
     await invite('db-rule@example.org');
-    const row = { id: randomUUID(), token_hash: hashToken(randomUUID()), email: 'db-rule@example.org', roles: ['caseworker' as const], invited_by: admin.id, expires_at: new Date(Date.now() + 86_400_000) };
+    const row = {
+      id: randomUUID(),
+      token_hash: hashToken(randomUUID()),
+      email: 'db-rule@example.org',
+      roles: ['caseworker' as const],
+      invited_by: admin.id,
+      expires_at: new Date(Date.now() + 86_400_000),
+    };
     await expect(t.testDb.db.insertInto('invitations').values(row).execute()).rejects.toMatchObject({ code: '23505' });
   });
 
   it('16 invitations to one address at once: all answered, exactly one left open', async () => {
     const results = await Promise.all(
-      Array.from({ length: 16 }, () => adminAgent.post('/admin/staff/invitations').type('form').send({ _csrf: adminToken, email: 'burst@example.org', roles: ['caseworker'] })),
+      Array.from({ length: 16 }, () =>
+        adminAgent
+          .post('/admin/staff/invitations')
+          .type('form')
+          .send({ _csrf: adminToken, email: 'burst@example.org', roles: ['caseworker'] }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(16).fill(201));
     expect(await openInvitations('burst@example.org')).toHaveLength(1);
@@ -123,9 +149,14 @@ describe('accepting', () => {
     const post = await visitor(path);
     const [results] = await Promise.all([
       Promise.all(Array.from({ length: 6 }, () => post())),
-      createUser(t.testDb.db, { email: 'raced@example.org', displayName: 'By CLI', roles: ['caseworker'], password: PASSWORD }, { via: 'cli' }).catch((e: unknown) => e),
+      createUser(t.testDb.db, { email: 'raced@example.org', displayName: 'By CLI', roles: ['caseworker'], password: PASSWORD }, { via: 'cli' }).catch(
+        (e: unknown) => e,
+      ),
     ]);
-    expect(results.every((r) => [303, 404, 422].includes(r.status)), results.map((r) => r.status).join()).toBe(true);
+    expect(
+      results.every((r) => [303, 404, 422].includes(r.status)),
+      results.map((r) => r.status).join(),
+    ).toBe(true);
     expect(await accounts('raced@example.org')).toHaveLength(1);
   });
 
@@ -149,7 +180,9 @@ describe('accepting', () => {
       await other.query(
         `insert into users (id, email, display_name, roles, status, password_salt, password_verifier, public_key, private_key_wrapped)
          values ($1, $2, $3, $4, 'active', $5, $6, $7, $8)`,
-        [r.id, r.email, r.display_name, r.roles, r.password_salt, r.password_verifier, r.public_key, r.private_key_wrapped].map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v)),
+        [r.id, r.email, r.display_name, r.roles, r.password_salt, r.password_verifier, r.public_key, r.private_key_wrapped].map((v) =>
+          v instanceof Uint8Array ? Buffer.from(v) : v,
+        ),
       );
       const pending = post().then((r) => r); // sent now: its lookup sees no account; its insert waits on the other's
       await new Promise((resolve) => setTimeout(resolve, 1500)); // past the Argon2id derivation, into the insert
@@ -160,7 +193,11 @@ describe('accepting', () => {
     } finally {
       await other.end();
     }
-    const inv = await t.testDb.db.selectFrom('invitations').select('used_at').where('email', '=', 'uncommitted@example.org').executeTakeFirstOrThrow();
+    const inv = await t.testDb.db
+      .selectFrom('invitations')
+      .select('used_at')
+      .where('email', '=', 'uncommitted@example.org')
+      .executeTakeFirstOrThrow();
     expect(inv.used_at).toBeNull(); // rolled back with the failed insert
     expect(await accounts('uncommitted@example.org')).toHaveLength(1);
   });

@@ -1,6 +1,15 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecryptionError, decryptJson, newTotpSecret, parseSessionToken, publicKeyOf, toHex, unsealWith, type KeyPair } from '../../server/crypto/index.js';
+import {
+  DecryptionError,
+  decryptJson,
+  newTotpSecret,
+  parseSessionToken,
+  publicKeyOf,
+  toHex,
+  unsealWith,
+  type KeyPair,
+} from '../../server/crypto/index.js';
 import { grantWithRecovery, openDataKey, teamKeysFor } from '../../server/staff/keys.js';
 import { startRotation } from '../../server/team/rotation.js';
 import { resetPasswordWithNewKeys, unlockWithPassword, wrapTotpSecret } from '../../server/staff/users.js';
@@ -44,14 +53,21 @@ afterAll(async () => {
 async function enrolled(email: string, password: string): Promise<TestStaff> {
   const u = (await unlockWithPassword(t.testDb.db, email, password))!;
   const totpSecret = newTotpSecret();
-  await t.testDb.db.updateTable('users').set({ totp_secret_wrapped: wrapTotpSecret(u.wrapKey, u.user.id, totpSecret) }).where('id', '=', u.user.id).execute();
+  await t.testDb.db
+    .updateTable('users')
+    .set({ totp_secret_wrapped: wrapTotpSecret(u.wrapKey, u.user.id, totpSecret) })
+    .where('id', '=', u.user.id)
+    .execute();
   return { id: u.user.id, email, password, totpSecret, roles: u.user.roles };
 }
 
 /** Posts the case access confirmation as a signed-in agent (confirm: tick the box). */
 async function approveAs(agent: Agent, userId: string, confirm: boolean) {
   const token = await staffCsrf(agent, '/staff/access');
-  return agent.post(`/staff/access/${userId}/approve`).type('form').send({ _csrf: token, ...(confirm ? { confirm: 'yes' } : {}) });
+  return agent
+    .post(`/staff/access/${userId}/approve`)
+    .type('form')
+    .send({ _csrf: token, ...(confirm ? { confirm: 'yes' } : {}) });
 }
 async function grantsOf(userId: string) {
   return t.testDb.db.selectFrom('key_grants').selectAll().where('user_id', '=', userId).execute();
@@ -114,15 +130,27 @@ describe('P3 onboarding without re-encryption', () => {
     expect(section).toMatch(new RegExp(`Access requested</dt><dd>By ${admin.email.split('@')[0]} on \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC`));
     expect((await approveAs(aliceAgent, carol.id, true)).status).toBe(303);
     expect(await opensAll((await keysOf(carol)).teamKeys)).toBe(true);
-    const entry = await t.testDb.db.selectFrom('audit_log').selectAll().where('action', '=', 'staff.access_approved').where('subject_user_id', '=', carol.id).executeTakeFirstOrThrow();
+    const entry = await t.testDb.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'staff.access_approved')
+      .where('subject_user_id', '=', carol.id)
+      .executeTakeFirstOrThrow();
     expect(entry.actor_id).toBe(alice.id);
     expect(entry.details).toEqual({ teamKeys: 1, requestedBy: admin.id });
-    expect(await t.testDb.db.selectFrom('audit_log').select('actor_id').where('action', '=', 'staff.access_requested').where('subject_user_id', '=', carol.id).execute()).toEqual([{ actor_id: admin.id }]);
+    expect(
+      await t.testDb.db
+        .selectFrom('audit_log')
+        .select('actor_id')
+        .where('action', '=', 'staff.access_requested')
+        .where('subject_user_id', '=', carol.id)
+        .execute(),
+    ).toEqual([{ actor_id: admin.id }]);
   });
 });
 
 describe('nobody approves themselves; no key is sealed by someone who does not hold it (audit points 2 and 3)', () => {
-  it('an unapproved caseworker cannot approve themselves by either route, and a colleague\'s page view seals nothing', async () => {
+  it("an unapproved caseworker cannot approve themselves by either route, and a colleague's page view seals nothing", async () => {
     const mallory = await addStaff(t, { roles: ['caseworker'], approved: false });
     const agent = await signInStaff(t, mallory);
     const token = await staffCsrf(agent, '/staff/account');
@@ -134,7 +162,12 @@ describe('nobody approves themselves; no key is sealed by someone who does not h
     await browseAs(alice);
     expect(await grantsOf(mallory.id)).toHaveLength(0);
     expect((await keysOf(mallory)).teamKeys.size).toBe(0);
-    const refused = await t.testDb.db.selectFrom('audit_log').select(['actor_id', 'details']).where('action', '=', 'staff.access_refused').where('subject_user_id', '=', mallory.id).execute();
+    const refused = await t.testDb.db
+      .selectFrom('audit_log')
+      .select(['actor_id', 'details'])
+      .where('action', '=', 'staff.access_refused')
+      .where('subject_user_id', '=', mallory.id)
+      .execute();
     expect(refused).toEqual([{ actor_id: mallory.id, details: { reason: 'self', step: 'approve' } }]);
   });
 
@@ -155,13 +188,22 @@ describe('nobody approves themselves; no key is sealed by someone who does not h
   it('an administrator who is not a caseworker cannot make themselves a reader account', async () => {
     const adminAgent = await signInStaff(t, admin);
     const token = await staffCsrf(adminAgent, '/admin/staff');
-    const inv = await adminAgent.post('/admin/staff/invitations').type('form').send({ _csrf: token, email: 'puppet@example.org', roles: ['caseworker'] });
+    const inv = await adminAgent
+      .post('/admin/staff/invitations')
+      .type('form')
+      .send({ _csrf: token, email: 'puppet@example.org', roles: ['caseworker'] });
     const path = /\/staff\/invitations\/[A-Za-z0-9_-]{43}/.exec(inv.text)![0];
     const visitor = request.agent(t.app);
     const form = await staffCsrf(visitor, path);
     const password = 'a sturdy passphrase here';
-    expect((await visitor.post(path).type('form').send({ _csrf: form, display_name: 'Puppet', password, confirm_password: password })).status).toBe(303);
-    const puppet = await t.testDb.db.selectFrom('users').select(['id', 'invited_by', 'created_via']).where('email', '=', 'puppet@example.org').executeTakeFirstOrThrow();
+    expect((await visitor.post(path).type('form').send({ _csrf: form, display_name: 'Puppet', password, confirm_password: password })).status).toBe(
+      303,
+    );
+    const puppet = await t.testDb.db
+      .selectFrom('users')
+      .select(['id', 'invited_by', 'created_via'])
+      .where('email', '=', 'puppet@example.org')
+      .executeTakeFirstOrThrow();
     expect(puppet).toMatchObject({ invited_by: admin.id, created_via: 'invitation' });
 
     // The administrator's "approve" is a request; the caseworkers' route is not theirs.
@@ -239,7 +281,17 @@ describe('P4 revocation', () => {
     expect(await opensAll((await keysOf(alice)).teamKeys)).toBe(true);
     const retired = await t.testDb.db.selectFrom('team_keys').select(['id', 'retired_at']).where('retired_at', 'is not', null).execute();
     expect(retired.length).toBeGreaterThan(0);
-    expect(await t.testDb.db.selectFrom('key_grants').selectAll().where('team_key_id', 'in', retired.map((k) => k.id)).execute()).toHaveLength(0);
+    expect(
+      await t.testDb.db
+        .selectFrom('key_grants')
+        .selectAll()
+        .where(
+          'team_key_id',
+          'in',
+          retired.map((k) => k.id),
+        )
+        .execute(),
+    ).toHaveLength(0);
   });
 });
 
@@ -270,7 +322,8 @@ describe('P9 sessions keep keys off the disk', () => {
     const rows = await t.testDb.db.selectFrom('sessions').selectAll().where('user_id', '=', alice.id).execute();
     expect(rows.length).toBeGreaterThan(0);
     const secrets = [keyPair.privateKey, ...team.map((k) => k.privateKey)];
-    const grant = (await t.testDb.db.selectFrom('key_grants').select('sealed_secret').where('user_id', '=', alice.id).executeTakeFirstOrThrow()).sealed_secret!;
+    const grant = (await t.testDb.db.selectFrom('key_grants').select('sealed_secret').where('user_id', '=', alice.id).executeTakeFirstOrThrow())
+      .sealed_secret!;
     const report = (await reports())[0]!;
     for (const row of rows) {
       const blob = Buffer.concat([Buffer.from(row.id_hash), Buffer.from(row.payload)]);

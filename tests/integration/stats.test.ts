@@ -80,7 +80,12 @@ describe('statistics', () => {
   });
 
   it('a retired or renamed list value keeps its counts', async () => {
-    await t.testDb.db.updateTable('list_items').set({ retired_at: new Date(), labels: JSON.stringify({ en: 'Tibetan (old)' }) }).where('list', '=', 'community').where('code', '=', 'tibetan').execute();
+    await t.testDb.db
+      .updateTable('list_items')
+      .set({ retired_at: new Date(), labels: JSON.stringify({ en: 'Tibetan (old)' }) })
+      .where('list', '=', 'community')
+      .where('code', '=', 'tibetan')
+      .execute();
     await t.testDb.db.deleteFrom('list_items').where('list', '=', 'region').where('code', '=', 'london').execute();
     const s = await buildStatistics(t.testDb.db, period, rules, label);
     expect(cell(s, 'category-community', 'legal', 'tibetan')).toBe('35');
@@ -97,12 +102,30 @@ describe('statistics', () => {
       const refer = (ids: string[]) =>
         db
           .insertInto('referrals')
-          .values(ids.map((report_id) => ({ id: randomUUID(), report_id, destination: 'police_met', referred_on: '2026-06-01', consent_override: false, details: new Uint8Array(40) })))
+          .values(
+            ids.map((report_id) => ({
+              id: randomUUID(),
+              report_id,
+              destination: 'police_met',
+              referred_on: '2026-06-01',
+              consent_override: false,
+              details: new Uint8Array(40),
+            })),
+          )
           .execute();
       await refer(q1.slice(0, 15));
       await refer(q1.slice(0, 5)); // referred twice: still one referred report
       await refer(q2.slice(0, 10));
-      const referred = async () => Number((await db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('referred', '=', true).executeTakeFirstOrThrow()).n);
+      const referred = async () =>
+        Number(
+          (
+            await db
+              .selectFrom('reports')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('referred', '=', true)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
       expect(await referred()).toBe(25);
       const police = async () => {
         const s = await buildStatistics(db, period, rules, label);

@@ -29,13 +29,39 @@ async function leftovers() {
   const db = t.testDb.db;
   const n = async (q: Promise<{ n: unknown }>) => Number((await q).n);
   return {
-    pending: await n(db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow()),
-    uploading: await n(db.selectFrom('evidence').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'uploading').executeTakeFirstOrThrow()),
-    claims: await n(db.selectFrom('form_submissions').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'sending').executeTakeFirstOrThrow()),
+    pending: await n(
+      db
+        .selectFrom('reports')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('state', '=', 'pending')
+        .executeTakeFirstOrThrow(),
+    ),
+    uploading: await n(
+      db
+        .selectFrom('evidence')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('state', '=', 'uploading')
+        .executeTakeFirstOrThrow(),
+    ),
+    claims: await n(
+      db
+        .selectFrom('form_submissions')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('state', '=', 'sending')
+        .executeTakeFirstOrThrow(),
+    ),
   };
 }
 const submitted = async () =>
-  Number((await t.testDb.db.selectFrom('reports').select((eb) => eb.fn.countAll().as('n')).where('state', '=', 'submitted').executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await t.testDb.db
+        .selectFrom('reports')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('state', '=', 'submitted')
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 /** Polls until `check` holds or `ms` pass; returns the last value. */
 async function within<T>(ms: number, read: () => Promise<T>, check: (v: T) => boolean): Promise<T> {
@@ -77,10 +103,18 @@ describe('one report per form', () => {
     // Once the receipt is typed back, a repeat says the report was sent, and files nothing.
     const page = await agent.get('/en/report/receipt');
     const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
-    const confirmed = await agent.post('/en/report/receipt').type('form').send({ _csrf: token, receipt: [...receipts][0] });
+    const confirmed = await agent
+      .post('/en/report/receipt')
+      .type('form')
+      .send({ _csrf: token, receipt: [...receipts][0] });
     expect(confirmed.status).toBe(303);
     // This form's claim: the newest (other tests in this file file forms of their own).
-    const row = await t.testDb.db.selectFrom('form_submissions').select(['state', 'receipt_sealed']).orderBy('created_at', 'desc').limit(1).executeTakeFirstOrThrow();
+    const row = await t.testDb.db
+      .selectFrom('form_submissions')
+      .select(['state', 'receipt_sealed'])
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ state: 'sent', receipt_sealed: null }); // no copy of the receipt once it is confirmed
     const fresh = await formFrom(agent, '/en/status'); // a token for the agent's new session
     const repeat = await postReport(agent, fresh.csrf, fields);
@@ -127,9 +161,15 @@ describe('uploads that stop halfway leave nothing', () => {
   it('40 uploads cut off by the client: no pending report, no evidence row, within seconds', async () => {
     const before = await submitted();
     const session = await formSession(http.base);
-    const uploads = await Promise.all(Array.from({ length: 40 }, () => startUpload(http.port, session, { fileBytes: 5_000_000, initialFileBytes: 300_000 })));
+    const uploads = await Promise.all(
+      Array.from({ length: 40 }, () => startUpload(http.port, session, { fileBytes: 5_000_000, initialFileBytes: 300_000 })),
+    );
     // Let the server start storing the files, then hang up.
-    await within(5000, async () => (await leftovers()).uploading, (n) => n >= 10);
+    await within(
+      5000,
+      async () => (await leftovers()).uploading,
+      (n) => n >= 10,
+    );
     for (const u of uploads) u.socket.destroy();
     const left = await within(5000, leftovers, clean);
     expect(left).toEqual({ pending: 0, uploading: 0, claims: 0 });
@@ -138,9 +178,19 @@ describe('uploads that stop halfway leave nothing', () => {
 
   it('uploads still arriving after the request time-out: a "took too long" page, nothing left', async () => {
     const session = await formSession(http.base);
-    const uploads = await Promise.all(Array.from({ length: 10 }, () => startUpload(http.port, session, { fileBytes: 5_000_000, initialFileBytes: 200_000 })));
+    const uploads = await Promise.all(
+      Array.from({ length: 10 }, () => startUpload(http.port, session, { fileBytes: 5_000_000, initialFileBytes: 200_000 })),
+    );
     // They never finish: the 10 s limit on a whole request ends them, with a page.
-    await Promise.all(uploads.map((u) => within(20_000, async () => u.response(), (r) => r.includes('</html>'))));
+    await Promise.all(
+      uploads.map((u) =>
+        within(
+          20_000,
+          async () => u.response(),
+          (r) => r.includes('</html>'),
+        ),
+      ),
+    );
     for (const u of uploads) {
       expect(u.response()).toMatch(/^HTTP\/1\.1 408/);
       expect(u.response()).toContain('The upload took too long');
@@ -155,10 +205,18 @@ describe('uploads that stop halfway leave nothing', () => {
     try {
       const session = await formSession(server.base);
       const upload = await startUpload(server.port, session, { fileBytes: 5_000_000, initialFileBytes: 200_000 });
-      await within(5000, async () => (await leftovers()).uploading, (n) => n >= 1);
+      await within(
+        5000,
+        async () => (await leftovers()).uploading,
+        (n) => n >= 1,
+      );
       const started = Date.now();
       stopping.ctx.shutdown.abort();
-      await within(5000, async () => upload.response(), (r) => r.includes('</html>'));
+      await within(
+        5000,
+        async () => upload.response(),
+        (r) => r.includes('</html>'),
+      );
       expect(Date.now() - started).toBeLessThan(3000);
       expect(upload.response()).toMatch(/^HTTP\/1\.1 503/);
       expect(upload.response()).toContain('The service is restarting');
@@ -174,7 +232,9 @@ describe.runIf(onPostgres)('the database failing halfway (PostgreSQL)', () => {
   it('a failure while the session is written leaves no filed report without a receipt (one transaction)', async () => {
     const db = t.testDb.db;
     const before = await submitted();
-    await sql`create or replace function harbour_test_fail() returns trigger language plpgsql as $$ begin raise exception 'injected'; end $$`.execute(db);
+    await sql`create or replace function harbour_test_fail() returns trigger language plpgsql as $$ begin raise exception 'injected'; end $$`.execute(
+      db,
+    );
     await sql`create trigger harbour_test_fail before insert on sessions for each row execute function harbour_test_fail()`.execute(db);
     try {
       const agent = request.agent(t.app);
@@ -199,8 +259,22 @@ describe('what a crash leaves', () => {
     const report = await db.selectFrom('reports').select(['id', 'evidence_bytes']).orderBy('submitted_at', 'desc').executeTakeFirstOrThrow();
     // A file a crashed process was storing an hour ago, its bytes counted on the report.
     const id = '00000000-0000-4000-8000-00000000abcd';
-    await db.insertInto('evidence').values({ id, report_id: report.id, state: 'uploading', added_by: 'reporter', stream_header: new Uint8Array(24), meta: null, created_at: sql<Date>`now() - interval '1 hour'` }).execute();
-    await db.insertInto('evidence_chunks').values({ evidence_id: id, seq: 0, data: new Uint8Array(5000) }).execute();
+    await db
+      .insertInto('evidence')
+      .values({
+        id,
+        report_id: report.id,
+        state: 'uploading',
+        added_by: 'reporter',
+        stream_header: new Uint8Array(24),
+        meta: null,
+        created_at: sql<Date>`now() - interval '1 hour'`,
+      })
+      .execute();
+    await db
+      .insertInto('evidence_chunks')
+      .values({ evidence_id: id, seq: 0, data: new Uint8Array(5000) })
+      .execute();
     await sql`update reports set evidence_bytes = evidence_bytes + 5000 where id = ${report.id}`.execute(db);
     await runHousekeeping(db, t.config);
     const after = await db.selectFrom('reports').select('evidence_bytes').where('id', '=', report.id).executeTakeFirstOrThrow();

@@ -25,7 +25,8 @@ export type DirectionFacts = {
 export async function directionFacts(page: Page): Promise<DirectionFacts> {
   return page.evaluate(() => {
     const box = (r: DOMRect) => ({ left: r.left, right: r.right, top: r.top, bottom: r.bottom });
-    const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''}`;
+    const describe = (el: Element) =>
+      `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''}`;
     const visible = (el: Element) => el.getBoundingClientRect().width > 0;
     const main = document.querySelector('main')!;
     const ms = getComputedStyle(main);
@@ -35,7 +36,8 @@ export async function directionFacts(page: Page): Promise<DirectionFacts> {
 
     const texts: { what: string; textAlign: string; firstLine: Box }[] = [];
     // Texts whose boxes start at main's content edge (not inside a padded or bordered box, nor a grid column).
-    const inset = '.danger-box, .receipt-box, .notice, .error-summary, .message, .field--check, .choice, .contact-details, .inline-group, .inline-form';
+    const inset =
+      '.danger-box, .receipt-box, .notice, .error-summary, .message, .field--check, .choice, .contact-details, .inline-group, .inline-form';
     for (const sel of ['main h1', 'main > p', 'main h2', '.field > label', 'main legend', 'main dt']) {
       const el = Array.from(document.querySelectorAll(sel)).find((e) => visible(e) && !e.closest(inset));
       if (!el) continue;
@@ -70,12 +72,16 @@ export async function directionFacts(page: Page): Promise<DirectionFacts> {
     const arrows: { what: string; glyph: string; mirrored: boolean }[] = [];
     const mirrored = (s: CSSStyleDeclaration) => s.transform !== 'none' && new DOMMatrixReadOnly(s.transform).a < 0;
     for (const el of Array.from(document.body.querySelectorAll('*'))) {
-      const own = Array.from(el.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('');
+      const own = Array.from(el.childNodes)
+        .filter((n) => n.nodeType === Node.TEXT_NODE)
+        .map((n) => n.textContent)
+        .join('');
       const s = getComputedStyle(el);
       for (const g of own.match(ARROWS) ?? []) arrows.push({ what: describe(el), glyph: g, mirrored: mirrored(s) });
       for (const pseudo of ['::before', '::after']) {
         const ps = getComputedStyle(el, pseudo);
-        for (const g of (ps.content ?? '').match(ARROWS) ?? []) arrows.push({ what: describe(el) + pseudo, glyph: g, mirrored: mirrored(ps) || mirrored(s) });
+        for (const g of (ps.content ?? '').match(ARROWS) ?? [])
+          arrows.push({ what: describe(el) + pseudo, glyph: g, mirrored: mirrored(ps) || mirrored(s) });
       }
     }
 
@@ -107,25 +113,36 @@ export function directionProblems(f: DirectionFacts, dir: 'ltr' | 'rtl', where: 
   else {
     const { siteName: s, quickExit: q } = f.header;
     const ok = rtl ? s.left >= q.right - 1 : s.right <= q.left + 1;
-    if (!ok) p.push(`${where}: site name [${s.left | 0}..${s.right | 0}] is not to the ${rtl ? 'right' : 'left'} of the quick exit [${q.left | 0}..${q.right | 0}]`);
+    if (!ok)
+      p.push(
+        `${where}: site name [${s.left | 0}..${s.right | 0}] is not to the ${rtl ? 'right' : 'left'} of the quick exit [${q.left | 0}..${q.right | 0}]`,
+      );
   }
   if (!f.texts.length) p.push(`${where}: no text measured`);
   for (const t of f.texts) {
     const startEdge = rtl ? t.firstLine.right : t.firstLine.left;
     const contentStart = rtl ? f.content.right : f.content.left;
     if (!near(startEdge, contentStart)) {
-      p.push(`${where}: ${t.what} text starts at x=${startEdge | 0}, not at the ${rtl ? 'right' : 'left'} edge x=${contentStart | 0} (text-align: ${t.textAlign})`);
+      p.push(
+        `${where}: ${t.what} text starts at x=${startEdge | 0}, not at the ${rtl ? 'right' : 'left'} edge x=${contentStart | 0} (text-align: ${t.textAlign})`,
+      );
     }
     if (!['start', rtl ? 'right' : 'left'].includes(t.textAlign)) p.push(`${where}: ${t.what} text-align ${t.textAlign}`);
   }
   if (f.choice) {
     const { input: i, label: l } = f.choice;
     const ok = rtl ? i.left >= l.right - 1 : i.right <= l.left + 1;
-    if (!ok) p.push(`${where}: ${f.choice.what}: the box [${i.left | 0}..${i.right | 0}] is not to the ${rtl ? 'right' : 'left'} of its label [${l.left | 0}..${l.right | 0}]`);
+    if (!ok)
+      p.push(
+        `${where}: ${f.choice.what}: the box [${i.left | 0}..${i.right | 0}] is not to the ${rtl ? 'right' : 'left'} of its label [${l.left | 0}..${l.right | 0}]`,
+      );
   }
   for (const b of f.startBorders) {
     const [start, end] = rtl ? [b.right, b.left] : [b.left, b.right];
-    if (!(start > 0 && start > end)) p.push(`${where}: ${b.what} is marked on the ${rtl ? 'left' : 'right'} (border left ${b.left}px, right ${b.right}px), not on the reading-start side`);
+    if (!(start > 0 && start > end))
+      p.push(
+        `${where}: ${b.what} is marked on the ${rtl ? 'left' : 'right'} (border left ${b.left}px, right ${b.right}px), not on the reading-start side`,
+      );
   }
   for (const r of f.ltrRuns) if (r.direction !== 'ltr') p.push(`${where}: ${r.what} has direction ${r.direction}; numbers must stay left to right`);
   return p;

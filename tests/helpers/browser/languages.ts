@@ -79,13 +79,15 @@ export async function untranslatedWords(page: Page, lang: Lang, allowed: string[
     ({ known }) => {
       const ok = new Set(known);
       // Reporter-written: narratives, messages, file names, links; the language names are each in their own language.
-      const skip = '[dir="auto"], .narrative, .message__body, .evidence-list span, dd[dir="ltr"] li, nav.languages, script, style, textarea, [translate="no"]';
+      const skip =
+        '[dir="auto"], .narrative, .message__body, .evidence-list span, dd[dir="ltr"] li, nav.languages, script, style, textarea, [translate="no"]';
       const found: string[] = [];
       const note = (where: string, text: string) => {
         const bad = (text.match(/[A-Za-z]{3,}/g) ?? []).filter((w) => !ok.has(w));
         if (bad.length) found.push(`${where}: "${text.trim().slice(0, 80)}" (${bad.join(', ')})`);
       };
-      const describe = (el: Element) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''}`;
+      const describe = (el: Element) =>
+        `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : ''}`;
       note('title', document.title);
       const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
       for (let n = walker.nextNode(); n; n = walker.nextNode()) {
@@ -137,7 +139,9 @@ export async function reversedNumbers(page: Page): Promise<string[]> {
         if (wrapped) continue; // over two lines: nothing to compare on one line
         if (xs.some((p, i) => i > 0 && p.x <= xs[i - 1]!.x)) {
           const el = n.parentElement!;
-          found.push(`${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).split(' ').join('.') : ''}: "${m[0]}" shown out of order`);
+          found.push(
+            `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).split(' ').join('.') : ''}: "${m[0]}" shown out of order`,
+          );
         }
       }
     }

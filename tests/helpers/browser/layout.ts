@@ -28,7 +28,8 @@ export async function problemsAtDoubleText(page: Page): Promise<string[]> {
     // Text inside an SVG chart is laid out in the chart's own units and grows with the page zoom, not
     // the text size; each chart has a table beside it with the same figures, which this checks.
     const texts = Array.from(document.body.querySelectorAll<HTMLElement>('*')).filter(
-      (el) => visible(el) && !el.closest('svg') && Array.from(el.childNodes).some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim() !== ''),
+      (el) =>
+        visible(el) && !el.closest('svg') && Array.from(el.childNodes).some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim() !== ''),
     );
     const before = new Map(texts.map((el) => [el, parseFloat(getComputedStyle(el).fontSize)]));
     const saved = root.style.fontSize;

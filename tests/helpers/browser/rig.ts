@@ -52,11 +52,7 @@ export function useBrowserRig(env: Record<string, string> = {}): BrowserRig {
   let jpeg: CanaryJpeg | undefined;
   beforeAll(async () => {
     // Assigned as each comes up, so afterAll closes whatever started even if another failed.
-    await Promise.all([
-      launchBrowser().then((b) => (browser = b)),
-      serveApp(env).then((s) => (served = s)),
-      canaryJpeg().then((j) => (jpeg = j)),
-    ]);
+    await Promise.all([launchBrowser().then((b) => (browser = b)), serveApp(env).then((s) => (served = s)), canaryJpeg().then((j) => (jpeg = j))]);
   });
   afterAll(async () => {
     await browser?.close();

@@ -56,7 +56,12 @@ describe('ChainChecker', () => {
 
   it('an edited action, actor, time or detail: edited at that seq only', () => {
     const c = chain(10);
-    for (const over of [{ action: 'case.note_added' }, { actorId: null }, { at: '2026-11-24T09:00:00.999Z' }, { details: { to: 'closed', from: 'new' } }]) {
+    for (const over of [
+      { action: 'case.note_added' },
+      { actorId: null },
+      { at: '2026-11-24T09:00:00.999Z' },
+      { details: { to: 'closed', from: 'new' } },
+    ]) {
       const r = check(replace(c, 4, { ...at(c, 4), ...over }));
       expect(kinds(r)).toEqual([[4, 'edited']]);
       expect(r.problems[0]!.message).toMatch(/^Entry 4 does not match its hash/);
@@ -134,7 +139,9 @@ describe('ChainChecker', () => {
     const shifted = [...c.slice(0, 10), forged, ...c.slice(10).map((e) => ({ ...e, seq: e.seq + 1 }))];
     const r = check(shifted);
     expect(kinds(r)).toEqual([[11, 'inserted']]);
-    expect(r.problems[0]!.message).toBe('Entry 11 was inserted: entries 12–31 were renumbered up by one to make room (their hashes match the seq below).');
+    expect(r.problems[0]!.message).toBe(
+      'Entry 11 was inserted: entries 12–31 were renumbered up by one to make room (their hashes match the seq below).',
+    );
   });
 
   it('the same with the forged entry chained to nothing: still one problem', () => {
@@ -147,7 +154,9 @@ describe('ChainChecker', () => {
     const c = chain(20);
     const r = check([...c.slice(0, 6), ...c.slice(7).map((e) => ({ ...e, seq: e.seq - 1 }))]);
     expect(kinds(r)).toEqual([[7, 'deleted']]);
-    expect(r.problems[0]!.message).toBe('Entry 7 was deleted: entries 7–19 were renumbered down by one to close the gap (their hashes match the seq above).');
+    expect(r.problems[0]!.message).toBe(
+      'Entry 7 was deleted: entries 7–19 were renumbered down by one to close the gap (their hashes match the seq above).',
+    );
   });
 
   it('an entry before entry 1 (seq 0): inserted', () => {
@@ -175,7 +184,9 @@ describe('ChainChecker', () => {
     expect(check(truncated).ok).toBe(true);
     const r = check(truncated, [anchor]);
     expect(kinds(r)).toEqual([[10, 'deleted']]);
-    expect(r.problems[0]!.message).toBe('Entry 10 was recorded as existing, but the log now ends at entry 8: entries 9–10 and any after it were deleted.');
+    expect(r.problems[0]!.message).toBe(
+      'Entry 10 was recorded as existing, but the log now ends at entry 8: entries 9–10 and any after it were deleted.',
+    );
 
     const rewritten = [...c.slice(0, 9), sealed(fields(10, { action: 'case.viewed', actorId: null }), c[8]!.hash)];
     expect(check(rewritten).ok).toBe(true);

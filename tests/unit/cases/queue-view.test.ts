@@ -80,7 +80,16 @@ describe('queue view', () => {
   it('flags a closed case only within the 14 days before retention deletes it', () => {
     const now = new Date('2026-07-01T12:00:00Z');
     const at = (days: number) => ({ ...ROW, status: 'closed', deletesAt: new Date(now.getTime() + days * 86_400_000) });
-    const flagged = queueView(translator('en'), LISTS, { params: parseQueueParams({}, known).params, rows: [at(13.9), at(14.1)], nextCursor: null, counts: COUNTS, assignees: [], userId: ME, now, dueForDeletion: 1 });
+    const flagged = queueView(translator('en'), LISTS, {
+      params: parseQueueParams({}, known).params,
+      rows: [at(13.9), at(14.1)],
+      nextCursor: null,
+      counts: COUNTS,
+      assignees: [],
+      userId: ME,
+      now,
+      dueForDeletion: 1,
+    });
     expect(flagged.rows.map((r) => r.deletesOn)).toEqual(['15 Jul 2026', null]);
     expect(flagged.dueForDeletion).toBe(1);
     expect(flagged.dueHref).toBe('/staff/cases?status=closed&deleting=yes&sort=oldest');
@@ -93,7 +102,11 @@ describe('queue view', () => {
     expect(selected('assignee')).toEqual([OTHER]);
     expect(selected('community')).toEqual(['kazakh']);
     expect(selected('label')).toEqual(['label_2']);
-    expect(v.filters.label.map((o) => [o.value, o.label])).toEqual([['', 'Any label'], ['label_1', 'Hendon'], ['label_2', 'Old office (retired)']]);
+    expect(v.filters.label.map((o) => [o.value, o.label])).toEqual([
+      ['', 'Any label'],
+      ['label_1', 'Hendon'],
+      ['label_2', 'Old office (retired)'],
+    ]);
     expect(selected('sort')).toEqual(['urgent']);
     expect(selected('category')).toEqual(['']);
     expect(v.filters.community.find((o) => o.value === 'kazakh')!.label).toBe('Kazakh (retired)');

@@ -91,7 +91,10 @@ describe('demo case stories', () => {
       expect(story.messages.filter((m) => m.author === 'reporter').every((m) => m.author_id === null)).toBe(true);
       const sent = entries(story, 'case.message_sent');
       expect(sent.map((e) => (e.details as { messageId: string }).messageId).sort()).toEqual(
-        story.messages.filter((m) => m.author === 'staff').map((m) => m.id).sort(),
+        story.messages
+          .filter((m) => m.author === 'staff')
+          .map((m) => m.id)
+          .sort(),
       );
       for (const e of sent) {
         const m = story.messages.find((x) => x.id === (e.details as { messageId: string }).messageId)!;

@@ -49,14 +49,22 @@ describe('production Argon2id parameters', () => {
   it('the test parameters give other keys: a database made in tests opens nothing in production', async () => {
     useTestArgon2Costs(TEST_ARGON2);
     try {
-      expect(toHex((await derivePasswordKeys('correct horse battery staple', SALT)).verifier)).not.toBe('83e41b78b56dcee9a2a5f386150969eba558aa2190ee372003957b5f200ba555');
+      expect(toHex((await derivePasswordKeys('correct horse battery staple', SALT)).verifier)).not.toBe(
+        '83e41b78b56dcee9a2a5f386150969eba558aa2190ee372003957b5f200ba555',
+      );
     } finally {
       useTestArgon2Costs(null);
     }
   });
 
   it('no environment variable reaches them, and the configuration carries none', () => {
-    const config = loadConfig({ NODE_ENV: 'production', IP_HASH_SECRET: 'x'.repeat(32), ARGON2_MEMORY_COST: '8', ARGON2_TIME_COST: '1', RECEIPT_ARGON2: '8' });
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      IP_HASH_SECRET: 'x'.repeat(32),
+      ARGON2_MEMORY_COST: '8',
+      ARGON2_TIME_COST: '1',
+      RECEIPT_ARGON2: '8',
+    });
     expect(JSON.stringify(config)).not.toMatch(/argon|memoryCost|timeCost/i);
     expect(testArgon2Costs()).toBeNull();
   });

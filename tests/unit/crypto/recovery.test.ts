@@ -1,11 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  decodeRecoveryKey,
-  encodeRecoveryKey,
-  newKeyPair,
-  publicKeyOf,
-  readySodium,
-} from '../../../server/crypto/index.js';
+import { decodeRecoveryKey, encodeRecoveryKey, newKeyPair, publicKeyOf, readySodium } from '../../../server/crypto/index.js';
 
 const HEX = '0123456789ABCDEF';
 

@@ -94,36 +94,29 @@ describe('blocks()', () => {
 
   it('yields one empty last block for an empty input', async () => {
     expect(await collect(from([]), 4)).toEqual([{ data: new Uint8Array(0), last: true }]);
-    expect(await collect(from([new Uint8Array(0), new Uint8Array(0)]), 4)).toEqual([
-      { data: new Uint8Array(0), last: true },
-    ]);
+    expect(await collect(from([new Uint8Array(0), new Uint8Array(0)]), 4)).toEqual([{ data: new Uint8Array(0), last: true }]);
   });
 
-  it.each([
-    [[1]],
-    [[3]],
-    [[5]],
-    [[7, 1, 0, 2]],
-    [[13, 0]],
-    [[1, 2, 3, 4, 5, 6, 7, 8, 9]],
-    [[64]],
-  ])('re-chunks input arriving in pieces of sizes %j', async (sizes) => {
-    const size = 8;
-    for (const total of [0, 1, 7, 8, 9, 16, 17, 63, 64, 65, 100]) {
-      const data = bytes(total, total);
-      const pieces = split(data, sizes.some((s) => s > 0) ? sizes : [1]);
-      // Empty pieces in the middle of the stream must be harmless too.
-      if (pieces.length > 1) pieces.splice(1, 0, new Uint8Array(0));
-      const out = await collect(from(pieces), size);
-      expect(concat(out.map((b) => b.data)), `total ${total}`).toEqual(data);
-      expect(out.filter((b) => b.last).length).toBe(1);
-      expect(out.at(-1)!.last).toBe(true);
-      for (const b of out.slice(0, -1)) expect(b.data.length).toBe(size);
-      const lastLength = out.at(-1)!.data.length;
-      expect(lastLength).toBe(total === 0 ? 0 : total % size || size);
-      expect(out.length).toBe(Math.max(1, Math.ceil(total / size)));
-    }
-  });
+  it.each([[[1]], [[3]], [[5]], [[7, 1, 0, 2]], [[13, 0]], [[1, 2, 3, 4, 5, 6, 7, 8, 9]], [[64]]])(
+    're-chunks input arriving in pieces of sizes %j',
+    async (sizes) => {
+      const size = 8;
+      for (const total of [0, 1, 7, 8, 9, 16, 17, 63, 64, 65, 100]) {
+        const data = bytes(total, total);
+        const pieces = split(data, sizes.some((s) => s > 0) ? sizes : [1]);
+        // Empty pieces in the middle of the stream must be harmless too.
+        if (pieces.length > 1) pieces.splice(1, 0, new Uint8Array(0));
+        const out = await collect(from(pieces), size);
+        expect(concat(out.map((b) => b.data)), `total ${total}`).toEqual(data);
+        expect(out.filter((b) => b.last).length).toBe(1);
+        expect(out.at(-1)!.last).toBe(true);
+        for (const b of out.slice(0, -1)) expect(b.data.length).toBe(size);
+        const lastLength = out.at(-1)!.data.length;
+        expect(lastLength).toBe(total === 0 ? 0 : total % size || size);
+        expect(out.length).toBe(Math.max(1, Math.ceil(total / size)));
+      }
+    },
+  );
 
   it('copies its input, so a source reusing its buffer does not corrupt earlier blocks', async () => {
     const shared = new Uint8Array(3);

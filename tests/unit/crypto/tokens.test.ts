@@ -1,11 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  keyedHash,
-  newSessionToken,
-  parseSessionToken,
-  randomBytes,
-  readySodium,
-} from '../../../server/crypto/index.js';
+import { keyedHash, newSessionToken, parseSessionToken, randomBytes, readySodium } from '../../../server/crypto/index.js';
 
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');

@@ -195,9 +195,7 @@ describe('validateReport', () => {
     });
 
     it('asks for a start when only an end is given', () => {
-      expect(
-        errorsOf(form({ from_month: undefined, from_year: undefined, to_month: '3', to_year: '2026' })).from_month,
-      ).toEqual({ key: 'required' });
+      expect(errorsOf(form({ from_month: undefined, from_year: undefined, to_month: '3', to_year: '2026' })).from_month).toEqual({ key: 'required' });
     });
   });
 
@@ -313,12 +311,9 @@ describe('validateReport', () => {
       expect(errorsOf(form({ ...contact, contact_language: 'fr' })).contact_language).toEqual({ key: 'invalid_choice' });
     });
 
-    it.each(['not-an-email', 'me@example', '@example.org', 'me@', 'two words@example.org', 'a@b@c'])(
-      'refuses the email %s',
-      (value) => {
-        expect(errorsOf(form({ ...contact, contact_value: value })).contact_value).toEqual({ key: 'invalid_email' });
-      },
-    );
+    it.each(['not-an-email', 'me@example', '@example.org', 'me@', 'two words@example.org', 'a@b@c'])('refuses the email %s', (value) => {
+      expect(errorsOf(form({ ...contact, contact_value: value })).contact_value).toEqual({ key: 'invalid_email' });
+    });
 
     it.each(['+44 20 7946 0000', '020 7946 0000', '(020) 7946-0000', '+86.10.1234.5678'])('accepts the phone %s', (value) => {
       expect(valueOf(form({ ...contact, contact_method: 'phone', contact_value: value })).contact?.value).toBe(value);
@@ -393,9 +388,7 @@ describe('validateReport', () => {
   });
 
   it('reports one error per field, for every bad field at once', () => {
-    const errors = errorsOf(
-      form({ categories: undefined, narrative: '', region: 'atlantis', links: 'ftp://x', follow_up: undefined }),
-    );
+    const errors = errorsOf(form({ categories: undefined, narrative: '', region: 'atlantis', links: 'ftp://x', follow_up: undefined }));
     expect(Object.keys(errors).sort()).toEqual(['categories', 'follow_up', 'links', 'narrative', 'region']);
   });
 });

@@ -69,7 +69,10 @@ describe('disclosure control', () => {
     expect(grid(t)).toEqual([['10', '10', '10']]);
     expect(cellText(t.rowTotals[0]!)).toBe('35');
     expect(cellText(t.grandTotal)).toBe('35');
-    const small = protectTable([[0, 0], [0, 0]]);
+    const small = protectTable([
+      [0, 0],
+      [0, 0],
+    ]);
     expect(cellText(small.grandTotal)).toBe('0');
     const tiny = protectTable([[3, 0]]);
     expect(cellText(tiny.rowTotals[0]!)).toBe('[c]');

@@ -270,7 +270,7 @@ const DYNAMIC: Rule[] = [
     keys: () => formFieldsWithErrors().map((f) => `form.${f}.label`),
   },
   {
-    what: "form.<name>.label from the radios partial, for each name report.ejs includes it with",
+    what: 'form.<name>.label from the radios partial, for each name report.ejs includes it with',
     evidence: [['views/partials/radios.ejs', "t('form.' + name + '.label')"]],
     keys: () => partialNames('radios').map((n) => `form.${n}.label`),
   },
@@ -293,7 +293,10 @@ const DYNAMIC: Rule[] = [
   {
     what: 'status.${error} for the sign-in errors status-page.ts renders (too_many_requests has its own message)',
     evidence: [
-      ['views/reporter/status-sign-in.ejs', "error === 'too_many_requests' ? t('errors.too_many_requests.body', { minutes: 60 }) : t('status.' + error)"],
+      [
+        'views/reporter/status-sign-in.ejs',
+        "error === 'too_many_requests' ? t('errors.too_many_requests.body', { minutes: 60 }) : t('status.' + error)",
+      ],
     ],
     keys: () => signInErrors().map((c) => `status.${c}`),
   },
@@ -335,7 +338,18 @@ describe('no unused key', () => {
 
   it('reads the error codes from the server (a sanity check of the reader)', () => {
     expect(REPORTER_ERROR_CODES).toEqual(
-      expect.arrayContaining(['csrf', 'not_found', 'not_ready', 'session_expired', 'too_many_requests', 'evidence_type', 'evidence_none', 'evidence_file_too_large', 'too_large', 'server_error']),
+      expect.arrayContaining([
+        'csrf',
+        'not_found',
+        'not_ready',
+        'session_expired',
+        'too_many_requests',
+        'evidence_type',
+        'evidence_none',
+        'evidence_file_too_large',
+        'too_large',
+        'server_error',
+      ]),
     );
     expect(ALL_ERROR_CODES).toEqual(expect.arrayContaining([...REPORTER_ERROR_CODES, 'case_not_found']));
     // Literals that are not codes stay out: `typeof v !== 'string'` before a bare badRequest().
@@ -367,7 +381,8 @@ describe('no unused key', () => {
     const leaves = new Set(units(EN).map((u) => u.key));
     const reporterErrorKeys = new Set(REPORTER_ERROR_CODES.flatMap((c) => [`errors.${c}.title`, `errors.${c}.body`]));
     const missing = DYNAMIC.flatMap((r) =>
-      r.keys()
+      r
+        .keys()
         // Staff-only error codes may live in the staff namespace.
         .filter((k) => !k.startsWith('errors.') || reporterErrorKeys.has(k))
         .filter((k) => !leaves.has(k))

@@ -59,7 +59,9 @@ function sourceFiles(): string[] {
   return [
     ...walk(path.join(views, 'staff')),
     ...walk(path.join(views, 'admin')),
-    ...readdirSync(path.join(views, 'partials')).filter((f) => f.startsWith('staff-')).map((f) => path.join(views, 'partials', f)),
+    ...readdirSync(path.join(views, 'partials'))
+      .filter((f) => f.startsWith('staff-'))
+      .map((f) => path.join(views, 'partials', f)),
     path.join(views, 'errors', 'staff-error.ejs'),
     ...walk(path.join(rootDir, 'server')).filter((f) => f.endsWith('.ts')),
   ].filter((f) => f.endsWith('.ejs') || f.endsWith('.ts'));
@@ -241,7 +243,9 @@ function readable(body: string): string {
 /** Dotted words on a page that look like a staff key (first part a group of the file); audit action codes are shown on purpose. */
 function rawKeys(body: string): string[] {
   const text = readable(body);
-  return [...text.matchAll(/\b[a-z_]+\.[a-z_.]+\b/g)].map((m) => m[0].replace(/\.+$/, '')).filter((w) => GROUPS.has(w.split('.')[0]!) && !ACTIONS.has(w));
+  return [...text.matchAll(/\b[a-z_]+\.[a-z_.]+\b/g)]
+    .map((m) => m[0].replace(/\.+$/, ''))
+    .filter((w) => GROUPS.has(w.split('.')[0]!) && !ACTIONS.has(w));
 }
 
 describe('staff pages', () => {
@@ -266,7 +270,10 @@ describe('staff pages', () => {
     pages.set('staff 404', (await signedOut.get('/staff/no-such-page')).text);
     pages.set('staff 401', (await signedOut.post('/staff/sign-out-everywhere')).text);
     // The second step of signing in: a code, or (first sign-in) setting up the authenticator.
-    for (const [name, who] of [['two-factor', both], ['enrol', newcomer]] as const) {
+    for (const [name, who] of [
+      ['two-factor', both],
+      ['enrol', newcomer],
+    ] as const) {
       const step = request.agent(t.app);
       const token = await staffCsrf(step, '/staff/sign-in');
       await step.post('/staff/sign-in').type('form').send({ _csrf: token, email: who.email, password: who.password });
@@ -278,7 +285,10 @@ describe('staff pages', () => {
     agent = await signInStaff(t, both);
     const post = async (from: string, to: string, fields: Record<string, string>) => {
       const token = await staffCsrf(agent, from); // first: the page sets the cookie the post sends
-      return agent.post(to).type('form').send({ _csrf: token, ...fields });
+      return agent
+        .post(to)
+        .type('form')
+        .send({ _csrf: token, ...fields });
     };
     const base = `/staff/cases/${caseId}`;
     // A few changes, so the page shows a history, a note, a message and a referral.
@@ -297,7 +307,10 @@ describe('staff pages', () => {
     await get('referral pack', `${base}/referrals/${referral.id}/pack`);
     await get('team key', '/staff/keys');
     await get('account', '/staff/account');
-    pages.set('account with an error', (await post('/staff/account', '/staff/account/password', { current_password: 'x', new_password: 'short', confirm_password: 'short' })).text);
+    pages.set(
+      'account with an error',
+      (await post('/staff/account', '/staff/account/password', { current_password: 'x', new_password: 'short', confirm_password: 'short' })).text,
+    );
     await get('staff', '/admin/staff?notice=approved');
     pages.set('staff with an error', (await post('/admin/staff', '/admin/staff/invitations', { email: 'not an address' })).text);
     const invited = await post('/admin/staff', '/admin/staff/invitations', { email: 'invited@example.org', roles: 'caseworker' });
@@ -307,7 +320,10 @@ describe('staff pages', () => {
     await get('audit', '/admin/audit');
     await get('audit with an error', '/admin/audit?case=nope');
     await get('settings', '/admin/settings?notice=saved');
-    pages.set('settings with errors', (await post('/admin/settings', '/admin/settings', { org_name: '', triage_target_hours: 'x', stats_threshold: '1' })).text);
+    pages.set(
+      'settings with errors',
+      (await post('/admin/settings', '/admin/settings', { org_name: '', triage_target_hours: 'x', stats_threshold: '1' })).text,
+    );
     await get('settings list', '/admin/settings/lists/region?notice=added');
     await get('settings item', '/admin/settings/lists/region/london');
     await get('statistics', '/admin/statistics');
@@ -336,7 +352,10 @@ describe('staff pages', () => {
     expect(pages.get('case')).toContain('Added an internal note');
     expect(pages.get('audit')).toContain('case.note_added'); // an action code, shown on purpose
     // The check below would catch a key shown instead of its text.
-    expect(rawKeys('<p>queue.no_match</p><p>case.errors.text.note.required</p><code>case.viewed</code>')).toEqual(['queue.no_match', 'case.errors.text.note.required']);
+    expect(rawKeys('<p>queue.no_match</p><p>case.errors.text.note.required</p><code>case.viewed</code>')).toEqual([
+      'queue.no_match',
+      'case.errors.text.note.required',
+    ]);
   });
 
   it('shows no raw key on any page, export or error', () => {
