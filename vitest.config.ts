@@ -5,8 +5,16 @@ import { defineConfig } from 'vitest/config';
 // TEST_DATABASE_URL is set, else PGlite), e2e drives Debian's Chromium.
 // Every tier derives Argon2id with cheap test parameters (tests/setup/argon2.ts);
 // processes started from dist/ keep the production ones.
+// `npm test` shuffles the tests inside each file, with a fixed seed so a
+// failure replays (`--sequence.seed`): a test that leans on an earlier one's
+// state fails there, not only when someone runs it alone. Vitest reads this
+// from the root, for every project; the browser tier (npm run test:e2e)
+// keeps its journeys in order.
+const shuffleTests = process.env['npm_lifecycle_event'] === 'test';
+
 export default defineConfig({
   test: {
+    sequence: { shuffle: { files: false, tests: shuffleTests }, seed: 20261201 },
     projects: [
       {
         test: {
@@ -21,9 +29,6 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
-          // `npm test` shuffles the tests inside each file (--sequence.shuffle.tests,
-          // a fixed seed so a failure replays): a test that leans on an earlier one's
-          // state fails there rather than only when someone runs it alone.
           sequence: { groupOrder: 1 },
           environment: 'node',
           setupFiles: ['tests/setup/argon2.ts'],
