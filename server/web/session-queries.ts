@@ -1,6 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/index.js';
-import type { SessionKind } from './session-store.js';
+import type { SessionsTable } from '../db/schema.js';
+
+/** Who a session belongs to: a reporter (by report) or a staff member. */
+export type SessionKind = SessionsTable['kind'];
 
 /**
  * The sessions table. Times come from the database's clock, like every

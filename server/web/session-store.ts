@@ -3,6 +3,7 @@ import { decryptJson, encryptJson, newSessionToken, parseSessionToken, toHex, ty
 import type { Db } from '../db/index.js';
 import type { Config } from '../config.js';
 import * as q from './session-queries.js';
+import type { SessionKind } from './session-queries.js';
 
 /**
  * Sessions for reporters and staff (P9). The cookie holds a random token;
@@ -10,7 +11,7 @@ import * as q from './session-queries.js';
  * under a key derived from it. Nothing in the table opens anything without
  * the cookie.
  */
-export type SessionKind = 'reporter' | 'staff';
+export type { SessionKind };
 export type Session<P> = { token: SessionToken; payload: P; userId: string | null; createdAt: Date };
 
 const COOKIE = { reporter: 'harbour_r', staff: 'harbour_s' } as const;
