@@ -97,7 +97,9 @@ describe('a seeded case, opened by a real caseworker', () => {
     expect(words.REFERRAL_NOTES.some((n) => zip.includes(Buffer.from(n)))).toBe(true);
   });
 
-  it('and the audit chain, the seeded history followed by these real reads, still verifies', async () => {
+  it('and the audit chain, the seeded history followed by real reads, still verifies', async () => {
+    expect((await agent.get(`/staff/cases/${caseId}`)).status).toBe(200);
+    expect((await binary(agent.get(`/staff/cases/${caseId}/referrals/${referral.id}/bundle`))).status).toBe(200);
     const result = await verifyAuditChain(t.testDb.db);
     expect(result.problems).toEqual([]);
     const last = await t.testDb.db.selectFrom('audit_log').select(['action', 'case_id']).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();

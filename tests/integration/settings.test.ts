@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runHousekeeping } from '../../server/housekeeping.js';
 import { addListItem } from '../../server/settings/list-editing.js';
 import { saveSettings } from '../../server/settings/settings.js';
@@ -38,12 +38,13 @@ const auditDetails = async () =>
 /** Reports with hand-set triage fields, enough to make a count visible in statistics. */
 const addReports = (n: number, f: ReportFacts) => insertReports(t, n, f);
 
-beforeAll(async () => {
+// Settings are the installation's: each test changes them on an installation of its own.
+beforeEach(async () => {
   t = await createTestApp();
   admin = await addStaff(t, { roles: ['admin'] });
   caseworker = await addStaff(t, { roles: ['caseworker'] });
 });
-afterAll(async () => {
+afterEach(async () => {
   await t.close();
 });
 
