@@ -107,17 +107,15 @@ export function statisticsPage(ctx: AppContext): RequestHandler {
       stats = await statisticsFor(ctx, req);
     } catch (err) {
       if (err instanceof HttpError && err.code === 'bad_period') {
-        return res
-          .status(400)
-          .render('admin/statistics', {
-            title: st('statistics.title'),
-            stats: null,
-            error: st('statistics.errors.period'),
-            query: req.query,
-            charts: [],
-            rules: '',
-            cellText,
-          });
+        return res.status(400).render('admin/statistics', {
+          title: st('statistics.title'),
+          stats: null,
+          error: st('statistics.errors.period'),
+          query: req.query,
+          charts: [],
+          rules: '',
+          cellText,
+        });
       }
       throw err;
     }
