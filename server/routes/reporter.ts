@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { AppContext } from '../web/context.js';
 import { onionLocation } from '../settings/settings.js';
-import { csrfGuards, csrfLocals } from '../web/csrf.js';
+import { csrfGuards, setCsrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { languageFromPath } from '../web/language.js';
 import { quickExit } from '../reporting/exit-page.js';
@@ -52,8 +52,8 @@ export function reporterRoutes(ctx: AppContext): Router {
     res.locals['orgContact'] = settings?.orgContact ?? null;
     const onion = settings && onionLocation(settings, req.originalUrl);
     if (onion) res.setHeader('Onion-Location', onion);
-    if (inst) await csrfLocals({ csrf: ctx.csrf, installation: async () => inst })(req, res, next);
-    else next();
+    if (inst) setCsrfLocals(ctx.csrf, inst, req, res);
+    next();
   });
 
   r.get('/', async (_req, res) => {

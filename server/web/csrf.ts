@@ -60,12 +60,15 @@ type CsrfSource = { csrf: Csrf; installation(): Promise<{ csrfSecret: Uint8Array
 export function csrfLocals(source: CsrfSource): RequestHandler {
   return async function csrfLocals(req, res, next) {
     const inst = await source.installation();
-    if (inst) {
-      res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
-      res.locals['csrfToken'] = source.csrf.token(req, res);
-    }
+    if (inst) setCsrfLocals(source.csrf, inst, req, res);
     next();
   };
+}
+
+/** The same, for a middleware that has the installation already (the reporter pages, which load it with the settings). */
+export function setCsrfLocals(csrf: Csrf, inst: { csrfSecret: Uint8Array }, req: Request, res: Response): void {
+  res.locals['csrfSecret'] = Buffer.from(inst.csrfSecret).toString('hex');
+  res.locals['csrfToken'] = csrf.token(req, res);
 }
 
 const STREAMED = 'csrfStreamed';
