@@ -145,6 +145,50 @@ export interface UsersTable {
   /** An administrator's request that a caseworker confirm this person's access; nothing is sealed by it. */
   access_requested_by: ColumnType<string | null, string | null | undefined, string | null>;
   access_requested_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Set at each completed sign-in; alerts of a kind stop until the person signs in after the last one (migration 2026_12_01_200000). */
+  last_signed_in_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Urgent reports: mailed at once, or treated like every other alert. */
+  alert_urgent: Generated<AlertUrgent>;
+  /** Every other alert: at once, batched (one mail per alert_batch_minutes at most), or only in the daily digest. */
+  alert_others: Generated<AlertOthers>;
+  alert_batch_minutes: Generated<number>;
+  /** An armoured OpenPGP public key; when set, every alert to this person is encrypted to it. */
+  alert_pgp_key: ColumnType<string | null, string | null | undefined, string | null>;
+  alert_pgp_fingerprint: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export type AlertUrgent = 'now' | 'with_others';
+export type AlertOthers = 'now' | 'batched' | 'digest';
+export type AlertKind = 'new_report' | 'urgent_report' | 'case_activity' | 'case_overdue' | 'digest' | 'batch';
+
+/** One e-mail to one staff member: kind and delivery bookkeeping only, never anything a reporter typed. */
+export interface MailOutboxTable {
+  id: string;
+  user_id: string;
+  kind: AlertKind;
+  state: Generated<'pending' | 'sending' | 'sent' | 'failed'>;
+  due_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** While 'sending': the claim expires then, and another worker may take the row. */
+  lease_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  claim: string | null;
+  attempts: Generated<number>;
+  /** A short class of the last failure (dns, tls, auth, refused, timeout, connection), never a server's full answer. */
+  last_error: string | null;
+  created_at: Generated<Date>;
+  sent_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+/** The day (UK) whose digest has been written to the outbox: the INSERT that wins makes it happen once. */
+export interface MailDigestsTable {
+  day: ColumnType<string, string, string>;
+  created_at: Generated<Date>;
+}
+
+/** A case's overdue alert, once per wait (due_since: when the wait began). */
+export interface MailOverdueTable {
+  report_id: string;
+  due_since: ColumnType<Date, Date | string, Date | string>;
+  created_at: Generated<Date>;
 }
 
 /** A team private key sealed to one caseworker's public key: only ever written sealed (migration 2026_12_01_100100). */
@@ -241,6 +285,9 @@ export interface SettingsTable {
 }
 
 export interface Database {
+  mail_outbox: MailOutboxTable;
+  mail_digests: MailDigestsTable;
+  mail_overdue: MailOverdueTable;
   settings: SettingsTable;
   stats_archive: StatsArchiveTable;
   users: UsersTable;
