@@ -9,7 +9,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const CRYPTO_LIBRARIES = {
-  group: ['libsodium', 'libsodium/*', 'libsodium-wrappers', 'libsodium-wrappers/*', 'libsodium-wrappers-sumo', 'argon2', 'argon2/*'],
+  group: ['libsodium', 'libsodium/*', 'libsodium-wrappers', 'libsodium-wrappers/*', 'libsodium-wrappers-sumo', 'argon2', 'argon2/*', 'openpgp', 'openpgp/*'],
   message:
     'crypto lives in server/crypto (docs/architecture.md; the P-properties of docs/security.md are proved there): import what you need from server/crypto/index.js.',
 };
@@ -20,7 +20,7 @@ const KYSELY_SQL = {
     'SQL lives in queries files (queries.ts, *-queries.ts) and server/db/: routes and services call a query function, never build SQL (docs/architecture.md).',
 };
 // The same two boundaries for dynamic import() and require(), which no-restricted-imports does not see.
-const CRYPTO_RE = '/^(libsodium(-wrappers(-sumo)?)?|argon2)(\\u002F.*)?$/';
+const CRYPTO_RE = '/^(libsodium(-wrappers(-sumo)?)?|argon2|openpgp)(\\u002F.*)?$/';
 const CRYPTO_DYNAMIC = [
   { selector: `ImportExpression[source.value=${CRYPTO_RE}]`, message: CRYPTO_LIBRARIES.message },
   { selector: `CallExpression[callee.name='require'][arguments.0.value=${CRYPTO_RE}]`, message: CRYPTO_LIBRARIES.message },

@@ -19,9 +19,24 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('users')
     .addColumn('last_signed_in_at', 'timestamptz')
-    .addColumn('alert_urgent', 'text', (c) => c.notNull().defaultTo('now').check(sql`alert_urgent in ('now', 'with_others')`))
-    .addColumn('alert_others', 'text', (c) => c.notNull().defaultTo('digest').check(sql`alert_others in ('now', 'batched', 'digest')`))
-    .addColumn('alert_batch_minutes', 'integer', (c) => c.notNull().defaultTo(60).check(sql`alert_batch_minutes between 5 and 1440`))
+    .addColumn('alert_urgent', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('now')
+        .check(sql`alert_urgent in ('now', 'with_others')`),
+    )
+    .addColumn('alert_others', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('digest')
+        .check(sql`alert_others in ('now', 'batched', 'digest')`),
+    )
+    .addColumn('alert_batch_minutes', 'integer', (c) =>
+      c
+        .notNull()
+        .defaultTo(60)
+        .check(sql`alert_batch_minutes between 5 and 1440`),
+    )
     .addColumn('alert_pgp_key', 'text')
     .addColumn('alert_pgp_fingerprint', 'text')
     .execute();
@@ -33,7 +48,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('kind', 'text', (c) =>
       c.notNull().check(sql`kind in ('new_report', 'urgent_report', 'case_activity', 'case_overdue', 'digest', 'batch')`),
     )
-    .addColumn('state', 'text', (c) => c.notNull().defaultTo('pending').check(sql`state in ('pending', 'sending', 'sent', 'failed')`))
+    .addColumn('state', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`state in ('pending', 'sending', 'sent', 'failed')`),
+    )
     .addColumn('due_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('lease_until', 'timestamptz')
     .addColumn('claim', 'uuid')

@@ -10,3 +10,4 @@ export * from './passwords.js';
 export * from './totp.js';
 export * from './ip-hash.js';
 export * from './encoding.js';
+export * from './openpgp.js';

@@ -29,6 +29,8 @@ const FLOORS: Record<string, number> = {
   // identity: staff sessions, guards and the keys a person holds
   staff: 5,
   // the audit log, which every writer above uses
+  // e-mail alerts: written in the event's transaction (reporting, cases), sent by a worker
+  alerts: 4.5,
   audit: 4,
   // HTTP plumbing: csrf, sessions, multipart, errors, rate limits
   web: 3,
