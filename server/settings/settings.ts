@@ -54,6 +54,10 @@ const whole = (min: number, max: number, messages: WholeMessages) =>
  */
 export const MIN_THRESHOLD = 5;
 
+/** The alerts an administrator may allow or forbid; 'batch' mails carry whichever of these a person batches. */
+export const ALERT_KINDS = ['new_report', 'urgent_report', 'case_activity', 'case_overdue', 'digest'] as const;
+export type AllowedAlertKind = (typeof ALERT_KINDS)[number];
+
 export const SETTINGS_SCHEMA = {
   org_name: text(200).min(1, { error: () => staffTranslator()('settings.errors.org_name') }),
   org_contact: text(300),
@@ -82,6 +86,14 @@ export const SETTINGS_SCHEMA = {
     .transform((s) => s.replace(/^https?:\/\//, '').replace(/\/+$/, ''))
     .refine((s) => s === '' || ONION.test(s), { error: () => staffTranslator()('settings.errors.onion_address') }),
   stats_threshold: whole(MIN_THRESHOLD, 100, REPORTS),
+  // The alert kinds an administrator allows at all (issue 11): ticked boxes, stored as a list.
+  alert_kinds: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((k) => k.trim()).filter((k) => k !== ''))
+    .refine((list) => list.every((k) => (ALERT_KINDS as readonly string[]).includes(k)), {
+      error: () => staffTranslator()('settings.errors.alert_kinds'),
+    })
+    .transform((list) => ALERT_KINDS.filter((k) => list.includes(k))),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS_SCHEMA;
@@ -96,6 +108,8 @@ export type Settings = {
   /** Empty when there is none; otherwise a bare v3 address. */
   onionAddress: string;
   statsThreshold: number;
+  /** Alert kinds allowed at all; every kind by default. */
+  alertKinds: readonly AllowedAlertKind[];
 };
 
 type Values = { [K in SettingKey]: z.output<(typeof SETTINGS_SCHEMA)[K]> };
@@ -111,6 +125,7 @@ export function defaults(config: Config, orgName: string): Values {
     quick_exit_url: config.quickExitUrl,
     onion_address: '',
     stats_threshold: 10,
+    alert_kinds: [...ALERT_KINDS],
   };
 }
 
@@ -140,6 +155,7 @@ function toSettings(v: Values): Settings {
     quickExitUrl: v.quick_exit_url,
     onionAddress: v.onion_address,
     statsThreshold: v.stats_threshold,
+    alertKinds: v.alert_kinds,
   };
 }
 
@@ -174,7 +190,7 @@ export async function saveSettings(db: Db, config: Config, input: Record<string,
   }
   if (Object.keys(errors).length > 0) return { changed: [], errors };
 
-  const changed = SETTING_KEYS.filter((k) => k in next && next[k] !== current[k]);
+  const changed = SETTING_KEYS.filter((k) => k in next && String(next[k]) !== String(current[k]));
   for (const key of changed) await q.upsertSetting(db, key, next[key]);
   return { changed, errors };
 }
