@@ -119,6 +119,23 @@ export type Config = Readonly<{
   /** How long a stop waits for requests in flight before it ends them. */
   shutdownGraceMs: number;
   quickExitUrl: string;
+  /** E-mail alerts to staff (issue 11); null when SMTP_URL is unset (alerts off). */
+  mail: MailConfig | null;
+}>;
+
+export type MailConfig = Readonly<{
+  /** SMTP_URL without its password (which is in `password`, from the URL or SMTP_PASSWORD_FILE). */
+  url: URL;
+  password: string | null;
+  from: string;
+  /** STARTTLS (or smtps://) required; false only with SMTP_TLS=off, for a relay on this machine. */
+  tls: boolean;
+  /** PEM of a private CA the SMTP server's certificate is checked against (SMTP_CA_FILE), or null for the system's. */
+  ca: string | null;
+  /** How often each instance's worker looks for alerts that are due. */
+  pollMs: number;
+  /** The hour (UK time, 0-23) the daily digest goes out. */
+  digestHour: number;
 }>;
 
 export class ConfigError extends Error {}
@@ -210,5 +227,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: c.REQUEST_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
     quickExitUrl: c.QUICK_EXIT_URL,
+    mail: null, // filled in by the mail-core work (SMTP_URL and friends)
   });
 }
