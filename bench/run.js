@@ -12,6 +12,7 @@
 //   6. statistics on 1,000,000 seeded reports: building every table for two years,
 //      and the server's peak RSS during the CSV export (bench/stats.js, under "stats";
 //      BENCH_STATS_ROWS and BENCH_STATS_ITERATIONS change its size)
+//   7. e-mail alerts: the flood with alerts off and on, urgent alert latency (bench/alerts.js, under "alerts")
 // One JSON object goes to stdout and to bench/results/latest.json; progress
 // goes to stderr. Environment:
 //   BENCH_SECONDS        length of the load phase (default 30)
@@ -33,7 +34,6 @@ import {
   benchDatabase,
   cleanupStack,
   CookieJar,
-  csrfToken,
   freePort,
   importDist,
   mean,
@@ -51,7 +51,9 @@ import {
   startServer,
   withClient,
 } from './lib.js';
+import { runAlertsBench } from './alerts.js';
 import { runDurabilityBench } from './durability.js';
+import { fetchForm, narrative, postReport, REPORT_FIELDS } from './reporter-client.js';
 import { runQueueBench } from './queue.js';
 import { signInBench } from './signin.js';
 import { runStatsBench } from './stats.js';
@@ -165,84 +167,6 @@ function cpuSeconds(pid) {
   }
 }
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-// ---------------------------------------------------------------- reporter client
-
-const REPORT_FIELDS = {
-  categories: ['threats', 'family'],
-  from_month: '3',
-  from_year: '2026',
-  ongoing: 'yes',
-  region: 'london',
-  targeted: 'me',
-  community: 'uyghur',
-  suspected_state: 'china',
-  state_reason: 'He knew my asylum case number.',
-  perpetrator: 'proxy',
-  channels: ['phone', 'family'],
-  links: 'https://example.org/post/1',
-  consent: 'talk_first',
-  follow_up: 'portal',
-};
-
-const SENTENCES = [
-  'A man who said he was from the association phoned my mother in Urumqi.',
-  'He asked her where I live now and who I meet on weekends.',
-  'Two days later someone posted a photo of our flat on a community group.',
-  'My cousin was told that my brother would lose his job if I keep speaking at events.',
-  'The caller knew details of my asylum interview that only my lawyer should have.',
-  'I received messages on WeChat from an account I do not recognise, asking me to come back home.',
-  'After the protest outside the embassy a car followed me to the station.',
-  'My parents were visited by police and asked to persuade me to stop posting online.',
-  'Somebody created a fake profile with my name and photos and contacted my friends.',
-  'I am worried about my family and do not know whether I should keep reporting this.',
-];
-
-/** A narrative of 1–2 KB built from plausible sentences. */
-function narrative() {
-  const target = 1024 + Math.floor(Math.random() * 1024);
-  const parts = [];
-  let len = 0;
-  while (len < target) {
-    const s = SENTENCES[Math.floor(Math.random() * SENTENCES.length)];
-    parts.push(s);
-    len += s.length + 1;
-  }
-  return parts.join(' ').slice(0, target).trim();
-}
-
-/** GET /en/report: the CSRF token from the page, and its cookie into the jar. */
-async function fetchForm(base, jar) {
-  const res = await fetch(`${base}/en/report`, { headers: { cookie: jar.header() } });
-  const html = await res.text();
-  jar.storeFrom(res.headers);
-  const token = csrfToken(html);
-  if (res.status !== 200 || !token) throw new Error(`GET /en/report: status ${res.status}, no CSRF token`);
-  if (!jar.cookies.has('harbour_csrf')) throw new Error('GET /en/report set no harbour_csrf cookie');
-  return token;
-}
-
-/** POST /en/report as a browser sends it: _csrf first, fields, an empty file input last. */
-async function postReport(base, jar, token) {
-  const fd = new FormData();
-  fd.append('_csrf', token);
-  for (const [k, v] of Object.entries({ ...REPORT_FIELDS, narrative: narrative() })) {
-    for (const value of Array.isArray(v) ? v : [v]) fd.append(k, value);
-  }
-  fd.append('evidence', new Blob([], { type: 'application/octet-stream' }), '');
-  const start = performance.now();
-  const res = await fetch(`${base}/en/report`, {
-    method: 'POST',
-    body: fd,
-    headers: { cookie: jar.header() },
-    redirect: 'manual',
-  });
-  const body = await res.text();
-  const ms = performance.now() - start;
-  jar.storeFrom(res.headers);
-  const ok = res.status === 303 && res.headers.get('location') === '/en/report/receipt' && jar.cookies.has('harbour_r');
-  return { ok, status: res.status, ms, body };
-}
 
 // ---------------------------------------------------------------- phases
 
@@ -591,6 +515,13 @@ async function main() {
   result.sign_in = await signInBench(db.url);
   log(`sign-in: p99 ${result.sign_in.latency_p99_ms} ms, event-loop lag p99 ${result.sign_in.event_loop_lag_p99_ms} ms`);
 
+  // Alerts: the flood with alerts off and on, and an urgent report's time to the SMTP server.
+  log('alerts: the submission flood with alerts off and on, and urgent alert latency');
+  result.alerts = await runAlertsBench({ log: (msg) => log(`alerts: ${msg}`), onCleanup: cleanups.push });
+  log(
+    `alerts: flood ${result.alerts.flood.rate_drop_pct}% slower with alerts on; urgent p99 ${result.alerts.urgent_to_smtp.all_recipients_p99_ms} ms`,
+  );
+
   // Last: it seeds a database of its own (about 2 GB), dropped in the final clean-up.
   log('stats: statistics on seeded reports');
   result.stats = await runStatsBench({ log: (msg) => log(`stats: ${msg}`), onCleanup: cleanups.push });
@@ -602,6 +533,8 @@ async function main() {
     upload_succeeded: result.upload.ok && result.upload.stored_evidence_state === 'complete',
     upload_peak_rss_ok: Math.max(result.upload.peak_rss_mb ?? Infinity, result.upload.peak_rss_kernel_hwm_mb ?? 0) < TARGETS.upload_peak_rss_mb_max,
     sign_in_event_loop_lag_ok: result.sign_in.event_loop_lag_p99_ms < result.sign_in.target_event_loop_lag_p99_ms_max,
+    alerts_flood_rate_drop_ok: result.alerts.checks.flood_rate_drop_ok,
+    alerts_urgent_p99_ok: result.alerts.checks.urgent_p99_ok,
   };
 
   await cleanup();
