@@ -23,9 +23,9 @@ import type { AppContext } from '../web/context.js';
 import { csrfGuards, csrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { staffTranslator } from '../i18n/index.js';
+import { postAlertKey, postAlertTiming, postRemoveAlertKey, showAccount } from '../staff/account-page.js';
 import {
   acceptInvitation,
-  showAccount,
   showInvitation,
   showSignIn,
   showTwoFactor,
@@ -70,8 +70,11 @@ export function staffRoutes(ctx: AppContext): Router {
 
   // Any signed-in staff member.
   r.get('/staff', requireSignedIn, (_req, res) => res.redirect(302, '/staff/cases'));
-  r.get('/staff/account', requireSignedIn, showAccount);
+  r.get('/staff/account', requireSignedIn, showAccount(ctx));
   r.post('/staff/account/password', requireSignedIn, form, requireCsrf, updatePassword(ctx));
+  r.post('/staff/account/alerts', requireSignedIn, form, requireCsrf, postAlertTiming(ctx));
+  r.post('/staff/account/alert-key', requireSignedIn, form, requireCsrf, postAlertKey(ctx));
+  r.post('/staff/account/alert-key/remove', requireSignedIn, form, requireCsrf, postRemoveAlertKey(ctx));
   r.post('/staff/sign-out-everywhere', requireSignedIn, form, requireCsrf, signOutEverywhere(ctx));
 
   // Administrators.

@@ -33,6 +33,9 @@ function routes(): Route[] {
     { method: 'GET', path: '/staff', allowed: 'signed-in', ok: 302 },
     { method: 'GET', path: '/staff/account', allowed: 'signed-in', ok: 200 },
     { method: 'POST', path: '/staff/account/password', allowed: 'signed-in', ok: 422 },
+    { method: 'POST', path: '/staff/account/alerts', allowed: 'signed-in', ok: 422 }, // no choice made
+    { method: 'POST', path: '/staff/account/alert-key', allowed: 'signed-in', ok: 422 }, // no key pasted
+    { method: 'POST', path: '/staff/account/alert-key/remove', allowed: 'signed-in', ok: 303 }, // none to remove
     { method: 'POST', path: '/staff/sign-out-everywhere', allowed: 'signed-in' }, // ends the walker's own sessions: allowed run skipped
     { method: 'GET', path: '/staff/cases', allowed: 'caseworker', ok: 200 },
     { method: 'GET', path: '/staff/keys', allowed: 'caseworker', ok: 200 },
