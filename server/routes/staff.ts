@@ -23,6 +23,7 @@ import type { AppContext } from '../web/context.js';
 import { csrfGuards, csrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { staffTranslator } from '../i18n/index.js';
+import { updateAlertKinds } from '../admin/alert-settings.js';
 import { postAlertKey, postAlertTiming, postRemoveAlertKey, showAccount } from '../staff/account-page.js';
 import {
   acceptInvitation,
@@ -86,6 +87,7 @@ export function staffRoutes(ctx: AppContext): Router {
   r.get('/admin/audit', requireRole('admin'), auditPage(ctx));
   r.get('/admin/settings', requireRole('admin'), showSettings(ctx));
   r.post('/admin/settings', requireRole('admin'), form, requireCsrf, updateSettings(ctx));
+  r.post('/admin/settings/alerts', requireRole('admin'), form, requireCsrf, updateAlertKinds(ctx));
   r.get('/admin/settings/lists/:list', requireRole('admin'), showList(ctx));
   r.post('/admin/settings/lists/:list', requireRole('admin'), form, requireCsrf, addToList(ctx));
   r.get('/admin/settings/lists/:list/:code', requireRole('admin'), showItem(ctx));

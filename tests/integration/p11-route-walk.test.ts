@@ -65,6 +65,7 @@ function routes(): Route[] {
     { method: 'GET', path: '/admin/statistics.json', allowed: 'admin', ok: 200 },
     { method: 'GET', path: '/admin/settings', allowed: 'admin', ok: 200 },
     { method: 'POST', path: '/admin/settings', allowed: 'admin', ok: 303 }, // nothing submitted: nothing changes
+    { method: 'POST', path: '/admin/settings/alerts', allowed: 'admin', ok: 303 }, // no alert_kinds field: nothing changes
     { method: 'GET', path: '/admin/settings/lists/region', allowed: 'admin', ok: 200 },
     { method: 'POST', path: '/admin/settings/lists/region', allowed: 'admin', ok: 422 },
     { method: 'GET', path: '/admin/settings/lists/region/london', allowed: 'admin', ok: 200 },
