@@ -16,7 +16,7 @@ export function updateAlertKinds(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const { user } = staffOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    if (!Object.hasOwn(body, 'alert_kinds')) return res.redirect(303, '/admin/settings?notice=alerts_unchanged#alerts');
+    if (!Object.hasOwn(body, 'alert_kinds')) return res.redirect(303, '/admin/settings?notice=alerts_unchanged#alerts-notice');
     const sent = body['alert_kinds'];
     const result = await ctx.db.transaction().execute(async (trx) => {
       const before = await settingsForm(trx, ctx.config);
@@ -37,6 +37,6 @@ export function updateAlertKinds(ctx: AppContext): RequestHandler {
       const kinds = (Array.isArray(sent) ? sent : [sent]).filter((k): k is string => typeof k === 'string');
       return renderSettings(ctx, res, 422, { alerts: { form: { kinds, error } } });
     }
-    res.redirect(303, `/admin/settings?notice=${result.changed.length ? 'alerts_saved' : 'alerts_unchanged'}#alerts`);
+    res.redirect(303, `/admin/settings?notice=${result.changed.length ? 'alerts_saved' : 'alerts_unchanged'}#alerts-notice`);
   };
 }

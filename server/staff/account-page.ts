@@ -24,7 +24,11 @@ import {
  * signing in (sign-in-page.ts) and render this page through renderAccount.
  */
 
-/** The ?notice= codes the page shows, each next to the form it confirms (#alerts, #alert-key). */
+/**
+ * The ?notice= codes the page shows, each next to the form it confirms. The
+ * redirect names the notice as its #fragment, so the browser moves focus to
+ * it (autofocus alone is ignored when the address has a fragment).
+ */
 export const ACCOUNT_NOTICES = ['alerts_saved', 'alerts_unchanged', 'key_set', 'key_removed'] as const;
 type AccountNotice = (typeof ACCOUNT_NOTICES)[number];
 
@@ -107,7 +111,7 @@ export function postAlertTiming(ctx: AppContext): RequestHandler {
       return renderAccount(ctx, res, 422, { alerts: { values, errors: parsed.errors } });
     }
     const changed = await saveTiming(ctx.db, user.id, parsed.value);
-    res.redirect(303, `/staff/account?notice=${changed ? 'alerts_saved' : 'alerts_unchanged'}#alerts`);
+    res.redirect(303, `/staff/account?notice=${changed ? 'alerts_saved' : 'alerts_unchanged'}#alerts-notice`);
   };
 }
 
@@ -122,7 +126,7 @@ export function postAlertKey(ctx: AppContext): RequestHandler {
       return renderAccount(ctx, res, 422, { alerts: { keyPaste: pasted, keyError: checked.error } });
     }
     await saveKey(ctx.db, user.id, checked.key);
-    res.redirect(303, '/staff/account?notice=key_set#alert-key');
+    res.redirect(303, '/staff/account?notice=key_set#alert-key-notice');
   };
 }
 
@@ -131,6 +135,6 @@ export function postRemoveAlertKey(ctx: AppContext): RequestHandler {
   return async (_req, res) => {
     const { user } = staffOf(res);
     await removeKey(ctx.db, user.id);
-    res.redirect(303, '/staff/account?notice=key_removed#alert-key');
+    res.redirect(303, '/staff/account?notice=key_removed#alert-key-notice');
   };
 }

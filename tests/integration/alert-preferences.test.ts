@@ -109,12 +109,12 @@ describe('alert timing', () => {
     const { staff, agent } = await caseworker();
     const res = await post(agent, '/staff/account/alerts', { alert_urgent: 'with_others', alert_others: 'batched', alert_batch_minutes: ' 15 ' });
     expect(res.status).toBe(303);
-    expect(res.headers['location']).toBe('/staff/account?notice=alerts_saved#alerts');
+    expect(res.headers['location']).toBe('/staff/account?notice=alerts_saved#alerts-notice');
     expect(await choicesOf(staff.id)).toMatchObject({ alert_urgent: 'with_others', alert_others: 'batched', alert_batch_minutes: 15 });
 
     const page = await agent.get(res.headers['location']!);
     const section = alertsSection(page.text);
-    expect(section).toMatch(/<p class="notice notice--success" role="status" tabindex="-1" autofocus>Alert choices saved.<\/p>/);
+    expect(section).toMatch(/<p class="notice notice--success" id="alerts-notice" role="status" tabindex="-1" autofocus>Alert choices saved.<\/p>/);
     expect(page.text.match(/autofocus/g)).toHaveLength(1);
     expect(checked(section, 'alert_urgent-with_others')).toBe(true);
     expect(checked(section, 'alert_others-batched')).toBe(true);
@@ -132,7 +132,7 @@ describe('alert timing', () => {
 
     // The same choices again: nothing changes, nothing is audited.
     const again = await post(agent, '/staff/account/alerts', { alert_urgent: 'with_others', alert_others: 'batched', alert_batch_minutes: '15' });
-    expect(again.headers['location']).toBe('/staff/account?notice=alerts_unchanged#alerts');
+    expect(again.headers['location']).toBe('/staff/account?notice=alerts_unchanged#alerts-notice');
     expect(await auditOf(staff.id)).toHaveLength(1);
   });
 
@@ -276,7 +276,7 @@ describe('OpenPGP key', () => {
     const pasted = `\n\n${publicKey.replace('-----BEGIN PGP PUBLIC KEY BLOCK-----\n', '-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: laptop key\n')}\n\n`;
     const res = await post(agent, '/staff/account/alert-key', { alert_pgp_key: pasted });
     expect(res.status).toBe(303);
-    expect(res.headers['location']).toBe('/staff/account?notice=key_set#alert-key');
+    expect(res.headers['location']).toBe('/staff/account?notice=key_set#alert-key-notice');
     const row = await choicesOf(staff.id);
     expect(row.alert_pgp_fingerprint).toMatch(/^[0-9A-F]{40}$/);
     expect(row.alert_pgp_key).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----/);
@@ -287,7 +287,7 @@ describe('OpenPGP key', () => {
     const grouped = row.alert_pgp_fingerprint!.match(/.{4}/g)!.join(' ');
     expect(section).toContain(grouped);
     expect(section).toContain('Stop encrypting my alerts');
-    expect(section).toMatch(/role="status" tabindex="-1" autofocus>Key saved\./);
+    expect(section).toMatch(/id="alert-key-notice" role="status" tabindex="-1" autofocus>Key saved\./);
 
     const entries = await auditOf(staff.id);
     expect(entries).toEqual([
@@ -377,7 +377,7 @@ describe('OpenPGP key', () => {
     expect(fingerprint).not.toBeNull();
     const res = await post(agent, '/staff/account/alert-key/remove', {});
     expect(res.status).toBe(303);
-    expect(res.headers['location']).toBe('/staff/account?notice=key_removed#alert-key');
+    expect(res.headers['location']).toBe('/staff/account?notice=key_removed#alert-key-notice');
     expect(await choicesOf(staff.id)).toMatchObject({ alert_pgp_key: null, alert_pgp_fingerprint: null });
     const section = alertsSection((await agent.get(res.headers['location']!)).text);
     expect(section).toContain('Your alerts are no longer encrypted.');

@@ -152,20 +152,20 @@ describe('allowed alert kinds', () => {
     const agent = await signInStaff(t, admin);
     const res = await post(agent, '/admin/settings/alerts', { alert_kinds: ['', 'digest', 'new_report'] });
     expect(res.status).toBe(303);
-    expect(res.headers['location']).toBe('/admin/settings?notice=alerts_saved#alerts');
+    expect(res.headers['location']).toBe('/admin/settings?notice=alerts_saved#alerts-notice');
     expect(await storedKinds()).toEqual(['new_report', 'digest']);
     expect((await loadSettings(t.testDb.db, t.config)).alertKinds).toEqual(['new_report', 'digest']);
 
     const page = await agent.get(res.headers['location']!);
     const section = alertsSection(page.text);
-    expect(section).toMatch(/role="status" tabindex="-1" autofocus>Alert settings saved\./);
+    expect(section).toMatch(/id="alerts-notice" role="status" tabindex="-1" autofocus>Alert settings saved\./);
     expect(page.text.match(/autofocus/g)).toHaveLength(1);
     expect(page.text.slice(0, page.text.indexOf('id="alerts"'))).not.toContain('notice--success'); // not at the top
     expect(ALL.filter((k) => checked(section, k))).toEqual(['new_report', 'digest']);
     expect(await kindAudits()).toEqual([{ actor_id: admin.id, details: { setting: 'alert_kinds', from: ALL.join(','), to: 'new_report,digest' } }]);
 
     const again = await post(agent, '/admin/settings/alerts', { alert_kinds: ['', 'new_report', 'digest'] });
-    expect(again.headers['location']).toBe('/admin/settings?notice=alerts_unchanged#alerts');
+    expect(again.headers['location']).toBe('/admin/settings?notice=alerts_unchanged#alerts-notice');
     expect(await kindAudits()).toHaveLength(1);
   });
 
@@ -191,7 +191,7 @@ describe('allowed alert kinds', () => {
     expect(await storedKinds()).toEqual(['urgent_report']);
     const bare = await post(agent, '/admin/settings/alerts', {});
     expect(bare.status).toBe(303);
-    expect(bare.headers['location']).toBe('/admin/settings?notice=alerts_unchanged#alerts');
+    expect(bare.headers['location']).toBe('/admin/settings?notice=alerts_unchanged#alerts-notice');
     expect(await storedKinds()).toEqual(['urgent_report']);
     expect(await kindAudits()).toHaveLength(1);
   });
