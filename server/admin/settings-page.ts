@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
+import { ALERT_SETTINGS_NOTICES, alertNoticeText, alertSettingsSection, type AlertKindsForm } from './alert-settings-view.js';
 import { notFound } from '../errors.js';
 import { LIST_NAMES, isStaffList, listLabel, loadLists, type ListName } from '../settings/lists.js';
 import {
@@ -48,11 +49,17 @@ function noticeFor(query: Record<string, unknown>, list: ListName | null = null)
 /** The languages a list is labelled in: every reporter language, or English alone for a list only staff see. */
 const languagesOf = (list: ListName) => (isStaffList(list) ? LANGUAGES.filter((l) => l.code === 'en') : LANGUAGES);
 
-async function renderSettings(
+/** The settings page; `alerts` is the Alerts section's own notice, or its refused form (alert-settings.ts). */
+export async function renderSettings(
   ctx: AppContext,
   res: Response,
   status: number,
-  extra: { values?: Record<string, string>; errors?: Partial<Record<SettingKey, string>>; notice?: string | null },
+  extra: {
+    values?: Record<string, string>;
+    errors?: Partial<Record<SettingKey, string>>;
+    notice?: string | null;
+    alerts?: { notice?: string | null; form?: AlertKindsForm };
+  },
 ) {
   const values = extra.values ?? (await settingsForm(ctx.db, ctx.config));
   const lists = await loadLists(ctx.db);
@@ -61,6 +68,7 @@ async function renderSettings(
     values,
     errors: extra.errors ?? {},
     notice: extra.notice ?? null,
+    alerts: await alertSettingsSection(ctx, extra.alerts?.notice ?? null, extra.alerts?.form ?? null),
     lists: LIST_NAMES.map((name) => ({
       name,
       title: listTitle(name),
@@ -71,14 +79,20 @@ async function renderSettings(
 }
 
 export function showSettings(ctx: AppContext): RequestHandler {
-  return async (req, res) => renderSettings(ctx, res, 200, { notice: noticeFor(req.query) });
+  return async (req, res) =>
+    renderSettings(ctx, res, 200, {
+      notice: noticeFor(req.query),
+      alerts: { notice: noticeFrom(req.query, ALERT_SETTINGS_NOTICES, alertNoticeText) },
+    });
 }
 
 export function updateSettings(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const { user } = staffOf(res);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const input = Object.fromEntries(SETTING_KEYS.filter((k) => typeof body[k] === 'string').map((k) => [k, body[k]]));
+    // The alert kinds have their own form (alert-settings.ts): its ticked boxes, not this form, say which are allowed.
+    const own = SETTING_KEYS.filter((k) => k !== 'alert_kinds');
+    const input = Object.fromEntries(own.filter((k) => typeof body[k] === 'string').map((k) => [k, body[k]]));
     const before = await settingsForm(ctx.db, ctx.config);
     const result = await ctx.db.transaction().execute(async (trx) => {
       const change = await saveSettings(trx, ctx.config, input);

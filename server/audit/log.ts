@@ -21,6 +21,10 @@ export const AUDIT_ACTIONS = [
   'staff.sign_out_everywhere',
   'staff.totp_enrolled',
   'staff.password_changed',
+  // A staff member's e-mail alert choices and OpenPGP key (issue 11): the choices or a fingerprint, never key material.
+  'staff.alert_preferences_changed',
+  'staff.alert_key_set',
+  'staff.alert_key_removed',
   'staff.invited',
   'staff.invitation_revoked',
   'staff.invitation_accepted',

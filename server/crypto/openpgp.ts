@@ -46,3 +46,23 @@ export async function encryptToKey(armoredKey: string, text: string): Promise<st
   const message = await openpgp.createMessage({ text });
   return openpgp.encrypt({ message, encryptionKeys, format: 'armored' });
 }
+
+/**
+ * Tests only (the linter keeps openpgp out of tests/): a fresh key pair, armoured.
+ * `expired` dates it ten days back with a one-day lifetime; `revoked` hands
+ * back the public key with its revocation applied; `signOnly` has no
+ * encryption subkey.
+ */
+export async function generateTestKeyPair(opts: { email?: string; expired?: boolean; revoked?: boolean; signOnly?: boolean } = {}) {
+  const openpgp = await pgp();
+  const { publicKey, privateKey, revocationCertificate } = await openpgp.generateKey({
+    userIDs: [{ email: opts.email ?? 'staff@example.org' }],
+    ...(opts.expired ? { date: new Date(Date.now() - 10 * 86_400_000), keyExpirationTime: 86_400 } : {}),
+    ...(opts.signOnly ? { subkeys: [] } : {}),
+    format: 'armored',
+  });
+  if (!opts.revoked) return { publicKey, privateKey };
+  const key = await openpgp.readKey({ armoredKey: publicKey });
+  const revoked = await openpgp.revokeKey({ key, revocationCertificate, format: 'armored' });
+  return { publicKey: revoked.publicKey, privateKey };
+}

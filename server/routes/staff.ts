@@ -23,9 +23,10 @@ import type { AppContext } from '../web/context.js';
 import { csrfGuards, csrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { staffTranslator } from '../i18n/index.js';
+import { updateAlertKinds } from '../admin/alert-settings.js';
+import { postAlertKey, postAlertTiming, postRemoveAlertKey, showAccount } from '../staff/account-page.js';
 import {
   acceptInvitation,
-  showAccount,
   showInvitation,
   showSignIn,
   showTwoFactor,
@@ -70,8 +71,11 @@ export function staffRoutes(ctx: AppContext): Router {
 
   // Any signed-in staff member.
   r.get('/staff', requireSignedIn, (_req, res) => res.redirect(302, '/staff/cases'));
-  r.get('/staff/account', requireSignedIn, showAccount);
+  r.get('/staff/account', requireSignedIn, showAccount(ctx));
   r.post('/staff/account/password', requireSignedIn, form, requireCsrf, updatePassword(ctx));
+  r.post('/staff/account/alerts', requireSignedIn, form, requireCsrf, postAlertTiming(ctx));
+  r.post('/staff/account/alert-key', requireSignedIn, form, requireCsrf, postAlertKey(ctx));
+  r.post('/staff/account/alert-key/remove', requireSignedIn, form, requireCsrf, postRemoveAlertKey(ctx));
   r.post('/staff/sign-out-everywhere', requireSignedIn, form, requireCsrf, signOutEverywhere(ctx));
 
   // Administrators.
@@ -83,6 +87,7 @@ export function staffRoutes(ctx: AppContext): Router {
   r.get('/admin/audit', requireRole('admin'), auditPage(ctx));
   r.get('/admin/settings', requireRole('admin'), showSettings(ctx));
   r.post('/admin/settings', requireRole('admin'), form, requireCsrf, updateSettings(ctx));
+  r.post('/admin/settings/alerts', requireRole('admin'), form, requireCsrf, updateAlertKinds(ctx));
   r.get('/admin/settings/lists/:list', requireRole('admin'), showList(ctx));
   r.post('/admin/settings/lists/:list', requireRole('admin'), form, requireCsrf, addToList(ctx));
   r.get('/admin/settings/lists/:list/:code', requireRole('admin'), showItem(ctx));

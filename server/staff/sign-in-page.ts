@@ -6,6 +6,7 @@ import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
 import { endSession } from '../web/session-store.js';
+import { renderAccount } from './account-page.js';
 import { staffOf } from './context.js';
 import { PASSWORD_MESSAGES, passwordProblem } from './passwords.js';
 import * as q from './queries.js';
@@ -153,10 +154,6 @@ export function signOutEverywhere(ctx: AppContext): RequestHandler {
   };
 }
 
-export const showAccount: RequestHandler = (_req, res) => {
-  res.render('staff/account', { title: staffTranslator()('account.title'), error: null });
-};
-
 export function updatePassword(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const st = staffTranslator();
@@ -164,13 +161,11 @@ export function updatePassword(ctx: AppContext): RequestHandler {
     const current = field(req, 'current_password');
     const next = field(req, 'new_password');
     const problem = await passwordProblem(next, user.email, field(req, 'confirm_password'));
-    if (problem) return res.status(422).render('staff/account', { title: st('account.title'), error: PASSWORD_MESSAGES[problem] });
-    const taken = await attempt(ctx, req, res, user.email, (s, e) => res.status(s).render('staff/account', { title: st('account.title'), error: e }));
+    if (problem) return renderAccount(ctx, res, 422, { passwordError: PASSWORD_MESSAGES[problem] });
+    const taken = await attempt(ctx, req, res, user.email, (s, e) => void renderAccount(ctx, res, s, { passwordError: e }));
     if (!taken) return;
     const unlocked = await unlockWithPassword(ctx.db, user.email, current);
-    if (!unlocked) {
-      return res.status(401).render('staff/account', { title: st('account.title'), error: st('account.errors.current_wrong') });
-    }
+    if (!unlocked) return renderAccount(ctx, res, 401, { passwordError: st('account.errors.current_wrong') });
     await taken.succeeded();
     await changePassword(ctx.db, unlocked, next);
     await endSession(ctx.db, ctx.config, req, res, 'staff');

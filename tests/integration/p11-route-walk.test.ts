@@ -33,6 +33,9 @@ function routes(): Route[] {
     { method: 'GET', path: '/staff', allowed: 'signed-in', ok: 302 },
     { method: 'GET', path: '/staff/account', allowed: 'signed-in', ok: 200 },
     { method: 'POST', path: '/staff/account/password', allowed: 'signed-in', ok: 422 },
+    { method: 'POST', path: '/staff/account/alerts', allowed: 'signed-in', ok: 422 }, // no choice made
+    { method: 'POST', path: '/staff/account/alert-key', allowed: 'signed-in', ok: 422 }, // no key pasted
+    { method: 'POST', path: '/staff/account/alert-key/remove', allowed: 'signed-in', ok: 303 }, // none to remove
     { method: 'POST', path: '/staff/sign-out-everywhere', allowed: 'signed-in' }, // ends the walker's own sessions: allowed run skipped
     { method: 'GET', path: '/staff/cases', allowed: 'caseworker', ok: 200 },
     { method: 'GET', path: '/staff/keys', allowed: 'caseworker', ok: 200 },
@@ -62,6 +65,7 @@ function routes(): Route[] {
     { method: 'GET', path: '/admin/statistics.json', allowed: 'admin', ok: 200 },
     { method: 'GET', path: '/admin/settings', allowed: 'admin', ok: 200 },
     { method: 'POST', path: '/admin/settings', allowed: 'admin', ok: 303 }, // nothing submitted: nothing changes
+    { method: 'POST', path: '/admin/settings/alerts', allowed: 'admin', ok: 303 }, // no alert_kinds field: nothing changes
     { method: 'GET', path: '/admin/settings/lists/region', allowed: 'admin', ok: 200 },
     { method: 'POST', path: '/admin/settings/lists/region', allowed: 'admin', ok: 422 },
     { method: 'GET', path: '/admin/settings/lists/region/london', allowed: 'admin', ok: 200 },
