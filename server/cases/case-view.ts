@@ -173,6 +173,12 @@ export function caseView(data: CaseData, state: PageState = {}) {
   const errors = state.errors ?? {};
   const form = state.form ?? {};
   const draft = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
+  // Spam deletion: only a report nobody has triaged.
+  const deletableAsSpam = row.status === 'new' && row.triaged_at === null;
+  // The sections shown only sometimes; an answer about one that is not on the page goes to the top instead.
+  const onPage = (s: CaseSection | null | undefined): s is CaseSection =>
+    s !== null && s !== undefined && (s === 'spam' ? deletableAsSpam : s === 'retention' ? deletesAt !== null : true);
+  const notice = state.notice ? { ...state.notice, section: onPage(state.notice.section) ? state.notice.section : null } : null;
   return {
     title: Object.keys(errors).length
       ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) })
@@ -195,8 +201,7 @@ export function caseView(data: CaseData, state: PageState = {}) {
       firstResponseAt: row.first_response_at,
       deletesAt,
       deletingSoon: deletesAt !== null && deletesAt.getTime() <= data.now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000,
-      // Spam deletion: only a report nobody has triaged.
-      deletableAsSpam: row.status === 'new' && row.triaged_at === null,
+      deletableAsSpam,
     },
     retention: { days: data.closedRetentionDays, noticeDays: RETENTION_NOTICE_DAYS, maxYears: MAX_EXTENSION_DAYS / 365 },
     report,
@@ -225,9 +230,13 @@ export function caseView(data: CaseData, state: PageState = {}) {
     errors,
     errorList: Object.entries(errors).map(([field, message]) => ({ field, message })),
     // Where the refused input's message goes: inside the section whose form was sent (at the top only if none is named).
-    problem: Object.keys(errors).length ? { section: state.section ?? null, id: state.section ? problemId(state.section) : 'case-problem' } : null,
+    problem: Object.keys(errors).length
+      ? onPage(state.section)
+        ? { section: state.section, id: problemId(state.section) }
+        : { section: null, id: 'case-problem' }
+      : null,
     draft,
     chosenNoteIds: [form['notes'] ?? []].flat().map(String),
-    notice: state.notice ?? null,
+    notice,
   };
 }

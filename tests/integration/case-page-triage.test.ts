@@ -265,10 +265,17 @@ describe('the answer to an action is next to the section acted on', () => {
     }
   });
 
-  it('spam deletion refused without the tick: the message is in the spam section', async () => {
+  it('spam deletion refused: the message is in the spam section, or at the top once the section is gone', async () => {
     const res = await post(`/staff/cases/${caseId}/spam`, {});
     expect(res.status).toBe(422);
     expect(placeOf(res.text, 'spam-problem').section).toBe('spam');
+    // Once triaged the spam section is gone: the refusal is at the top of the page, never lost.
+    expect((await post(`/staff/cases/${caseId}/status`, { status: 'triaged' })).status).toBe(303);
+    const triaged = await post(`/staff/cases/${caseId}/spam`, { confirm_spam: 'yes' });
+    expect(triaged.status).toBe(422);
+    expect(tagOf(triaged.text, 'case-problem')).toContain('autofocus');
+    expect(triaged.text).toContain('Only a report nobody has triaged can be deleted as spam.');
+    expect(placeOf(triaged.text, 'case-problem').at).toBeLessThan(triaged.text.indexOf('class="summary case-summary"'));
   });
 
   it('an unknown or inherited notice code shows nothing', async () => {

@@ -164,6 +164,21 @@ describe('caseView', () => {
     expect(caseView(data()).problem).toBeNull();
   });
 
+  it('an answer about a section the page does not show (spam of a triaged case, retention of an open one) goes to the top', () => {
+    const triaged = data({ row: row({ status: 'triaged', triaged_at: NOW }) });
+    expect(caseView(triaged, { status: 422, errors: { confirm_spam: 'No.' }, section: 'spam' }).problem).toEqual({
+      section: null,
+      id: 'case-problem',
+    });
+    expect(caseView(data(), { status: 422, errors: { confirm_spam: 'No.' }, section: 'spam' }).problem).toEqual({
+      section: 'spam',
+      id: 'spam-problem',
+    });
+    const kept = noticeFor({ notice: 'retention' });
+    expect(caseView(data(), { notice: kept }).notice).toMatchObject({ section: null, id: 'retention-notice' });
+    expect(caseView(data({ deletesAt: NOW }), { notice: kept }).notice).toMatchObject({ section: 'retention', id: 'retention-notice' });
+  });
+
   it('shows a notice only for the codes the case actions return, in the section acted on', () => {
     for (const code of CASE_NOTICES) expect(noticeFor({ notice: code })?.text, code).toEqual(expect.any(String));
     expect(noticeFor({ notice: 'note' })).toEqual({ code: 'note', text: 'Your note is added.', section: 'notes', id: 'notes-notice' });
