@@ -163,7 +163,8 @@ async function renderDeactivation(ctx: AppContext, res: Response, target: Target
       self: target.id === staff.user.id,
     },
     lastAdmin,
-    error: error ?? (lastAdmin ? st('staff.errors.last_admin') : null),
+    // The last administrator's page has no button: what it says is why.
+    error: lastAdmin ? st('staff.errors.last_admin') : error,
     notice: null,
   });
 }

@@ -239,6 +239,10 @@ describe('nobody locks the administrators out', () => {
       const res = await agent.post(`/admin/staff/${only.id}/deactivate`).type('form').send({ _csrf: token, confirm: 'yes' });
       expect(res.status).toBe(409);
       expect(res.text).toContain('This is the last active administrator');
+      const unconfirmed = await agent.post(`/admin/staff/${only.id}/deactivate`).type('form').send({ _csrf: token });
+      expect(unconfirmed.status).toBe(422);
+      expect(unconfirmed.text).toContain('This is the last active administrator');
+      expect(unconfirmed.text).not.toContain('use the button on this page');
       expect((await app.testDb.db.selectFrom('users').select('status').where('id', '=', only.id).executeTakeFirstOrThrow()).status).toBe('active');
       expect((await agent.get('/admin/staff')).status).toBe(200);
     } finally {
