@@ -1,5 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { audit } from '../audit/log.js';
+import { activeKeyHolderCount } from './account-queries.js';
+import { deactivateAccount, reactivateAccount } from './accounts.js';
 import type { Role } from '../db/schema.js';
 import { notFound } from '../errors.js';
 import { noticeFrom } from '../web/notice.js';
@@ -14,7 +16,21 @@ import * as q from '../staff/queries.js';
 
 export const ROLES: readonly Role[] = ['caseworker', 'admin'];
 /** The ?notice= codes the staff list shows after a change. */
-export const STAFF_NOTICES = ['deactivated', 'reset', 'requested', 'already_requested', 'has_access'] as const;
+export const STAFF_NOTICES = [
+  'deactivated',
+  'reset',
+  'requested',
+  'already_requested',
+  'has_access',
+  'deactivated_key_holder',
+  'reactivated',
+  'reactivated_requested',
+] as const;
+type StaffNotice = (typeof STAFF_NOTICES)[number];
+
+/** The id of the staff list's confirmation: the redirect's #fragment, so the browser scrolls to it and focuses it. */
+const NOTICE_ID = 'staff-notice';
+const noticeUrl = (code: StaffNotice) => `/admin/staff?notice=${code}#${NOTICE_ID}`;
 
 async function renderStaffList(ctx: AppContext, res: Response, status = 200, extra: Record<string, unknown> = {}) {
   const staff = staffOf(res);
@@ -53,8 +69,28 @@ async function renderStaffList(ctx: AppContext, res: Response, status = 200, ext
     error: null,
     invitation: null,
     notice: null,
+    confirmation: null,
     ...extra,
   });
+}
+
+/**
+ * What the list says after a change, next to nothing else (its id is the
+ * redirect's fragment). After deactivating someone who held the team key it
+ * suggests a rotation, and why; after a reactivation, that access to cases
+ * must be approved again.
+ */
+function confirmationOf(code: StaffNotice | null, staff: StaffLocals) {
+  if (code === null) return null;
+  const st = staffTranslator();
+  const caseworker = staff.user.roles.includes('caseworker');
+  return {
+    id: NOTICE_ID,
+    text: st(`staff.notices.${code}`),
+    // The team key page is for caseworkers; an administrator who is not one is told to ask one.
+    rotate: code === 'deactivated_key_holder' ? { link: caseworker } : null,
+    approval: code === 'reactivated_requested' ? { link: caseworker } : null,
+  };
 }
 
 /** The access column of someone without access: who asked, if anyone, and that a caseworker must still confirm. */
@@ -67,8 +103,8 @@ function requestedText(u: RequestRow, viewer: string): string {
 
 export function staffList(ctx: AppContext): RequestHandler {
   return async (req, res) => {
-    const st = staffTranslator();
-    await renderStaffList(ctx, res, 200, { notice: noticeFrom(req.query, STAFF_NOTICES, (code) => st(`staff.notices.${code}`)) });
+    const code = noticeFrom(req.query, STAFF_NOTICES, (c) => c) as StaffNotice | null;
+    await renderStaffList(ctx, res, 200, { confirmation: confirmationOf(code, staffOf(res)) });
   };
 }
 
@@ -102,26 +138,71 @@ async function targetUser(ctx: AppContext, req: Request) {
   return user;
 }
 
+/**
+ * The confirmation page of a deactivation (GET /admin/staff/:id/deactivate):
+ * who, what happens, and one button; nothing changes until it is pressed.
+ */
+async function renderDeactivation(ctx: AppContext, res: Response, target: Target, status: number, error: string | null) {
+  const st = staffTranslator();
+  const staff = staffOf(res);
+  const holdsKey = (await q.grantedKeyIds(ctx.db, target.id)).length > 0;
+  const lastAdmin = target.roles.includes('admin') && (await q.countActiveAdmins(ctx.db)) <= 1;
+  // The only active caseworker holding a key: after this, nobody opens a case until the recovery key grants access.
+  const holders = holdsKey ? await activeKeyHolderCount(ctx.db) : 0;
+  res.status(status).render('admin/staff-deactivate', {
+    title: error
+      ? st('common.error_title', { title: st('staff.deactivation.title', { name: target.display_name }) })
+      : st('staff.deactivation.title', { name: target.display_name }),
+    person: {
+      id: target.id,
+      name: target.display_name,
+      email: target.email,
+      rolesText: target.roles.map((r) => st(`common.roles.${r}`)).join(', '),
+      holdsKey,
+      lastHolder: holdsKey && holders <= 1,
+      self: target.id === staff.user.id,
+    },
+    lastAdmin,
+    // The last administrator's page has no button: what it says is why.
+    error: lastAdmin ? st('staff.errors.last_admin') : error,
+    notice: null,
+  });
+}
+
+type Target = Awaited<ReturnType<typeof targetUser>>;
+
+export function confirmDeactivation(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const target = await targetUser(ctx, req);
+    if (target.status === 'deactivated') return res.redirect(303, noticeUrl('deactivated'));
+    await renderDeactivation(ctx, res, target, 200, null);
+  };
+}
+
+/** POST /admin/staff/:id/deactivate: only with the confirmation page's `confirm=yes`; without it, that page again (422), nothing changed. */
 export function deactivate(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const actor = staffOf(res).user;
     const target = await targetUser(ctx, req);
-    if (target.status === 'deactivated') return res.redirect(303, '/admin/staff?notice=deactivated');
-    if (target.roles.includes('admin') && (await q.countActiveAdmins(ctx.db)) <= 1) {
-      return renderStaffList(ctx, res, 409, { error: staffTranslator()('staff.errors.last_admin') });
+    const st = staffTranslator();
+    if (target.status === 'deactivated') return res.redirect(303, noticeUrl('deactivated'));
+    if ((req.body as Record<string, unknown> | undefined)?.['confirm'] !== 'yes') {
+      return renderDeactivation(ctx, res, target, 422, st('staff.errors.confirm_deactivation'));
     }
-    await ctx.db.transaction().execute(async (trx) => {
-      await q.markDeactivated(trx, target.id);
-      // Locked out at once: sessions gone, and the team key copies sealed to them deleted.
-      await q.deleteUserSessions(trx, target.id);
-      await q.deleteUserGrants(trx, target.id);
-      // Links they sent stop working too: an account should not appear later on the word of someone removed.
-      for (const invitation of await q.revokeOpenInvitations(trx, { invitedBy: target.id })) {
-        await audit(trx, { action: 'staff.invitation_revoked', actorId: actor.id, details: { invitation, reason: 'inviter_deactivated' } });
-      }
-      await audit(trx, { action: 'staff.deactivated', actorId: actor.id, subjectUserId: target.id });
-    });
-    res.redirect(303, '/admin/staff?notice=deactivated');
+    const done = await deactivateAccount(ctx.db, actor.id, target.id);
+    if (done.result === 'last_admin') return renderDeactivation(ctx, res, target, 409, st('staff.errors.last_admin'));
+    res.redirect(303, noticeUrl(done.result === 'deactivated' && done.heldKey ? 'deactivated_key_holder' : 'deactivated'));
+  };
+}
+
+/** POST /admin/staff/:id/reactivate: the account is active again; its access to cases is requested again, never restored. */
+export function reactivate(ctx: AppContext): RequestHandler {
+  return async (req, res) => {
+    const actor = staffOf(res).user;
+    const target = await targetUser(ctx, req);
+    const done = await reactivateAccount(ctx.db, actor.id, target.id);
+    if (done.result === 'already') return res.redirect(303, '/admin/staff');
+    res.redirect(303, noticeUrl(done.requested ? 'reactivated_requested' : 'reactivated'));
   };
 }
 

@@ -7,9 +7,20 @@ import { deletionDateOf } from '../retention/queries.js';
 import { staffOf } from '../staff/context.js';
 import type { AppContext } from '../web/context.js';
 import { openCase, type OpenCase } from './access.js';
-import { caseView, noticeFor, type CaseData, type PageState } from './case-view.js';
+import { caseView, noticeFor, noticeHref, type CaseData, type CaseNoticeCode, type CaseSection, type PageState } from './case-view.js';
 import { CaseInputError } from './input.js';
-import { caseworkerOptions, consentOf, evidenceList, historyOf, linksOf, notesOf, reportView, threadOf } from './reading.js';
+import {
+  caseworkerOptions,
+  casesWithShortId,
+  consentOf,
+  evidenceList,
+  historyOf,
+  linksOf,
+  notesOf,
+  reportView,
+  shortIdOf,
+  threadOf,
+} from './reading.js';
 import { recordReferral, referralForm, referralsOf } from './referral.js';
 import {
   addNote,
@@ -25,6 +36,7 @@ import {
   unlinkCases,
 } from './workflow.js';
 import { isUuid } from '../ids.js';
+import { staffTranslator } from '../i18n/index.js';
 
 /**
  * Case page handlers. Each loads the case itself through openCase (P11);
@@ -32,7 +44,6 @@ import { isUuid } from '../ids.js';
  * caseView (case-view.ts).
  */
 
-const caseUrl = (id: string) => `/staff/cases/${id}`;
 const idParam = (req: Request, name = 'id') => String(req.params[name] ?? '');
 
 async function load(ctx: AppContext, req: Request, res: Response): Promise<OpenCase> {
@@ -72,7 +83,8 @@ async function renderCase(ctx: AppContext, res: Response, c: OpenCase, state: Pa
     messages,
     referrals,
     links,
-    history,
+    history: history.items,
+    historyTruncated: history.truncated,
     caseworkers,
     lists,
     closedRetentionDays: settings.closedRetentionDays,
@@ -90,15 +102,17 @@ export function showCase(ctx: AppContext): RequestHandler {
 }
 
 type Actor = { id: string; teamKeys: Map<number, KeyPair> };
-type Action = (db: Db, actor: Actor, c: OpenCase, body: Record<string, unknown>, req: Request) => Promise<string>;
+type Action = (db: Db, actor: Actor, c: OpenCase, body: Record<string, unknown>, req: Request) => Promise<CaseNoticeCode>;
 
 /**
  * A POST on a case (its CSRF token already checked on the route line): the
  * case (404 unless openable), then the change and its audit entry in one
- * transaction. Refused input re-renders the page with the message and what
- * was typed (422); nothing is stored.
+ * transaction. The redirect names the confirmation next to `section` as its
+ * #fragment, so the browser scrolls there and focuses it (no script needed).
+ * Refused input re-renders the page with the message inside `section` and
+ * what was typed (422); nothing is stored.
  */
-function caseAction(ctx: AppContext, anchor: string, run: Action): RequestHandler {
+function caseAction(ctx: AppContext, section: CaseSection, run: Action): RequestHandler {
   return async (req, res) => {
     const staff = staffOf(res);
     const actor: Actor = { id: staff.user.id, teamKeys: await staff.teamKeys() };
@@ -106,10 +120,10 @@ function caseAction(ctx: AppContext, anchor: string, run: Action): RequestHandle
     const body = (req.body ?? {}) as Record<string, unknown>;
     try {
       const notice = await ctx.db.transaction().execute((trx) => run(trx, actor, c, body, req));
-      res.redirect(303, `${caseUrl(c.id)}?notice=${notice}#${anchor}`);
+      res.redirect(303, noticeHref(c.id, notice));
     } catch (err) {
       if (!(err instanceof CaseInputError)) throw err;
-      await renderCase(ctx, res, c, { status: 422, errors: { [err.field]: err.message }, form: body });
+      await renderCase(ctx, res, c, { status: 422, errors: { [err.field]: err.message }, form: body, section });
     }
   };
 }
@@ -117,34 +131,57 @@ function caseAction(ctx: AppContext, anchor: string, run: Action): RequestHandle
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
 export const postStatus = (ctx: AppContext) =>
-  caseAction(ctx, 'workflow', (db, actor, c, body) =>
+  caseAction(ctx, 'status', (db, actor, c, body) =>
     changeStatus(db, actor.id, c, { to: str(body['status']), outcome: str(body['outcome']), reason: body['reopen_reason'] }),
   );
 
 export const postUrgency = (ctx: AppContext) =>
-  caseAction(ctx, 'workflow', async (db, actor, c, body) => (await setUrgency(db, actor.id, c, body['urgent']), 'urgency'));
+  caseAction(ctx, 'urgency', async (db, actor, c, body) => (await setUrgency(db, actor.id, c, body['urgent']), 'urgency'));
 
 export const postAssignee = (ctx: AppContext) =>
-  caseAction(ctx, 'workflow', async (db, actor, c, body) => (await setAssignee(db, actor.id, c, body['assignee']), 'assignee'));
+  caseAction(ctx, 'assignee', async (db, actor, c, body) => (await setAssignee(db, actor.id, c, body['assignee']), 'assignee'));
 
 export const postLabels = (ctx: AppContext) =>
-  caseAction(ctx, 'workflow', async (db, actor, c, body) => (await setLabels(db, actor.id, c, body['labels']), 'labels'));
+  caseAction(ctx, 'labels', async (db, actor, c, body) => (await setLabels(db, actor.id, c, body['labels']), 'labels'));
+
+/** The case as this caseworker may open it, or null: an unknown id and a case they may not open read the same. */
+async function openIfAllowed(db: Db, teamKeys: Map<number, KeyPair>, id: string): Promise<OpenCase | null> {
+  try {
+    return await openCase(db, teamKeys, id);
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+/**
+ * The case a caseworker typed to link: its full id, or its short id (the 8
+ * characters shown everywhere). Only cases they can open count, so a short id
+ * shared with a case they may not see neither names that case nor makes the
+ * short id ambiguous: nothing here tells them it exists.
+ */
+async function caseToLink(db: Db, teamKeys: Map<number, KeyPair>, typed: string): Promise<OpenCase | null> {
+  const shortId = shortIdOf(typed);
+  if (!shortId) return openIfAllowed(db, teamKeys, typed.trim());
+  const found: OpenCase[] = [];
+  for (const id of await casesWithShortId(db, shortId)) {
+    const c = await openIfAllowed(db, teamKeys, id);
+    if (c) found.push(c);
+  }
+  if (found.length > 1) throw new CaseInputError('link_case', staffTranslator()('case.errors.link_ambiguous', { id: shortId }));
+  return found[0] ?? null;
+}
 
 export function postLink(ctx: AppContext): RequestHandler {
-  return caseAction(ctx, 'links-section', async (db, actor, c, body) => {
+  return caseAction(ctx, 'links', async (db, actor, c, body) => {
     // The other case must be one this caseworker can open too; anything else reads as "no such case".
-    let other: OpenCase | null = null;
-    try {
-      other = await openCase(db, actor.teamKeys, str(body['link_case']).trim());
-    } catch (err) {
-      if (!(err instanceof HttpError && err.status === 404)) throw err;
-    }
+    const other = await caseToLink(db, actor.teamKeys, str(body['link_case']));
     return (await linkCases(db, actor.id, c, other)) ? 'linked' : 'already_linked';
   });
 }
 
 export function postUnlink(ctx: AppContext): RequestHandler {
-  return caseAction(ctx, 'links-section', async (db, actor, c, _body, req) => {
+  return caseAction(ctx, 'links', async (db, actor, c, _body, req) => {
     const other = idParam(req, 'other');
     if (!isUuid(other)) throw notFound();
     await unlinkCases(db, actor.id, c, other.toLowerCase());
@@ -153,10 +190,10 @@ export function postUnlink(ctx: AppContext): RequestHandler {
 }
 
 export const postNote = (ctx: AppContext) =>
-  caseAction(ctx, 'notes-section', async (db, actor, c, body) => (await addNote(db, actor.id, c, body['note']), 'note'));
+  caseAction(ctx, 'notes', async (db, actor, c, body) => (await addNote(db, actor.id, c, body['note']), 'note'));
 
 export const postMessage = (ctx: AppContext) =>
-  caseAction(ctx, 'messages-section', async (db, actor, c, body) => (await sendMessage(db, actor.id, c, body['message']), 'message'));
+  caseAction(ctx, 'messages', async (db, actor, c, body) => (await sendMessage(db, actor.id, c, body['message']), 'message'));
 
 export function postRetention(ctx: AppContext): RequestHandler {
   return async (req, res, next) => {
@@ -180,7 +217,7 @@ export function postSpam(ctx: AppContext): RequestHandler {
       res.redirect(303, '/staff/cases?notice=deleted');
     } catch (err) {
       if (!(err instanceof CaseInputError)) throw err;
-      await renderCase(ctx, res, c, { status: 422, errors: { [err.field]: err.message }, form: body });
+      await renderCase(ctx, res, c, { status: 422, errors: { [err.field]: err.message }, form: body, section: 'spam' });
     }
   };
 }

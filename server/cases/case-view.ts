@@ -1,13 +1,12 @@
 import { AUDIT_ACTIONS, type AuditAction } from '../audit/log.js';
 import { listItem, listLabel, type Lists } from '../settings/lists.js';
 import { MAX_EXTENSION_DAYS, RETENTION_NOTICE_DAYS } from '../retention/purge.js';
-import { formatDateTime, ukToday } from '../i18n/dates.js';
+import { formatDateTime, formatDay, ukToday } from '../i18n/dates.js';
 import { staffTranslator, translator } from '../i18n/index.js';
 import { noticeFrom } from '../web/notice.js';
 import type { CaseRow } from './access.js';
-import type { EvidenceItem, MessageItem, NoteItem, ReportView, historyOf, linksOf } from './reading.js';
+import type { EvidenceItem, HistoryItem, MessageItem, NoteItem, ReportView, linksOf } from './reading.js';
 import { DESTINATIONS, CRIME_REFERENCE_MAX, destinationLabel, type ReferralItem } from './referral.js';
-import { HISTORY_LIMIT } from './queries.js';
 import { LIMITS, NEXT_STATUSES, OUTCOMES, isStatus, outcomeLabel, statusLabel } from './vocabulary.js';
 
 /**
@@ -33,24 +32,50 @@ function actionLabel(action: string): string {
   return staffTranslator()(`case.history.actions.${action.slice('case.'.length)}`);
 }
 
-/** The notices a ?notice= code shows after a change (what each case action returns). */
-export const CASE_NOTICES = [
-  'status',
-  'reopened',
-  'urgency',
-  'assignee',
-  'labels',
-  'linked',
-  'already_linked',
-  'unlinked',
-  'note',
-  'message',
-  'referral',
-  'retention',
-] as const;
+/**
+ * The parts of the case page an action belongs to. Its confirmation (after
+ * the redirect) and its refused input (422) are shown inside that part, not
+ * at the top of a page the caseworker has scrolled away from.
+ */
+export const CASE_SECTIONS = ['status', 'urgency', 'assignee', 'labels', 'links', 'messages', 'notes', 'referrals', 'retention', 'spam'] as const;
+export type CaseSection = (typeof CASE_SECTIONS)[number];
 
-export function noticeFor(query: Readonly<Record<string, unknown>>): string | null {
-  return noticeFrom(query, CASE_NOTICES, (code) => staffTranslator()(`case.notices.${code}`));
+/** The notices a ?notice= code shows after a change (what each case action returns), and the part of the page each belongs to. */
+const NOTICE_SECTIONS = {
+  status: 'status',
+  reopened: 'status',
+  urgency: 'urgency',
+  assignee: 'assignee',
+  labels: 'labels',
+  linked: 'links',
+  already_linked: 'links',
+  unlinked: 'links',
+  note: 'notes',
+  message: 'messages',
+  referral: 'referrals',
+  retention: 'retention',
+} as const satisfies Record<string, CaseSection>;
+export type CaseNoticeCode = keyof typeof NOTICE_SECTIONS;
+export const CASE_NOTICES = Object.keys(NOTICE_SECTIONS) as CaseNoticeCode[];
+
+/** The id of the confirmation inside a section: the redirect's #fragment, so the browser scrolls to it and focuses it. */
+export const noticeId = (section: CaseSection) => `${section}-notice`;
+/** The id of the refused-input box inside a section. */
+export const problemId = (section: CaseSection) => `${section}-problem`;
+
+/** Where a case action redirects: the case page, its notice, and the fragment of the confirmation next to the section acted on. */
+export function noticeHref(caseId: string, code: CaseNoticeCode): string {
+  return `/staff/cases/${caseId}?notice=${code}#${noticeId(NOTICE_SECTIONS[code])}`;
+}
+
+export type CaseNotice = { code: CaseNoticeCode; text: string; section: CaseSection; id: string };
+
+export function noticeFor(query: Readonly<Record<string, unknown>>): CaseNotice | null {
+  // noticeFrom compares the code with the list, so the lookup below only ever sees one of its own codes.
+  const code = noticeFrom(query, CASE_NOTICES, (c) => c) as CaseNoticeCode | null;
+  if (code === null) return null;
+  const section = NOTICE_SECTIONS[code];
+  return { code, text: staffTranslator()(`case.notices.${code}`), section, id: noticeId(section) };
 }
 
 /** The case page's label checkboxes: every offered label, and any retired one this case still has. */
@@ -69,11 +94,35 @@ function labelOptions(lists: Lists, current: readonly string[]) {
 }
 
 /** What the page was asked to show besides the case: a refused input (422) with what was typed, or a notice. */
-export type PageState = { status?: number; errors?: Record<string, string>; form?: Record<string, unknown>; notice?: string | null };
+export type PageState = {
+  status?: number;
+  errors?: Record<string, string>;
+  form?: Record<string, unknown>;
+  /** The part of the page the refused form belongs to: its message is shown there. */
+  section?: CaseSection;
+  notice?: CaseNotice | null;
+};
+
+/** A history line as the page shows it: when, who, what, and the details in words. */
+type HistoryLine = {
+  seq: number;
+  at: Date;
+  day: { iso: string; text: string } | null;
+  actor: string;
+  action: string;
+  details: { key: string; value: string }[];
+};
 
 function historyEntry(names: Map<string, string>) {
   const st = staffTranslator();
-  return (h: { seq: number; at: Date; action: string; details: unknown; actor_name: string | null }) => {
+  return (h: HistoryItem): HistoryLine => {
+    const actor = h.actor_name ?? st('case.history.system');
+    if (h.kind === 'reading') {
+      // One line per person per day: "Viewed the case (5 times)", images shown inline counted beside it.
+      const action = h.views > 0 ? st('case.readings.viewed', { count: h.views }) : st('case.readings.images_only', { count: h.images });
+      const details = h.views > 0 && h.images > 0 ? [{ key: st('case.readings.images'), value: String(h.images) }] : [];
+      return { seq: h.seq, at: h.at, day: { iso: h.day, text: formatDay(`${h.day}T12:00:00Z`) }, actor, action, details };
+    }
     const raw = h.details && typeof h.details === 'object' ? (h.details as Record<string, unknown>) : {};
     const details = Object.entries(raw).map(([key, value]) => {
       let text =
@@ -91,7 +140,7 @@ function historyEntry(names: Map<string, string>) {
       if (key === 'destination' && typeof value === 'string') text = destinationLabel(value);
       return { key, value: text };
     });
-    return { seq: h.seq, at: h.at, actor: h.actor_name ?? st('case.history.system'), action: actionLabel(h.action), details };
+    return { seq: h.seq, at: h.at, day: null, actor, action: actionLabel(h.action), details };
   };
 }
 
@@ -104,7 +153,9 @@ export type CaseData = {
   messages: MessageItem[];
   referrals: ReferralItem[];
   links: Awaited<ReturnType<typeof linksOf>>;
-  history: Awaited<ReturnType<typeof historyOf>>;
+  history: HistoryItem[];
+  /** The history shows only its latest lines (the audit log has the rest). */
+  historyTruncated: boolean;
   caseworkers: { id: string; name: string }[];
   lists: Lists;
   closedRetentionDays: number;
@@ -122,6 +173,12 @@ export function caseView(data: CaseData, state: PageState = {}) {
   const errors = state.errors ?? {};
   const form = state.form ?? {};
   const draft = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
+  // Spam deletion: only a report nobody has triaged.
+  const deletableAsSpam = row.status === 'new' && row.triaged_at === null;
+  // The sections shown only sometimes; an answer about one that is not on the page goes to the top instead.
+  const onPage = (s: CaseSection | null | undefined): s is CaseSection =>
+    s !== null && s !== undefined && (s === 'spam' ? deletableAsSpam : s === 'retention' ? deletesAt !== null : true);
+  const notice = state.notice ? { ...state.notice, section: onPage(state.notice.section) ? state.notice.section : null } : null;
   return {
     title: Object.keys(errors).length
       ? st('common.error_title', { title: st('case.title', { id: row.id.slice(0, 8) }) })
@@ -144,8 +201,7 @@ export function caseView(data: CaseData, state: PageState = {}) {
       firstResponseAt: row.first_response_at,
       deletesAt,
       deletingSoon: deletesAt !== null && deletesAt.getTime() <= data.now.getTime() + RETENTION_NOTICE_DAYS * 86_400_000,
-      // Spam deletion: only a report nobody has triaged.
-      deletableAsSpam: row.status === 'new' && row.triaged_at === null,
+      deletableAsSpam,
     },
     retention: { days: data.closedRetentionDays, noticeDays: RETENTION_NOTICE_DAYS, maxYears: MAX_EXTENSION_DAYS / 365 },
     report,
@@ -163,7 +219,7 @@ export function caseView(data: CaseData, state: PageState = {}) {
       createdAt: l.created_at,
     })),
     history: data.history.map(historyEntry(names)),
-    historyTruncated: data.history.length >= HISTORY_LIMIT,
+    historyTruncated: data.historyTruncated,
     caseworkers: data.caseworkers,
     labelOptions: labelOptions(lists, row.labels),
     nextStatuses: (NEXT_STATUSES[row.status] ?? []).map((s) => ({ value: s, label: statusLabel(s) })),
@@ -173,8 +229,14 @@ export function caseView(data: CaseData, state: PageState = {}) {
     today: ukToday(data.now),
     errors,
     errorList: Object.entries(errors).map(([field, message]) => ({ field, message })),
+    // Where the refused input's message goes: inside the section whose form was sent (at the top only if none is named).
+    problem: Object.keys(errors).length
+      ? onPage(state.section)
+        ? { section: state.section, id: problemId(state.section) }
+        : { section: null, id: 'case-problem' }
+      : null,
     draft,
     chosenNoteIds: [form['notes'] ?? []].flat().map(String),
-    notice: state.notice ?? null,
+    notice,
   };
 }

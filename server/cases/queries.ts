@@ -137,6 +137,26 @@ export async function deleteLink(db: Db, a: string, b: string): Promise<boolean>
   return res.numDeletedRows === 1n;
 }
 
+/**
+ * The submitted cases whose id starts with a short id (the first 8 hex
+ * digits, shown everywhere): a range on the primary key, so the index finds
+ * them whatever the number of cases. At most `limit` (two are already
+ * ambiguous; a few more leave room for ones the caller cannot open).
+ */
+export async function caseIdsStartingWith(db: Db, shortId: string, limit = 8): Promise<string[]> {
+  if (!/^[0-9a-f]{8}$/.test(shortId)) return [];
+  const rows = await db
+    .selectFrom('reports')
+    .select('id')
+    .where('id', '>=', `${shortId}-0000-0000-0000-000000000000`)
+    .where('id', '<=', `${shortId}-ffff-ffff-ffff-ffffffffffff`)
+    .where('state', '=', 'submitted')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
 /** The other case of each link, with the plaintext triage columns shown beside it. */
 export function listLinks(db: Db, reportId: string) {
   return db
@@ -192,16 +212,56 @@ export function getReferral(db: Db, reportId: string, referralId: string) {
 
 export const HISTORY_LIMIT = 500;
 
-/** Audit entries about this case, newest first, with the actor's display name. */
+/**
+ * Reading entries: a page view, or an image shown inline on the page. They
+ * stay in the audit log one by one; the case history folds them into one
+ * line per person per day (listReadingDays), so what people did is not
+ * buried under what they looked at.
+ */
+const IS_READING = sql<SqlBool>`(a.action = 'case.viewed' or (a.action = 'case.evidence_downloaded' and a.details->>'inline' = 'true'))`;
+
+/** The day an entry was written, on the organisation's clock (UK), as YYYY-MM-DD. */
+const UK_DAY = sql<string>`to_char(a.at at time zone 'Europe/London', 'YYYY-MM-DD')`;
+
+/** Audit entries about this case but readings, newest first, with the actor's display name. */
 export function listHistory(db: Db, caseId: string, limit = HISTORY_LIMIT) {
   return db
     .selectFrom('audit_log as a')
     .leftJoin('users as u', 'u.id', 'a.actor_id')
     .select(['a.seq', 'a.at', 'a.action', 'a.details', 'u.display_name as actor_name'])
     .where('a.case_id', '=', caseId)
+    .where((eb) => eb.not(IS_READING))
     .orderBy('a.seq', 'desc')
     .limit(limit)
     .execute();
+}
+
+/**
+ * This case's readings, counted per person per UK day, newest day first: at
+ * most `limit` rows, however many entries there are (the database counts
+ * them; the page never loads them).
+ */
+export async function listReadingDays(db: Db, caseId: string, limit = HISTORY_LIMIT) {
+  const rows = await db
+    .selectFrom('audit_log as a')
+    .leftJoin('users as u', 'u.id', 'a.actor_id')
+    .select([
+      'a.actor_id',
+      'u.display_name as actor_name',
+      UK_DAY.as('day'),
+      sql<number>`count(*) filter (where a.action = 'case.viewed')`.as('views'),
+      sql<number>`count(*) filter (where a.action = 'case.evidence_downloaded')`.as('images'),
+      sql<number>`max(a.seq)`.as('last_seq'),
+      sql<Date>`max(a.at)`.as('last_at'),
+    ])
+    .where('a.case_id', '=', caseId)
+    .where(IS_READING)
+    .groupBy(['a.actor_id', 'u.display_name', UK_DAY])
+    .orderBy(sql`max(a.seq)`, 'desc')
+    .limit(limit)
+    .execute();
+  // Counts and seq are bigint: numbers here (they fit), whichever driver returned them.
+  return rows.map((r) => ({ ...r, views: Number(r.views), images: Number(r.images), last_seq: Number(r.last_seq), last_at: new Date(r.last_at) }));
 }
 
 // ---------------------------------------------------------------- evidence

@@ -4,7 +4,7 @@ import { readEvidenceMeta, type EvidenceMeta } from '../reporting/evidence.js';
 import { evidenceFileName, nameMismatch } from '../reporting/evidence-names.js';
 import { listItem, listLabel, loadLists } from '../settings/lists.js';
 import type { ReportDetails } from '../reporting/service.js';
-import type { ReportInput } from '../reporting/validation.js';
+import { CONTACT_LANGUAGES, type ReportInput } from '../reporting/validation.js';
 import { staffTranslator, translator } from '../i18n/index.js';
 import { messageBody, noteBody, readable, reportField, type OpenCase } from './access.js';
 import * as q from './queries.js';
@@ -64,13 +64,41 @@ export async function reportView(db: Db, c: OpenCase): Promise<ReportView> {
         ? st('case.report.fields.contact_value', {
             method: option('contact_method', contact.method),
             value: contact.value,
-            language: option('contact_language', contact.language),
+            language: languageName(contact.language),
           })
         : unreadable,
       dir: 'auto',
     });
   }
   return { narrative, consent: details?.consent ?? null, fields };
+}
+
+/**
+ * The language the reporter asked for replies in, as a caseworker reads it:
+ * its English name, with its own name beside it for matching what the
+ * reporter wrote ("Uyghur (ئۇيغۇرچە)", never "ug"). The own name is isolated
+ * (U+2068…U+2069) so a right-to-left name cannot reorder the text around it.
+ * A code Harbour does not know (none today) is shown as it is.
+ */
+export function languageName(code: string): string {
+  const name = englishName(code);
+  if (name === null) return code;
+  const own = translator('en')(`form.contact_language.options.${code}`);
+  return own === name ? name : staffTranslator()('case.languages.with_own', { name, own });
+}
+
+function englishName(code: string): string | null {
+  const st = staffTranslator();
+  const names: Record<(typeof CONTACT_LANGUAGES)[number], string> = {
+    en: st('case.languages.en'),
+    'zh-hans': st('case.languages.zh-hans'),
+    'zh-hant': st('case.languages.zh-hant'),
+    ug: st('case.languages.ug'),
+    bo: st('case.languages.bo'),
+    other: st('case.languages.other'),
+  };
+  // Compared with the list, never used as a key straight from the data (`__proto__`, `constructor`).
+  return (CONTACT_LANGUAGES as readonly string[]).includes(code) ? names[code as (typeof CONTACT_LANGUAGES)[number]] : null;
 }
 
 /** The reporter's answer to "may we pass this to the police?" ('yes', 'no', 'talk_first'); null if unreadable. */
@@ -152,8 +180,46 @@ export async function caseworkerOptions(db: Db, currentAssignee: string | null) 
 }
 
 export const linksOf = (db: Db, c: OpenCase) => q.listLinks(db, c.id);
-export const historyOf = (db: Db, c: OpenCase) => q.listHistory(db, c.id);
+
+/** A short case id as typed (8 hex digits, any case, spaces around ignored), lower-cased; null if it is not one. */
+export function shortIdOf(typed: string): string | null {
+  const value = typed.trim().toLowerCase();
+  return /^[0-9a-f]{8}$/.test(value) ? value : null;
+}
+
+/** The ids of the cases a short id may name (whether this caseworker may open them is the caller's check). */
+export const casesWithShortId = (db: Db, shortId: string) => q.caseIdsStartingWith(db, shortId);
 export const HISTORY_LIMIT = q.HISTORY_LIMIT;
+
+/** One line of a case's history: something someone did, or their readings of the case on one day (folded). */
+export type HistoryItem =
+  | { kind: 'action'; seq: number; at: Date; action: string; details: unknown; actor_name: string | null }
+  | { kind: 'reading'; seq: number; at: Date; day: string; actor_name: string | null; views: number; images: number };
+
+/**
+ * The case's history, newest first: what people did, one line each, and
+ * their page views and inline image loads, one line per person per UK day
+ * (the audit log keeps every one). Both lists are bounded in the database,
+ * so a busy case's thousands of views never reach memory; `truncated` says
+ * the page shows only the latest lines.
+ */
+export async function historyOf(db: Db, c: OpenCase, limit = HISTORY_LIMIT): Promise<{ items: HistoryItem[]; truncated: boolean }> {
+  const [actions, readings] = await Promise.all([q.listHistory(db, c.id, limit), q.listReadingDays(db, c.id, limit)]);
+  const items: HistoryItem[] = [
+    ...actions.map((a) => ({ kind: 'action' as const, ...a, seq: Number(a.seq) })),
+    ...readings.map((r) => ({
+      kind: 'reading' as const,
+      seq: r.last_seq,
+      at: r.last_at,
+      day: r.day,
+      actor_name: r.actor_name,
+      views: r.views,
+      images: r.images,
+    })),
+  ].sort((a, b) => b.seq - a.seq);
+  // Each list holds its newest `limit` lines, so the newest `limit` of both together are exact.
+  return { items: items.slice(0, limit), truncated: actions.length >= limit || readings.length >= limit || items.length > limit };
+}
 
 /** Reads an evidence file's row and metadata for download; null when it is not this case's or cannot be opened. */
 export async function evidenceFile(db: Db, c: OpenCase, rawId: string) {

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { addToList, relabelItem, retireItem, showItem, showList, showSettings, updateSettings } from '../admin/settings-page.js';
-import { deactivate, invite, requestAccess, resetTwoFactor, staffList } from '../admin/staff-page.js';
+import { confirmDeactivation, deactivate, invite, reactivate, requestAccess, resetTwoFactor, staffList } from '../admin/staff-page.js';
 import { auditPage } from '../audit/audit-page.js';
 import { statisticsExport, statisticsPage } from '../stats/statistics-page.js';
 import { queuePage } from '../cases/queue-page.js';
@@ -82,7 +82,9 @@ export function staffRoutes(ctx: AppContext): Router {
   r.get('/admin', requireRole('admin'), (_req, res) => res.redirect(302, '/admin/staff'));
   r.get('/admin/staff', requireRole('admin'), staffList(ctx));
   r.post('/admin/staff/invitations', requireRole('admin'), form, requireCsrf, invite(ctx));
+  r.get('/admin/staff/:id/deactivate', requireRole('admin'), confirmDeactivation(ctx));
   r.post('/admin/staff/:id/deactivate', requireRole('admin'), form, requireCsrf, deactivate(ctx));
+  r.post('/admin/staff/:id/reactivate', requireRole('admin'), form, requireCsrf, reactivate(ctx));
   r.post('/admin/staff/:id/reset-2fa', requireRole('admin'), form, requireCsrf, resetTwoFactor(ctx));
   r.get('/admin/audit', requireRole('admin'), auditPage(ctx));
   r.get('/admin/settings', requireRole('admin'), showSettings(ctx));

@@ -1,6 +1,6 @@
 import { audit } from '../audit/log.js';
 import { constantTimeEqual, publicKeyOf, sealTo, type KeyPair } from '../crypto/index.js';
-import type { Db } from '../db/index.js';
+import { assertTransaction, type Db } from '../db/index.js';
 import * as q from '../staff/queries.js';
 
 /**
@@ -107,17 +107,28 @@ export async function approveAccess(db: Db, approver: Approver, targetId: string
  * sealed; the request is recorded (who, when) for the approving caseworker
  * to see. The first request stands.
  */
-export async function requestAccess(db: Db, requesterId: string, targetId: string): Promise<'requested' | 'already_requested' | 'has_access'> {
+export async function requestAccess(db: Db, requesterId: string, targetId: string): Promise<AccessRequestOutcome> {
   return auditingRefusals(db, requesterId, targetId, 'request', async () => {
     if (requesterId === targetId) throw new AccessRefused('self');
-    return db.transaction().execute(async (trx) => {
-      const [target] = await q.lockPeople(trx, [targetId]);
-      if (!target) throw new AccessRefused('not_found');
-      if (target.status !== 'active' || !target.roles.includes('caseworker')) throw new AccessRefused('not_eligible');
-      if ((await missingKeys(trx, targetId)).missing.length === 0) return 'has_access';
-      if (!(await q.recordAccessRequest(trx, targetId, requesterId))) return 'already_requested';
-      await audit(trx, { action: 'staff.access_requested', actorId: requesterId, subjectUserId: targetId });
-      return 'requested';
-    });
+    return db.transaction().execute((trx) => requestAccessIn(trx, requesterId, targetId));
   });
+}
+
+export type AccessRequestOutcome = 'requested' | 'already_requested' | 'has_access';
+
+/**
+ * The request itself, in the caller's transaction: requestAccess, and a
+ * reactivation, which asks again for the access the account lost (it is
+ * never restored as it was: a key holder confirms it, as for anyone new).
+ */
+export async function requestAccessIn(trx: Db, requesterId: string, targetId: string): Promise<AccessRequestOutcome> {
+  assertTransaction(trx);
+  if (requesterId === targetId) throw new AccessRefused('self');
+  const [target] = await q.lockPeople(trx, [targetId]);
+  if (!target) throw new AccessRefused('not_found');
+  if (target.status !== 'active' || !target.roles.includes('caseworker')) throw new AccessRefused('not_eligible');
+  if ((await missingKeys(trx, targetId)).missing.length === 0) return 'has_access';
+  if (!(await q.recordAccessRequest(trx, targetId, requesterId))) return 'already_requested';
+  await audit(trx, { action: 'staff.access_requested', actorId: requesterId, subjectUserId: targetId });
+  return 'requested';
 }

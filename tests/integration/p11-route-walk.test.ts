@@ -74,7 +74,9 @@ function routes(): Route[] {
     { method: 'POST', path: '/admin/settings/lists/region/london/restore', allowed: 'admin', ok: 303 },
     { method: 'POST', path: '/admin/staff/invitations', allowed: 'admin', ok: 422 },
     { method: 'POST', path: `/admin/staff/${ids.dummy}/reset-2fa`, allowed: 'admin', ok: 303 },
-    { method: 'POST', path: `/admin/staff/${ids.dummy}/deactivate`, allowed: 'admin' }, // destructive: allowed run skipped
+    { method: 'GET', path: `/admin/staff/${ids.dummy}/deactivate`, allowed: 'admin', ok: 200 }, // the confirmation page: nothing changes
+    { method: 'POST', path: `/admin/staff/${ids.dummy}/deactivate`, allowed: 'admin', ok: 422 }, // not confirmed: nothing changes
+    { method: 'POST', path: `/admin/staff/${ids.dummy}/reactivate`, allowed: 'admin', ok: 303 }, // already active: nothing changes
     { method: 'POST', path: `/admin/staff/${ids.otherUser}/approve`, allowed: 'admin', ok: 303 }, // records a request; seals nothing
   ];
 }

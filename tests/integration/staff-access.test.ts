@@ -107,7 +107,7 @@ describe('approving access', () => {
       const racer = await addStaff(t, { roles: ['caseworker'], approved: false });
       const [approval, deactivation] = await Promise.all([
         aliceAgent.post(`/staff/access/${racer.id}/approve`).type('form').send({ _csrf: token, confirm: 'yes' }),
-        adminAgent.post(`/admin/staff/${racer.id}/deactivate`).type('form').send({ _csrf: adminToken }),
+        adminAgent.post(`/admin/staff/${racer.id}/deactivate`).type('form').send({ _csrf: adminToken, confirm: 'yes' }),
       ]);
       expect([303, 422]).toContain(approval.status);
       expect(deactivation.status).toBe(303);

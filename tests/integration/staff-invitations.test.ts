@@ -104,7 +104,7 @@ describe('one open invitation per address', () => {
     const other = await addStaff(t, { roles: ['admin'] });
     const otherAgent = await signInStaff(t, other);
     const { path } = await invite('from-leaver@example.org', otherAgent, await staffCsrf(otherAgent, '/admin/staff'));
-    expect((await adminAgent.post(`/admin/staff/${other.id}/deactivate`).type('form').send({ _csrf: adminToken })).status).toBe(303);
+    expect((await adminAgent.post(`/admin/staff/${other.id}/deactivate`).type('form').send({ _csrf: adminToken, confirm: 'yes' })).status).toBe(303);
     expect((await request(t.app).get(path)).status).toBe(404);
     expect(await openInvitations('from-leaver@example.org')).toHaveLength(0);
   });

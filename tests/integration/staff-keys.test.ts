@@ -259,7 +259,7 @@ describe('P4 revocation', () => {
 
     const adminAgent = await signInStaff(t, admin);
     const token = await staffCsrf(adminAgent, '/admin/staff');
-    expect((await adminAgent.post(`/admin/staff/${dave.id}/deactivate`).type('form').send({ _csrf: token })).status).toBe(303);
+    expect((await adminAgent.post(`/admin/staff/${dave.id}/deactivate`).type('form').send({ _csrf: token, confirm: 'yes' })).status).toBe(303);
     expect((await daveAgent.get('/staff/account')).status).toBe(302); // the live session is dead
     expect(await t.testDb.db.selectFrom('key_grants').selectAll().where('user_id', '=', dave.id).execute()).toHaveLength(0);
     expect(await unlockWithPassword(t.testDb.db, dave.email, dave.password).then((u) => u?.user.status)).toBe('deactivated');

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CaseRow } from '../../../server/cases/access.js';
-import { CASE_NOTICES, caseView, noticeFor, type CaseData } from '../../../server/cases/case-view.js';
+import { CASE_NOTICES, caseView, noticeFor, noticeHref, type CaseData } from '../../../server/cases/case-view.js';
 import { DEFAULT_LISTS, LIST_NAMES, type Lists } from '../../../server/settings/lists.js';
 import { initI18n } from '../../../server/i18n/index.js';
 
@@ -46,6 +46,7 @@ function data(patch: Partial<CaseData> = {}): CaseData {
     referrals: [],
     links: [],
     history: [],
+    historyTruncated: false,
     caseworkers: [
       { id: AYLIN, name: 'Aylin Demir' },
       { id: TOM, name: 'Tom Hughes' },
@@ -99,9 +100,16 @@ describe('caseView', () => {
 
   it('tells the history in words: names for assignees, labels for statuses, the system when no one acted', () => {
     const history: CaseData['history'] = [
-      { seq: 3, at: NOW, action: 'case.assigned', details: { from: TOM, to: AYLIN }, actor_name: 'Tom Hughes' },
-      { seq: 2, at: NOW, action: 'case.status_changed', details: { from: 'new', to: 'in_progress', outcome: null }, actor_name: null },
-      { seq: 1, at: NOW, action: 'case.unknown_future_action', details: {}, actor_name: 'Tom Hughes' },
+      { kind: 'action', seq: 3, at: NOW, action: 'case.assigned', details: { from: TOM, to: AYLIN }, actor_name: 'Tom Hughes' },
+      {
+        kind: 'action',
+        seq: 2,
+        at: NOW,
+        action: 'case.status_changed',
+        details: { from: 'new', to: 'in_progress', outcome: null },
+        actor_name: null,
+      },
+      { kind: 'action', seq: 1, at: NOW, action: 'case.unknown_future_action', details: {}, actor_name: 'Tom Hughes' },
     ];
     const v = caseView(data({ history }));
     expect(v.history[0]).toMatchObject({ actor: 'Tom Hughes', action: 'Changed the assignee' });
@@ -132,10 +140,53 @@ describe('caseView', () => {
     expect(v.chosenNoteIds).toEqual(['n1', 'n2']);
   });
 
-  it('shows a notice only for the codes the case actions return', () => {
-    for (const code of CASE_NOTICES) expect(noticeFor({ notice: code }), code).toEqual(expect.any(String));
-    expect(noticeFor({ notice: 'note' })).toBe('Your note is added.');
+  it('folds readings into one line per person per day: the day, the count, images shown beside it', () => {
+    const history: CaseData['history'] = [
+      { kind: 'reading', seq: 9, at: NOW, day: '2026-07-10', actor_name: 'Aylin Demir', views: 5, images: 3 },
+      { kind: 'reading', seq: 7, at: NOW, day: '2026-07-09', actor_name: 'Tom Hughes', views: 1, images: 0 },
+      { kind: 'reading', seq: 4, at: NOW, day: '2026-07-08', actor_name: 'Tom Hughes', views: 0, images: 2 },
+    ];
+    const v = caseView(data({ history, historyTruncated: true }));
+    expect(v.history[0]).toMatchObject({
+      actor: 'Aylin Demir',
+      action: 'Viewed the case (5 times)',
+      day: { iso: '2026-07-10', text: '10 Jul 2026' },
+    });
+    expect(v.history[0]!.details).toEqual([{ key: 'images shown', value: '3' }]);
+    expect(v.history[1]).toMatchObject({ actor: 'Tom Hughes', action: 'Viewed the case', details: [] });
+    expect(v.history[2]).toMatchObject({ action: 'Viewed images on the case page (2 times)' });
+    expect(v.historyTruncated).toBe(true);
+  });
+
+  it('after refused input in a section, the message is shown in that section', () => {
+    const v = caseView(data(), { status: 422, errors: { link_case: 'No such case.' }, section: 'links' });
+    expect(v.problem).toEqual({ section: 'links', id: 'links-problem' });
+    expect(caseView(data()).problem).toBeNull();
+  });
+
+  it('an answer about a section the page does not show (spam of a triaged case, retention of an open one) goes to the top', () => {
+    const triaged = data({ row: row({ status: 'triaged', triaged_at: NOW }) });
+    expect(caseView(triaged, { status: 422, errors: { confirm_spam: 'No.' }, section: 'spam' }).problem).toEqual({
+      section: null,
+      id: 'case-problem',
+    });
+    expect(caseView(data(), { status: 422, errors: { confirm_spam: 'No.' }, section: 'spam' }).problem).toEqual({
+      section: 'spam',
+      id: 'spam-problem',
+    });
+    const kept = noticeFor({ notice: 'retention' });
+    expect(caseView(data(), { notice: kept }).notice).toMatchObject({ section: null, id: 'retention-notice' });
+    expect(caseView(data({ deletesAt: NOW }), { notice: kept }).notice).toMatchObject({ section: 'retention', id: 'retention-notice' });
+  });
+
+  it('shows a notice only for the codes the case actions return, in the section acted on', () => {
+    for (const code of CASE_NOTICES) expect(noticeFor({ notice: code })?.text, code).toEqual(expect.any(String));
+    expect(noticeFor({ notice: 'note' })).toEqual({ code: 'note', text: 'Your note is added.', section: 'notes', id: 'notes-notice' });
+    expect(noticeFor({ notice: 'reopened' })).toMatchObject({ section: 'status', id: 'status-notice' });
+    expect(noticeFor({ notice: 'unlinked' })).toMatchObject({ section: 'links', id: 'links-notice' });
+    expect(noticeHref(ID, 'referral')).toBe(`/staff/cases/${ID}?notice=referral#referrals-notice`);
     expect(noticeFor({ notice: '__proto__' })).toBeNull();
+    expect(noticeFor({ notice: 'constructor' })).toBeNull();
     expect(noticeFor({ notice: 'deleted' })).toBeNull(); // the queue's, not the case page's
     expect(noticeFor({ notice: ['note', 'note'] })).toBeNull();
     expect(noticeFor({})).toBeNull();
