@@ -18,14 +18,30 @@ import { markReactivated } from './account-queries.js';
  *   account in one state, with one audit entry per change that happened.
  */
 
-export type Deactivation = { result: 'deactivated'; heldKey: boolean } | { result: 'already' } | { result: 'last_admin' };
+export type Deactivation = { result: 'deactivated'; heldKey: boolean } | { result: 'already' } | { result: 'last_admin' } | { result: 'not_allowed' };
+
+/**
+ * The actor and the target, locked in id order (the order every locker of
+ * people uses), and whether the actor is still an active administrator now:
+ * the session check ran before this request waited for the lock, and an
+ * administrator deactivated meanwhile must not act through requests already
+ * in flight (racing their own deactivation with a reactivation, say).
+ */
+async function lockActorAndTarget(trx: Db, actorId: string, targetId: string) {
+  await q.lockGrants(trx);
+  const people = await q.lockPeople(trx, [...new Set([actorId, targetId])]);
+  const actor = people.find((p) => p.id === actorId);
+  const target = people.find((p) => p.id === targetId);
+  if (!target) throw notFound();
+  const actorAllowed = actor !== undefined && actor.status === 'active' && actor.roles.includes('admin');
+  return { target, actorAllowed };
+}
 
 /** Locks the account out at once: sessions ended, team-key copies deleted, invitations it sent revoked. */
 export async function deactivateAccount(db: Db, actorId: string, targetId: string): Promise<Deactivation> {
-  return db.transaction().execute(async (trx) => {
-    await q.lockGrants(trx);
-    const [target] = await q.lockPeople(trx, [targetId]);
-    if (!target) throw notFound();
+  return db.transaction().execute(async (trx): Promise<Deactivation> => {
+    const { target, actorAllowed } = await lockActorAndTarget(trx, actorId, targetId);
+    if (!actorAllowed) return { result: 'not_allowed' };
     if (target.status === 'deactivated') return { result: 'already' };
     if (target.roles.includes('admin') && (await q.countActiveAdmins(trx)) <= 1) return { result: 'last_admin' };
     // Whether they held a team key: if so, they may have kept a copy, and the page suggests a rotation.
@@ -44,7 +60,7 @@ export async function deactivateAccount(db: Db, actorId: string, targetId: strin
   });
 }
 
-export type Reactivation = { result: 'reactivated'; requested: boolean } | { result: 'already' };
+export type Reactivation = { result: 'reactivated'; requested: boolean } | { result: 'already' } | { result: 'not_allowed' };
 
 /**
  * Makes a deactivated account active again: its owner signs in as before
@@ -55,16 +71,17 @@ export type Reactivation = { result: 'reactivated'; requested: boolean } | { res
  * approval: a caseworker who holds the team key must confirm it.
  */
 export async function reactivateAccount(db: Db, actorId: string, targetId: string): Promise<Reactivation> {
-  return db.transaction().execute(async (trx) => {
-    await q.lockGrants(trx);
-    const [target] = await q.lockPeople(trx, [targetId]);
-    if (!target) throw notFound();
+  // Nobody reactivates themselves: a deactivated account has no session, and one in flight must not undo its own removal.
+  if (actorId === targetId) return { result: 'not_allowed' };
+  return db.transaction().execute(async (trx): Promise<Reactivation> => {
+    const { target, actorAllowed } = await lockActorAndTarget(trx, actorId, targetId);
+    if (!actorAllowed) return { result: 'not_allowed' };
     if (target.status === 'active' || !(await markReactivated(trx, targetId))) return { result: 'already' };
     await q.deleteUserGrants(trx, targetId);
     await q.deleteUserSessions(trx, targetId);
     await q.clearAccessRequest(trx, targetId);
     await audit(trx, { action: 'staff.reactivated', actorId, subjectUserId: targetId });
-    // The actor is active and the target was not, so this is never a request for oneself.
+    // The actor is an active administrator other than the target (checked above, under the lock).
     const requested = target.roles.includes('caseworker') && (await requestAccessIn(trx, actorId, targetId)) === 'requested';
     return { result: 'reactivated', requested };
   });

@@ -3,7 +3,7 @@ import { audit } from '../audit/log.js';
 import { activeKeyHolderCount } from './account-queries.js';
 import { deactivateAccount, reactivateAccount } from './accounts.js';
 import type { Role } from '../db/schema.js';
-import { notFound } from '../errors.js';
+import { forbidden, notFound } from '../errors.js';
 import { noticeFrom } from '../web/notice.js';
 import type { AppContext } from '../web/context.js';
 import { staffTranslator } from '../i18n/index.js';
@@ -190,6 +190,7 @@ export function deactivate(ctx: AppContext): RequestHandler {
       return renderDeactivation(ctx, res, target, 422, st('staff.errors.confirm_deactivation'));
     }
     const done = await deactivateAccount(ctx.db, actor.id, target.id);
+    if (done.result === 'not_allowed') throw forbidden('role');
     if (done.result === 'last_admin') return renderDeactivation(ctx, res, target, 409, st('staff.errors.last_admin'));
     res.redirect(303, noticeUrl(done.result === 'deactivated' && done.heldKey ? 'deactivated_key_holder' : 'deactivated'));
   };
@@ -201,6 +202,7 @@ export function reactivate(ctx: AppContext): RequestHandler {
     const actor = staffOf(res).user;
     const target = await targetUser(ctx, req);
     const done = await reactivateAccount(ctx.db, actor.id, target.id);
+    if (done.result === 'not_allowed') throw forbidden('role');
     if (done.result === 'already') return res.redirect(303, '/admin/staff');
     res.redirect(303, noticeUrl(done.requested ? 'reactivated_requested' : 'reactivated'));
   };

@@ -107,7 +107,9 @@ export async function checkPastedKey(body: Record<string, unknown>): Promise<{ k
     return { error: st('account.alerts.key_errors.too_long', { max: MAX_KEY_CHARS.toLocaleString('en-GB') }), keepPaste: false };
   }
   const read = await readAlertKey(pasted);
-  if ('problem' in read) return { error: KEY_PROBLEMS[read.problem](), keepPaste: read.problem !== 'private' };
+  // A private key is never sent back, even one too damaged to read as a key: judged by its text, not by the parser.
+  const looksPrivate = /PRIVATE KEY/i.test(pasted);
+  if ('problem' in read) return { error: KEY_PROBLEMS[read.problem](), keepPaste: read.problem !== 'private' && !looksPrivate };
   return { key: read };
 }
 

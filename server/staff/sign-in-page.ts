@@ -39,13 +39,13 @@ export const showSignIn: RequestHandler = (req, res) => {
  * attempt answers as a page, not an error screen, so the form stays usable;
  * it returns null then.
  */
-async function attempt(ctx: AppContext, req: Request, res: Response, account: string, render: (status: number, error: string) => void) {
+async function attempt(ctx: AppContext, req: Request, res: Response, account: string, render: (status: number, error: string) => unknown) {
   try {
     return await ctx.rateLimits.signInAttempt(req, account);
   } catch (err) {
     if (!(err instanceof HttpError) || err.status !== 429) throw err;
     res.setHeader('Retry-After', String(err.retryAfterSeconds ?? 900));
-    render(429, staffTranslator()('sign_in.errors.throttled'));
+    await render(429, staffTranslator()('sign_in.errors.throttled')); // a page that reads the database is awaited: its failure goes to the error handler
     return null;
   }
 }
@@ -162,7 +162,7 @@ export function updatePassword(ctx: AppContext): RequestHandler {
     const next = field(req, 'new_password');
     const problem = await passwordProblem(next, user.email, field(req, 'confirm_password'));
     if (problem) return renderAccount(ctx, res, 422, { passwordError: PASSWORD_MESSAGES[problem] });
-    const taken = await attempt(ctx, req, res, user.email, (s, e) => void renderAccount(ctx, res, s, { passwordError: e }));
+    const taken = await attempt(ctx, req, res, user.email, (s, e) => renderAccount(ctx, res, s, { passwordError: e }));
     if (!taken) return;
     const unlocked = await unlockWithPassword(ctx.db, user.email, current);
     if (!unlocked) return renderAccount(ctx, res, 401, { passwordError: st('account.errors.current_wrong') });

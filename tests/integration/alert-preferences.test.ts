@@ -351,6 +351,17 @@ describe('OpenPGP key', () => {
     expect(await choicesOf(staff.id)).toMatchObject({ alert_pgp_key: null, alert_pgp_fingerprint: null });
   });
 
+  it('does not show back a damaged private key either (one the parser cannot read as a key)', async () => {
+    const { agent } = await caseworker();
+    const { privateKey } = await generateTestKeyPair();
+    const lines = privateKey.split('\n');
+    const damaged = [...lines.slice(0, 3), ...lines.slice(4)].join('\n'); // one line of the key missing
+    const res = await post(agent, '/staff/account/alert-key', { alert_pgp_key: damaged });
+    expect(res.status).toBe(422);
+    expect(res.text).not.toContain('PRIVATE KEY BLOCK');
+    for (const line of lines.slice(4, -3).filter((l) => l.length > 20)) expect(res.text).not.toContain(line);
+  });
+
   it('keeps a refused public key in the box, to be corrected', async () => {
     const { agent } = await caseworker();
     const { publicKey } = await generateTestKeyPair({ expired: true });

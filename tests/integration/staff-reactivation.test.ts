@@ -272,12 +272,46 @@ describe('nobody locks the administrators out', () => {
             : agentB.post(`/admin/staff/${a.id}/deactivate`).type('form').send({ _csrf: tokenB, confirm: 'yes' }),
         ),
       );
-      // Refused as the last administrator (409), or done (303), or refused because the asker is gone already (401).
-      for (const r of results) expect([303, 401, 409]).toContain(r.status);
+      // Refused as the last administrator (409), or done (303), or refused because the asker is gone
+      // already (401 at the session check, 403 when it went while the request waited for the lock).
+      for (const r of results) expect([303, 401, 403, 409]).toContain(r.status);
       const active = await app.testDb.db.selectFrom('users').select('id').where('status', '=', 'active').execute();
       expect(active).toHaveLength(1);
       const deactivations = await app.testDb.db.selectFrom('audit_log').select('seq').where('action', '=', 'staff.deactivated').execute();
       expect(deactivations).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an administrator being deactivated cannot undo it, or act, through requests already in flight', async () => {
+    const app = await createTestApp();
+    try {
+      const x = await addStaff(app, { roles: ['admin'], name: 'Xavier Leaving' });
+      const y = await addStaff(app, { roles: ['admin'], name: 'Yvonne Staying' });
+      const z = await addStaff(app, { roles: ['admin'], name: 'Zed Third' });
+      const [agentX, agentY] = [await signInStaff(app, x), await signInStaff(app, y)];
+      const [tokenX, tokenY] = [await staffCsrf(agentX, '/admin/staff'), await staffCsrf(agentY, '/admin/staff')];
+      const results = await Promise.all([
+        agentY.post(`/admin/staff/${x.id}/deactivate`).type('form').send({ _csrf: tokenY, confirm: 'yes' }),
+        ...Array.from({ length: 16 }, () => agentX.post(`/admin/staff/${x.id}/reactivate`).type('form').send({ _csrf: tokenX })),
+      ]);
+      expect(results[0]!.status).toBe(303);
+      for (const r of results.slice(1)) expect([401, 403]).toContain(r.status); // never a 500, never done
+      expect((await app.testDb.db.selectFrom('users').select('status').where('id', '=', x.id).executeTakeFirstOrThrow()).status).toBe('deactivated');
+
+      // A request of X's that passed the session check before the deactivation, and runs after it:
+      const { deactivateAccount, reactivateAccount } = await import('../../server/admin/accounts.js');
+      expect(await deactivateAccount(app.testDb.db, x.id, z.id)).toEqual({ result: 'not_allowed' });
+      expect(await reactivateAccount(app.testDb.db, x.id, x.id)).toEqual({ result: 'not_allowed' });
+      expect((await app.testDb.db.selectFrom('users').select('status').where('id', '=', z.id).executeTakeFirstOrThrow()).status).toBe('active');
+      const byX = await app.testDb.db
+        .selectFrom('audit_log')
+        .select('action')
+        .where('actor_id', '=', x.id)
+        .where('action', 'in', ['staff.deactivated', 'staff.reactivated'])
+        .execute();
+      expect(byX).toEqual([]);
     } finally {
       await app.close();
     }
