@@ -10,10 +10,10 @@ import { newKeyPair, sealTo, unsealWith } from '../../server/crypto/index.js';
 /**
  * P11: every staff and administrator route, walked as each kind of visitor.
  * Each visitor gets exactly the expected status: signed-out GETs go to the
- * sign-in page (302), signed-out POSTs get 401, a missing role is 403, a case
- * that does not exist or that the caseworker cannot open is 404, and a
- * caseworker whose access is still waiting for approval is told so (403) on
- * the queue and every case route.
+ * sign-in page (302; it brings them back to the page afterwards), signed-out
+ * POSTs get 401, a missing role is 403, a case that does not exist or that
+ * the caseworker cannot open is 404, and a caseworker whose access is still
+ * waiting for approval is told so (403) on the queue and every case route.
  */
 type Who = 'anonymous' | 'reporter' | 'deactivated' | 'caseworker' | 'admin' | 'unapproved';
 type Allowed = 'signed-in' | 'caseworker' | 'admin' | 'admin-or-caseworker';
@@ -141,7 +141,7 @@ describe('P11 route walk', () => {
         const res = await send(who, r);
         if (r.method === 'GET') {
           expect(res.status, `${who} GET ${r.path}`).toBe(302);
-          expect(res.headers['location'], r.path).toBe('/staff/sign-in');
+          expect(res.headers['location'], r.path).toBe(`/staff/sign-in?next=${encodeURIComponent(r.path)}`);
         } else {
           expect(res.status, `${who} POST ${r.path}`).toBe(401);
         }
