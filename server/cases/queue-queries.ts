@@ -131,8 +131,8 @@ const CREATED_KEY = micro(sql`r.created_at`);
 
 /**
  * Waiting, as the triage order reads it (the same expressions as the
- * indexes reports_triage_open and reports_triage_hot, migration
- * 2026_12_01_210000, so the planner matches them):
+ * indexes reports_triage_open, reports_triage_urgent and reports_triage_new,
+ * migration 2026_12_01_210000, so the planner matches them):
  * - IDLE: staff wrote last, the reporter has not written since; a case no
  *   staff member ever wrote to is never idle.
  * - WAIT: since when the reporter has been waiting: since submission (or
