@@ -13,6 +13,7 @@ import * as labelList from './2026_12_01_110100_label_list.js';
 import * as formSubmissions from './2026_12_01_120000_form_submissions.js';
 import * as dropIpHashKeys from './2026_12_01_130000_drop_ip_hash_keys.js';
 import * as alerts from './2026_12_01_200000_alerts.js';
+import * as queueTriageOrder from './2026_12_01_210000_queue_triage_order.js';
 
 /**
  * Every migration, by name, in order. Listed explicitly (rather than read
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_01_120000_form_submissions': formSubmissions,
   '2026_12_01_130000_drop_ip_hash_keys': dropIpHashKeys,
   '2026_12_01_200000_alerts': alerts,
+  '2026_12_01_210000_queue_triage_order': queueTriageOrder,
 };

@@ -1,6 +1,6 @@
 import { DecryptionError, type FieldContext, type KeyPair } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
-import { notFound } from '../errors.js';
+import { HttpError, notFound } from '../errors.js';
 import { openDataKey } from '../staff/keys.js';
 import * as q from './queries.js';
 import { isUuid } from '../ids.js';
@@ -19,12 +19,26 @@ export type CaseRow = NonNullable<Awaited<ReturnType<typeof q.getCase>>>;
 export type OpenCase = { id: string; row: CaseRow; dataKey: Uint8Array };
 
 /**
+ * A caseworker who holds no team key at all has not been approved yet (or
+ * lost access with a deactivation): the queue and every case page say that
+ * their access is waiting for a colleague's approval (403), the same for
+ * every case id, so it tells nothing about which cases exist.
+ */
+export const accessPending = () => new HttpError(403, 'access_pending');
+
+export function requireCaseAccess(teamKeys: ReadonlyMap<number, KeyPair>): void {
+  if (teamKeys.size === 0) throw accessPending();
+}
+
+/**
  * The one door to a case (P11): a well-formed id of a submitted case whose
- * data key this caseworker's team keys open. Everything else — a malformed
- * or unknown id, a pending report, a key the user does not hold, a sealed
- * key that fails to open — is the same 404.
+ * data key this caseworker's team keys open. A caseworker without any team
+ * key is told their access is pending (requireCaseAccess). Everything else —
+ * a malformed or unknown id, a pending report, a key the user does not hold
+ * (a restricted case), a sealed key that fails to open — is the same 404.
  */
 export async function openCase(db: Db, teamKeys: Map<number, KeyPair>, rawId: string): Promise<OpenCase> {
+  requireCaseAccess(teamKeys);
   if (!isUuid(rawId)) throw notFound('case_not_found');
   const row = await q.getCase(db, rawId.toLowerCase());
   if (!row) throw notFound('case_not_found');

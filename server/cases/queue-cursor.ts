@@ -6,18 +6,44 @@ import { isUuid } from '../ids.js';
  * (queue-queries.ts uses it).
  */
 
-export const SORTS = ['newest', 'oldest', 'urgent'] as const;
+/** 'triage' is the default: urgent and overdue first, then the longest waiting (queue-queries.ts). */
+export const SORTS = ['triage', 'newest', 'oldest', 'urgent'] as const;
 export type QueueSort = (typeof SORTS)[number];
 
-/** Where the next page starts: the sort key of the last row shown. */
-export type QueueCursor = {
-  sort: QueueSort;
+/** Where the next page starts in the newest, oldest and urgent-first orders: the sort key of the last row shown. */
+export type PlainCursor = {
+  sort: Exclude<QueueSort, 'triage'>;
   /** created_at to the microsecond, UTC, 'YYYY-MM-DDTHH:MM:SS.ffffffZ'. */
   createdAt: string;
   id: string;
   /** Only meaningful for the urgent-first sort. */
   urgent: boolean;
 };
+
+/**
+ * Where the next page starts in the triage order. Which cases are overdue
+ * depends on the clock, so the cursor carries the instant the first page was
+ * for (`at`): every later page is ordered, and flagged, as of that instant,
+ * and a case that falls overdue meanwhile is neither skipped nor shown twice.
+ */
+export type TriageCursor = {
+  sort: 'triage';
+  /** The first page's instant, to the millisecond: 'YYYY-MM-DDTHH:MM:SS.fffZ'. */
+  at: string;
+  /** 0 urgent, 1 overdue, 2 the other open cases, 3 closed. */
+  tier: TriageTier;
+  /** Open tiers: staff wrote last (the reporter is not waiting). Always false for closed. */
+  idle: boolean;
+  /** Open tiers: since when the reporter has been waiting; closed: created_at. Microseconds, UTC. */
+  key: string;
+  id: string;
+};
+
+export type QueueCursor = PlainCursor | TriageCursor;
+export const TRIAGE_TIERS = [0, 1, 2, 3] as const;
+export type TriageTier = (typeof TRIAGE_TIERS)[number];
+/** The closed cases' tier, ordered newest first. */
+export const CLOSED_TIER = 3;
 
 const MICRO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
@@ -34,9 +60,23 @@ function validTimestamp(text: string): boolean {
   return year >= 1900 && new Date(ms).toISOString().slice(0, 23) === text.slice(0, 23);
 }
 
+const MILLI_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** An instant as Date.toISOString writes it, and that survives the round trip. */
+function validInstant(text: string): boolean {
+  if (!MILLI_TS.test(text)) return false;
+  const ms = Date.parse(text);
+  return !Number.isNaN(ms) && Number(text.slice(0, 4)) >= 1900 && new Date(ms).toISOString() === text;
+}
+
 /** Opaque to the browser: base64url of the sort key as JSON. Not secret; every value is checked on the way back. */
 export function encodeCursor(c: QueueCursor): string {
-  const key = c.sort === 'urgent' ? { s: c.sort, u: c.urgent, t: c.createdAt, i: c.id } : { s: c.sort, t: c.createdAt, i: c.id };
+  const key =
+    c.sort === 'triage'
+      ? { s: c.sort, a: c.at, r: c.tier, w: c.idle, t: c.key, i: c.id }
+      : c.sort === 'urgent'
+        ? { s: c.sort, u: c.urgent, t: c.createdAt, i: c.id }
+        : { s: c.sort, t: c.createdAt, i: c.id };
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
@@ -57,10 +97,19 @@ export function decodeCursor(raw: string): QueueCursor | null {
   if (typeof sort !== 'string' || !(SORTS as readonly string[]).includes(sort)) return null;
   if (typeof createdAt !== 'string' || !validTimestamp(createdAt)) return null;
   if (!isUuid(id) || id !== id.toLowerCase()) return null; // lower case, as encodeCursor writes it
+  if (sort === 'triage') {
+    const at = o['a'];
+    const tier = o['r'];
+    const idle = o['w'];
+    if (typeof at !== 'string' || !validInstant(at)) return null;
+    if (!(TRIAGE_TIERS as readonly unknown[]).includes(tier)) return null;
+    if (typeof idle !== 'boolean' || (tier === CLOSED_TIER && idle)) return null;
+    return { sort, at, tier: tier as TriageTier, idle, key: createdAt, id };
+  }
   let urgent = false;
   if (sort === 'urgent') {
     if (typeof o['u'] !== 'boolean') return null;
     urgent = o['u'];
   }
-  return { sort: sort as QueueSort, createdAt, id, urgent };
+  return { sort: sort as PlainCursor['sort'], createdAt, id, urgent };
 }

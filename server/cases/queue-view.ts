@@ -6,8 +6,9 @@ import { formatDateTime, formatDay } from '../i18n/dates.js';
 import { staffTranslator } from '../i18n/index.js';
 import { RETENTION_NOTICE_DAYS } from '../retention/purge.js';
 import { SORTS, decodeCursor } from './queue-cursor.js';
-import { DEFAULT_QUEUE_QUERY, STATUS_FILTERS, type QueueQuery, type QueueRow, type StatusCounts } from './queue-queries.js';
+import { DEFAULT_QUEUE_QUERY, STATUS_FILTERS, type IdRange, type QueueQuery, type QueueRow, type StatusCounts } from './queue-queries.js';
 import { statusLabel } from './vocabulary.js';
+import { isUuid } from '../ids.js';
 
 /**
  * The queue page without its I/O: the query string read into a query
@@ -37,9 +38,28 @@ export type QueueParams = {
   deleting: string;
   sort: string;
   cursor: string;
+  /** The case id searched for, as typed (trimmed); '' when not searching. */
+  id: string;
 };
 const PARAM_NAMES = ['status', 'category', 'urgent', 'community', 'region', 'assignee', 'label', 'unread', 'overdue', 'deleting', 'sort'] as const;
-const DEFAULTS: Record<string, string> = { status: 'open', sort: 'newest' };
+const DEFAULTS: Record<string, string> = { status: 'open', sort: 'triage' };
+
+/**
+ * A search by case id: the full id, or its first 8 characters (the short id
+ * the pages show). `bad` is anything else; the page says so.
+ */
+export type CaseSearch = { kind: 'full' | 'short'; ids: IdRange; text: string } | { kind: 'bad'; text: string };
+
+/** The case id search box's text read as a search, or null when it is empty. Spaces and case are forgiven. */
+export function readCaseSearch(typed: string): CaseSearch | null {
+  const text = typed.trim();
+  if (!text) return null;
+  const id = text.replace(/\s+/g, '').toLowerCase();
+  if (isUuid(id)) return { kind: 'full', ids: { from: id, to: id }, text };
+  if (/^[0-9a-f]{8}$/.test(id))
+    return { kind: 'short', ids: { from: `${id}-0000-0000-0000-000000000000`, to: `${id}-ffff-ffff-ffff-ffffffffffff` }, text };
+  return { kind: 'bad', text };
+}
 const YES_NO = ['yes', 'no'];
 
 export type Known = {
@@ -56,7 +76,7 @@ export type Known = {
  * malformed resets that one filter (never an error page); a cursor that
  * does not decode, or belongs to another sort, means the first page.
  */
-export function parseQueueParams(raw: Record<string, unknown>, known: Known): { query: QueueQuery; params: QueueParams } {
+export function parseQueueParams(raw: Record<string, unknown>, known: Known): { query: QueueQuery; params: QueueParams; search: CaseSearch | null } {
   const one = (name: string): string => {
     const v = raw[name];
     return typeof v === 'string' && v.length <= 400 && !textProblem(v) ? v.trim() : '';
@@ -76,9 +96,16 @@ export function parseQueueParams(raw: Record<string, unknown>, known: Known): { 
     unread: among('unread', YES_NO),
     overdue: among('overdue', YES_NO),
     deleting: among('deleting', YES_NO),
-    sort: among('sort', SORTS) || 'newest',
+    sort: among('sort', SORTS) || 'triage',
     cursor: '',
+    id: one('id').slice(0, 100),
   };
+  const search = readCaseSearch(params.id);
+  if (search) {
+    // Finding a case by id looks at every case, whatever the filters (findCases, in id order).
+    for (const name of PARAM_NAMES) params[name] = DEFAULTS[name] ?? '';
+    params.status = 'all';
+  }
   const flag = (v: string) => (v === 'yes' ? true : v === 'no' ? false : null);
   const sort = params.sort as QueueQuery['sort'];
   const cursor = decodeCursor(one('cursor'));
@@ -86,6 +113,7 @@ export function parseQueueParams(raw: Record<string, unknown>, known: Known): { 
   if (usable) params.cursor = one('cursor');
   return {
     params,
+    search,
     query: {
       ...DEFAULT_QUEUE_QUERY,
       status: params.status as QueueQuery['status'],
@@ -100,6 +128,7 @@ export function parseQueueParams(raw: Record<string, unknown>, known: Known): { 
       deleting: flag(params.deleting),
       sort,
       cursor: usable,
+      ids: search && search.kind !== 'bad' ? search.ids : null,
     },
   };
 }
@@ -107,7 +136,7 @@ export function parseQueueParams(raw: Record<string, unknown>, known: Known): { 
 /** /staff/cases with the given filters; defaults and empty values are left out so links stay short. */
 export function queueHref(params: Partial<QueueParams>): string {
   const qs = new URLSearchParams();
-  for (const name of [...PARAM_NAMES, 'cursor'] as const) {
+  for (const name of [...PARAM_NAMES, 'id', 'cursor'] as const) {
     const v = params[name];
     if (v && v !== DEFAULTS[name]) qs.set(name, v);
   }
@@ -130,6 +159,11 @@ export function queueView(
     /** Closed cases deleted within the notice period, and the moment the page is for. */
     dueForDeletion?: number;
     now?: Date;
+    /** Cases the filters match, counted up to `countCap` + 1; null when not counted. */
+    count?: number | null;
+    countCap?: number;
+    /** The case id searched for, if any. */
+    search?: CaseSearch | null;
   },
 ) {
   const st = staffTranslator();
@@ -151,13 +185,29 @@ export function queueView(
     ['no', no],
   ];
   const filtered = PARAM_NAMES.some((n) => n !== 'status' && n !== 'sort' && params[n] !== '');
+  const filtersOn = PARAM_NAMES.filter((n) => n !== 'status' && n !== 'sort' && params[n] !== '').length;
+  const search = data.search ?? null;
+  const cap = data.countCap ?? 1000;
+  const count = data.count ?? null;
+  const countText =
+    count === null
+      ? null
+      : count > cap
+        ? st('queue.count.more_than', { cap: cap.toLocaleString('en-GB') })
+        : st('queue.count.match', { count, formatted: count.toLocaleString('en-GB') });
+  let searchMessage: string | null = null;
+  if (search?.kind === 'bad') searchMessage = st('queue.find.bad');
+  else if (search && data.rows.length === 0) searchMessage = st('queue.find.none');
+  else if (search) searchMessage = st('queue.find.several', { count: data.rows.length, prefix: search.ids.from.slice(0, 8) });
 
   const sortLabels: Record<string, string> = {
+    triage: st('queue.triage_sort'),
     newest: st('queue.sorts.newest'),
     oldest: st('queue.sorts.oldest'),
     urgent: st('queue.sorts.urgent'),
   };
   const sortInCaption: Record<string, string> = {
+    triage: st('queue.triage_caption'),
     newest: st('queue.caption.sorts.newest'),
     oldest: st('queue.caption.sorts.oldest'),
     urgent: st('queue.caption.sorts.urgent'),
@@ -210,10 +260,15 @@ export function queueView(
       href: queueHref({ ...params, status: s, cursor: '' }),
       current: params.status === s,
     })),
-    caption:
-      st('queue.caption.text', { status: tabLabel(params.status), sort: sortInCaption[params.sort] }) +
-      (filtered ? st('queue.caption.filtered') : '') +
-      (params.cursor ? st('queue.caption.continued') : ''),
+    caption: search
+      ? st('queue.find.caption', { prefix: search.kind === 'bad' ? '' : search.ids.from.slice(0, 8) })
+      : st('queue.caption.text', { status: tabLabel(params.status), sort: sortInCaption[params.sort] }) +
+        (filtered ? st('queue.caption.filtered') : '') +
+        (params.cursor ? st('queue.caption.continued') : ''),
+    filtersOn,
+    filtersSummary: filtersOn ? st('queue.bar.filters_on', { count: filtersOn }) : st('queue.bar.filters'),
+    countText,
+    search: search ? { value: search.text, message: searchMessage } : null,
     rows: data.rows.map((r) => ({
       href: `/staff/cases/${r.id}`,
       shortId: r.id.slice(0, 8),
@@ -235,6 +290,6 @@ export function queueView(
     noticeDays: RETENTION_NOTICE_DAYS,
     nextHref: data.nextCursor ? queueHref({ ...params, cursor: data.nextCursor }) : null,
     firstHref: params.cursor ? queueHref({ ...params, cursor: '' }) : null,
-    clearHref: queueHref({ status: params.status, sort: params.sort }),
+    clearHref: search ? queueHref({}) : queueHref({ status: params.status, sort: params.sort }),
   };
 }

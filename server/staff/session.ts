@@ -22,6 +22,8 @@ export type StaffPayload = {
   privateKey: string;
   wrapKey?: string;
   pendingTotp?: string;
+  /** Where to land after the second factor: a page asked for while signed out (checked by safeTarget, again before use). */
+  next?: string;
 };
 export type StaffSession = Session<StaffPayload>;
 
@@ -37,7 +39,7 @@ export function staffPayload(
   stage: StaffPayload['stage'],
   userId: string,
   keyPair: KeyPair,
-  extra: { wrapKey?: Uint8Array; pendingTotp?: string } = {},
+  extra: { wrapKey?: Uint8Array; pendingTotp?: string; next?: string | null } = {},
 ): StaffPayload {
   return {
     stage,
@@ -45,7 +47,47 @@ export function staffPayload(
     privateKey: toBase64(keyPair.privateKey),
     ...(extra.wrapKey ? { wrapKey: toBase64(extra.wrapKey) } : {}),
     ...(extra.pendingTotp ? { pendingTotp: extra.pendingTotp } : {}),
+    ...(extra.next ? { next: extra.next } : {}),
   };
+}
+
+/** Longest page address carried through signing in. */
+export const TARGET_MAX_LENGTH = 512;
+
+/**
+ * A page to land on after signing in, or null. Only a path on this site
+ * under /staff or /admin, with an optional query: never another site (no
+ * scheme, no `//host`, no `/\host`, which browsers read as `//host`), no
+ * dot segments or encoded dots and slashes (a later decoding could climb
+ * out), no control characters (CR/LF would split the Location header), no
+ * fragment, nothing longer than TARGET_MAX_LENGTH, and not the sign-in pages
+ * themselves. Checked where it enters (the redirect to sign in, the form)
+ * and again where it is used, so it is never an open redirect.
+ */
+export function safeTarget(raw: unknown): string | null {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > TARGET_MAX_LENGTH) return null;
+  // Printable ASCII only (no spaces or controls), and no backslash or fragment.
+  if (!/^[\x21-\x7e]+$/.test(raw) || /[\\#]/.test(raw)) return null;
+  const q = raw.indexOf('?');
+  const path = q === -1 ? raw : raw.slice(0, q);
+  const query = q === -1 ? '' : raw.slice(q + 1);
+  if (!/^\/(staff|admin)(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*$/.test(path)) return null;
+  if (!/^[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(query)) return null;
+  // Every % starts an escape, and none of them is a dot, a slash, a backslash or a control character.
+  if (/%(?![0-9a-f]{2})/i.test(raw) || /%(2e|2f|5c|[01][0-9a-f]|7f)/i.test(raw)) return null;
+  if (path.includes('//') || /\/\.{1,2}(\/|$)/.test(path)) return null;
+  if (/^\/staff\/(sign-in|two-factor|sign-out)(\/|$)/.test(path)) return null;
+  // And the URL parser agrees: the same site, the same path.
+  const base = 'http://harbour.invalid';
+  const url = new URL(raw, base);
+  if (url.origin !== base || url.pathname !== path) return null;
+  return raw;
+}
+
+/** The sign-in page's address that comes back to `target` afterwards (the plain one when the target is not safe). */
+export function signInHref(target: unknown): string {
+  const next = safeTarget(target);
+  return next ? `/staff/sign-in?next=${encodeURIComponent(next)}` : '/staff/sign-in';
 }
 
 export function loadStaffSession(ctx: AppContext, req: Request): Promise<StaffSession | null> {
@@ -85,14 +127,15 @@ export function loadStaff(ctx: AppContext): RequestHandler {
 
 /**
  * Route guard: a signed-in staff member holding one of the roles. Signed-out
- * GETs go to the sign-in page; other signed-out requests get 401; a missing
- * role is 403.
+ * GETs go to the sign-in page, which brings them back to the page asked for
+ * afterwards (safeTarget); other signed-out requests get 401; a missing role
+ * is 403.
  */
 export function requireRole(...roles: Role[]): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const staff = res.locals['staff'] as StaffLocals | undefined;
     if (!staff) {
-      if (req.method === 'GET' || req.method === 'HEAD') return res.redirect(302, '/staff/sign-in');
+      if (req.method === 'GET' || req.method === 'HEAD') return res.redirect(302, signInHref(req.originalUrl));
       return next(new HttpError(401, 'staff_signed_out'));
     }
     if (roles.length && !roles.some((r) => staff.user.roles.includes(r))) return next(forbidden('role'));

@@ -10,18 +10,37 @@ import { renderAccount } from './account-page.js';
 import { staffOf } from './context.js';
 import { PASSWORD_MESSAGES, passwordProblem } from './passwords.js';
 import * as q from './queries.js';
-import { loadStaffSession, staffPayload, startStaffSession, type StaffSession } from './session.js';
+import { loadStaffSession, safeTarget, staffPayload, startStaffSession, type StaffSession } from './session.js';
+import { markSignedIn } from './sign-in-queries.js';
 import { EmailTakenError, changePassword, prepareUser, unlockWithPassword, unwrapTotpSecret, wrapTotpSecret } from './users.js';
 import { acceptInvitation as claimAndCreate, hashToken } from './invitations.js';
 
 const field = (req: Request, name: string) => String((req.body as Record<string, unknown> | undefined)?.[name] ?? '');
 
-function landingFor(roles: readonly string[]): string {
-  return roles.includes('caseworker') ? '/staff/cases' : '/admin/staff';
+/**
+ * Where a completed sign-in lands: the page asked for while signed out, if
+ * it is still a safe target (safeTarget) that these roles can open;
+ * otherwise the queue (caseworkers) or the staff list (administrators).
+ */
+export function landingFor(roles: readonly string[], target: unknown = null): string {
+  const home = roles.includes('caseworker') ? '/staff/cases' : '/admin/staff';
+  const next = safeTarget(target);
+  if (!next) return home;
+  const path = next.split('?')[0]!;
+  if (path === '/staff' || path === '/staff/') return home;
+  if (/^\/admin(\/|$)/.test(path) && !roles.includes('admin')) return home;
+  if (/^\/staff\/(cases|keys|access)(\/|$)/.test(path) && !roles.includes('caseworker')) return home;
+  return next;
 }
 
-function renderSignIn(res: Response, status: number, locals: { error?: string | null; email?: string; notice?: string | null }) {
-  res.status(status).render('staff/sign-in', { title: staffTranslator()('sign_in.title'), error: null, email: '', notice: null, ...locals });
+function renderSignIn(
+  res: Response,
+  status: number,
+  locals: { error?: string | null; email?: string; notice?: string | null; next?: string | null },
+) {
+  res
+    .status(status)
+    .render('staff/sign-in', { title: staffTranslator()('sign_in.title'), error: null, email: '', notice: null, next: null, ...locals });
 }
 
 /** The ?notice= codes the sign-in page shows (after a sign-out, a password change, an accepted invitation). */
@@ -29,7 +48,11 @@ export const SIGN_IN_NOTICES = ['password_changed', 'signed_out', 'everywhere', 
 
 export const showSignIn: RequestHandler = (req, res) => {
   const st = staffTranslator();
-  renderSignIn(res, 200, { notice: noticeFrom(req.query, SIGN_IN_NOTICES, (code) => st(`sign_in.notices.${code}`)) });
+  const next = safeTarget(req.query['next']);
+  renderSignIn(res, 200, {
+    notice: noticeFrom(req.query, SIGN_IN_NOTICES, (code) => st(`sign_in.notices.${code}`)),
+    next,
+  });
 };
 
 /**
@@ -54,13 +77,15 @@ export function signIn(ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const email = field(req, 'email').trim().slice(0, 320);
     const password = field(req, 'password').slice(0, 1024);
-    const taken = await attempt(ctx, req, res, email, (s, e) => renderSignIn(res, s, { error: e, email }));
+    // The page asked for before signing in (a hidden field), checked here and again after the second factor.
+    const next = safeTarget(field(req, 'next'));
+    const taken = await attempt(ctx, req, res, email, (s, e) => renderSignIn(res, s, { error: e, email, next }));
     if (!taken) return;
     const unlocked = email && password ? await unlockWithPassword(ctx.db, email, password) : null;
     if (!unlocked || unlocked.user.status !== 'active') {
       const known = unlocked?.user ?? (email ? await q.findUserByEmail(ctx.db, email) : undefined);
       await audit(ctx.db, { action: 'staff.sign_in_failed', subjectUserId: known?.id ?? null, details: { step: 'password' } });
-      return renderSignIn(res, 401, { error: staffTranslator()('sign_in.errors.no_match'), email });
+      return renderSignIn(res, 401, { error: staffTranslator()('sign_in.errors.no_match'), email, next });
     }
     await taken.succeeded();
     const { user, keyPair, wrapKey } = unlocked;
@@ -69,7 +94,7 @@ export function signIn(ctx: AppContext): RequestHandler {
       ctx,
       req,
       res,
-      staffPayload(enrol ? 'enrol' : 'password', user.id, keyPair, { wrapKey, ...(enrol ? { pendingTotp: newTotpSecret() } : {}) }),
+      staffPayload(enrol ? 'enrol' : 'password', user.id, keyPair, { wrapKey, next, ...(enrol ? { pendingTotp: newTotpSecret() } : {}) }),
     );
     res.redirect(303, '/staff/two-factor');
   };
@@ -130,8 +155,9 @@ export function verifyTwoFactor(ctx: AppContext): RequestHandler {
     }
     const privateKey = fromBase64(s.payload.privateKey);
     await startStaffSession(ctx, req, res, staffPayload('full', user.id, { privateKey, publicKey: publicKeyOf(privateKey) }));
+    await markSignedIn(ctx.db, user.id);
     await audit(ctx.db, { action: 'staff.sign_in', actorId: user.id, subjectUserId: user.id });
-    res.redirect(303, landingFor(user.roles));
+    res.redirect(303, landingFor(user.roles, s.payload.next));
   };
 }
 

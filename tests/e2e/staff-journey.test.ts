@@ -51,10 +51,11 @@ describe('staff journey with JavaScript disabled', () => {
     await clickAndLoad(staff, submit(staff, '/staff/two-factor'));
     expect(path(staff)).toBe('/staff/cases');
 
-    // Filters matching the report: category and community.
+    // Filters matching the report: category and community (folded under the bar's summary until opened).
+    await staff.locator('.queue-filters > summary').click();
     await staff.locator('#filter-category').selectOption('threats');
     await staff.locator('#filter-community').selectOption(E2E_REPORT.community);
-    await clickAndLoad(staff, staff.locator('form[action="/staff/cases"] button[type="submit"]'));
+    await clickAndLoad(staff, staff.locator('form.filters button[type="submit"]'));
     const url = new URL(staff.url());
     expect(url.pathname).toBe('/staff/cases');
     expect(url.searchParams.get('category')).toBe('threats');
@@ -63,7 +64,7 @@ describe('staff journey with JavaScript disabled', () => {
     expect(await rows.count()).toBe(1);
     expect(await rows.first().innerText()).toContain('Threats');
 
-    await clickAndLoad(staff, rows.first().getByRole('link', { name: /^Open case/ }));
+    await clickAndLoad(staff, rows.first().getByRole('link', { name: /^[0-9a-f]{8} Threats/ }));
     expect(path(staff)).toMatch(/^\/staff\/cases\/[0-9a-f-]{36}$/);
     const caseUrl = staff.url();
     expect(await staff.locator('#report-section .narrative').innerText()).toBe(narrative);

@@ -7,6 +7,7 @@ import { createUser } from '../../server/staff/users.js';
 import { axeViolations, clickAndLoad, overflowOutside, problemsAtDoubleText, staffPasswordStep, useBrowserRig } from '../helpers/browser.js';
 import { VALID_REPORT, fileReport } from '../helpers/reporter.js';
 import { addStaff } from '../helpers/staff.js';
+import { insertReports } from '../helpers/reports.js';
 
 // Every staff and administrator page, in the states staff meet: accessible
 // (axe-core, all rules, at 1280px and at 320px) and usable on a 320px-wide
@@ -22,6 +23,8 @@ const STAFF_PAGES = [
   'queue',
   'queue filtered',
   'queue with no matching cases',
+  'queue search for something not an id',
+  'queue search finding two cases',
   'case',
   'case with empty note error',
   'case with empty reply error',
@@ -101,19 +104,42 @@ async function walkStaffPages(page: Page, visit: (name: StaffPage) => Promise<vo
   expect(path()).toBe('/staff/cases');
   await visit('queue');
 
-  // The queue, filtered: matching, then matching nothing.
+  // The queue, filtered (the filters are folded under the bar's summary): matching, then matching nothing.
+  expect(await page.locator('.queue-filters').getAttribute('open'), 'filters folded').toBeNull();
+  await page.locator('.queue-filters > summary').click();
   await page.locator('#filter-status').selectOption('all');
   await page.locator('#filter-category').selectOption('threats');
   await page.locator('#filter-community').selectOption(String(VALID_REPORT['community']));
-  await clickAndLoad(page, submit('/staff/cases'));
+  await clickAndLoad(page, page.locator('form.filters button[type="submit"]'));
   const walkRow = page.locator('table.queue tbody tr');
   expect(await walkRow.count(), 'filtered queue rows').toBeGreaterThan(0);
   await visit('queue filtered');
   await page.locator('#filter-category').selectOption('return');
-  await clickAndLoad(page, submit('/staff/cases'));
+  await clickAndLoad(page, page.locator('form.filters button[type="submit"]'));
   expect(await page.locator('table.queue').count(), 'no rows').toBe(0);
   expect(await page.locator('main').innerText()).toContain('No cases match these filters.');
   await visit('queue with no matching cases');
+
+  // Finding a case by id: something that is not one, then a short id two cases share.
+  await go('/staff/cases');
+  await page.locator('#find-id').fill('not a case');
+  await clickAndLoad(page, page.locator('form.queue-find button[type="submit"]'));
+  expect(await page.locator('#find-result').innerText()).toContain('That is not a case id.');
+  await visit('queue search for something not an id');
+  // Placeholder reports (never opened), long ago so the walk's own case stays the newest.
+  const twins = await insertReports(t, 2, { at: '2020-01-01T00:00:00Z' });
+  const prefix = tag.slice(0, 8).padEnd(8, '0');
+  for (const [i, id] of twins.entries()) {
+    await t.testDb.db
+      .updateTable('reports')
+      .set({ id: `${prefix}-000${i}-4000-8000-000000000000`, created_at: new Date('2020-01-01T00:00:00Z') })
+      .where('id', '=', id)
+      .execute();
+  }
+  await page.locator('#find-id').fill(prefix);
+  await clickAndLoad(page, page.locator('form.queue-find button[type="submit"]'));
+  expect(await page.locator('table.queue tbody tr').count(), 'two cases share the short id').toBe(2);
+  await visit('queue search finding two cases');
 
   // This walk's case: the newest one.
   await go('/staff/cases?status=all&sort=newest');

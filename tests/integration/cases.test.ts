@@ -206,15 +206,16 @@ describe('the case page', () => {
     expect((await anon.post(`/staff/cases/${caseId}/notes`).type('form').send({ note: 'x' })).status).toBe(401);
   });
 
-  it('a caseworker without approved access (no key) gets 404, as for a case that does not exist', async () => {
+  it('a caseworker without approved access (no key) is told their access is waiting (403), and sees nothing of the case', async () => {
     const newcomer = await addStaff(t, { roles: ['caseworker'], approved: false });
     const a = await signInStaff(t, newcomer);
     const page = await a.get(`/staff/cases/${caseId}`);
-    expect(page.status).toBe(404);
+    expect(page.status).toBe(403);
+    expect(page.text).toContain('Your access is waiting for approval');
     expect(page.text).not.toContain('Urumqi');
-    expect((await a.get(`/staff/cases/${caseId}/evidence/${(await evidenceIds())[0]!.id}`)).status).toBe(404);
+    expect((await a.get(`/staff/cases/${caseId}/evidence/${(await evidenceIds())[0]!.id}`)).status).toBe(403);
     const token = await staffCsrf(a, '/staff/account');
-    expect((await a.post(`/staff/cases/${caseId}/notes`).type('form').send({ _csrf: token, note: 'hello' })).status).toBe(404);
+    expect((await a.post(`/staff/cases/${caseId}/notes`).type('form').send({ _csrf: token, note: 'hello' })).status).toBe(403);
   });
 
   it('malformed, unknown and pending case ids are 404; another case’s evidence id is 404', async () => {

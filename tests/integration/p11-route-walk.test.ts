@@ -5,12 +5,15 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { VALID_REPORT, fileReport } from '../helpers/reporter.js';
 import { walkRoutes } from '../helpers/routes.js';
 import { addStaff, signInStaff, staffCsrf, type TestStaff } from '../helpers/staff.js';
+import { newKeyPair, sealTo, unsealWith } from '../../server/crypto/index.js';
 
 /**
  * P11: every staff and administrator route, walked as each kind of visitor.
  * Each visitor gets exactly the expected status: signed-out GETs go to the
- * sign-in page (302), signed-out POSTs get 401, a missing role is 403, a case
- * that does not exist or that the caseworker cannot open is 404.
+ * sign-in page (302; it brings them back to the page afterwards), signed-out
+ * POSTs get 401, a missing role is 403, a case that does not exist or that
+ * the caseworker cannot open is 404, and a caseworker whose access is still
+ * waiting for approval is told so (403) on the queue and every case route.
  */
 type Who = 'anonymous' | 'reporter' | 'deactivated' | 'caseworker' | 'admin' | 'unapproved';
 type Allowed = 'signed-in' | 'caseworker' | 'admin' | 'admin-or-caseworker';
@@ -144,7 +147,7 @@ describe('P11 route walk', () => {
         const res = await send(who, r);
         if (r.method === 'GET') {
           expect(res.status, `${who} GET ${r.path}`).toBe(302);
-          expect(res.headers['location'], r.path).toBe('/staff/sign-in');
+          expect(res.headers['location'], r.path).toBe(`/staff/sign-in?next=${encodeURIComponent(r.path)}`);
         } else {
           expect(res.status, `${who} POST ${r.path}`).toBe(401);
         }
@@ -191,10 +194,50 @@ describe('P11 route walk', () => {
     expect(await t.testDb.db.selectFrom('key_grants').select('user_id').where('user_id', '=', ids.otherUser).execute()).toEqual([]);
   });
 
-  it('a caseworker without access to the case key gets 404 on every case route (restricted)', async () => {
-    for (const r of routes().filter((x) => x.case)) {
-      expect((await send('unapproved', r)).status, `${r.method} ${r.path}`).toBe(404);
+  it('a caseworker whose access is waiting for approval is told so (403) on the queue and every case route', async () => {
+    for (const r of [{ method: 'GET', path: '/staff/cases', allowed: 'caseworker' } as Route, ...routes().filter((x) => x.case)]) {
+      const res = await send('unapproved', r);
+      expect(res.status, `${r.method} ${r.path}`).toBe(403);
+      expect(res.text, `${r.method} ${r.path}`).toContain('Your access is waiting for approval');
     }
+  });
+
+  it('a caseworker without access to the case key gets 404 on every case route (restricted)', async () => {
+    // The case is sealed to a team key this caseworker does not hold (they hold the current one only).
+    const other = newKeyPair();
+    const { id: keyId } = await t.testDb.db
+      .insertInto('team_keys')
+      .values({ public_key: other.publicKey, secret_sealed_to_recovery: new Uint8Array(80), retired_at: new Date() })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const before = await t.testDb.db
+      .selectFrom('reports')
+      .select(['team_key_id', 'data_key_sealed'])
+      .where('id', '=', ids.caseId)
+      .executeTakeFirstOrThrow();
+    const dataKey = unsealWith(before.data_key_sealed, t.team!.keyPair);
+    await t.testDb.db
+      .updateTable('reports')
+      .set({ team_key_id: keyId, data_key_sealed: sealTo(dataKey, other.publicKey) })
+      .where('id', '=', ids.caseId)
+      .execute();
+    try {
+      for (const r of routes().filter((x) => x.case)) {
+        expect((await send('caseworker', r)).status, `${r.method} ${r.path}`).toBe(404);
+      }
+    } finally {
+      await t.testDb.db.updateTable('reports').set(before).where('id', '=', ids.caseId).execute();
+      await t.testDb.db.deleteFrom('team_keys').where('id', '=', keyId).execute();
+    }
+    // The positive control: the same case, sealed back to the team key, opens.
+    expect(
+      (
+        await send(
+          'caseworker',
+          routes().find((x) => x.case && x.method === 'GET')!,
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it('the list above names every staff and administrator route of the real router (a new route must say who may use it)', () => {

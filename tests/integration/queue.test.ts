@@ -209,10 +209,42 @@ function matches(r: Ref, q: QueueQuery): boolean {
   return true;
 }
 
+/**
+ * The triage order (the default), written out: urgent open cases, then
+ * overdue ones, then the other open ones, each by waiting (a case staff
+ * wrote to last comes after those whose reporter is waiting; then by since
+ * when, oldest first); closed cases last, newest first.
+ */
+function triageKey(r: Ref): { tier: number; idle: boolean; wait: bigint } {
+  const tier = r.status === 'closed' ? 3 : r.urgent ? 0 : overdueRef(r) ? 1 : 2;
+  const idle = r.lastStaff !== null && (r.reporterUpdated === null || r.reporterUpdated <= r.lastStaff);
+  const wait =
+    r.lastStaff === null
+      ? r.reporterUpdated !== null && r.reporterUpdated < r.created
+        ? r.reporterUpdated
+        : r.created
+      : r.reporterUpdated !== null && r.reporterUpdated > r.lastStaff
+        ? r.reporterUpdated
+        : r.lastStaff;
+  return { tier, idle, wait };
+}
+
 function order(sort: QueueSort) {
-  const desc = (a: Ref, b: Ref) => (a.created !== b.created ? (a.created > b.created ? -1 : 1) : a.id > b.id ? -1 : a.id < b.id ? 1 : 0);
+  const byId = (a: Ref, b: Ref) => (a.id > b.id ? 1 : a.id < b.id ? -1 : 0);
+  const desc = (a: Ref, b: Ref) => (a.created !== b.created ? (a.created > b.created ? -1 : 1) : -byId(a, b));
   if (sort === 'oldest') return (a: Ref, b: Ref) => -desc(a, b);
   if (sort === 'urgent') return (a: Ref, b: Ref) => (a.urgent !== b.urgent ? (a.urgent ? -1 : 1) : desc(a, b));
+  if (sort === 'triage') {
+    return (a: Ref, b: Ref) => {
+      const x = triageKey(a);
+      const y = triageKey(b);
+      if (x.tier !== y.tier) return x.tier - y.tier;
+      if (x.tier === 3) return desc(a, b);
+      if (x.idle !== y.idle) return x.idle ? 1 : -1;
+      if (x.wait !== y.wait) return x.wait < y.wait ? -1 : 1;
+      return byId(a, b);
+    };
+  }
   return desc;
 }
 
@@ -384,13 +416,13 @@ describe('listQueue', () => {
 
   it('starts again from the first page for a cursor from another sort, and ends after the last row', async () => {
     const first = await listQueue(t.db, Q({ status: 'all', sort: 'oldest' }), policy(), 10, NOW);
-    const newest = await listQueue(t.db, Q({ status: 'all' }), policy(), 10, NOW);
+    const newest = await listQueue(t.db, Q({ status: 'all', sort: 'newest' }), policy(), 10, NOW);
     const foreign = decodeCursor(newest.nextCursor!);
     const again = await listQueue(t.db, Q({ status: 'all', sort: 'oldest', cursor: foreign }), policy(), 10, NOW);
     expect(again.rows.map((r) => r.id)).toEqual(first.rows.map((r) => r.id));
 
     const beyond = { sort: 'newest' as const, createdAt: '1970-01-01T00:00:00.000000Z', id: '00000000-0000-4000-8000-000000000000', urgent: false };
-    const end = await listQueue(t.db, Q({ status: 'all', cursor: decodeCursor(encodeCursor(beyond)) }), policy(), 10, NOW);
+    const end = await listQueue(t.db, Q({ status: 'all', sort: 'newest', cursor: decodeCursor(encodeCursor(beyond)) }), policy(), 10, NOW);
     expect(end).toEqual({ rows: [], nextCursor: null });
   });
 
@@ -415,7 +447,7 @@ describe('listQueue', () => {
     expect(await get('reporter-waiting-8d', looser)).toBe(false);
     expect(await get('no-staff-message-8d', looser)).toBe(false);
     const refs = await reference();
-    const ids = (await walk(Q({ overdue: true }), 50, looser)).map((r) => r.id);
+    const ids = (await walk(Q({ overdue: true, sort: 'newest' }), 50, looser)).map((r) => r.id);
     expect(ids).toEqual(
       refs
         .filter((r) => r.state === 'submitted' && r.status !== 'closed' && overdueRef(r, looser))
@@ -449,6 +481,9 @@ describe('GET /staff/cases', () => {
     await initI18n();
     const config = testConfig({ TRIAGE_TARGET_HOURS: '48' });
     const ctx = { config, db: t.db, settings: () => loadSettings(t.db, config) } as AppContext;
+    // A caseworker whose access is approved: holds the team key (the queue refuses one who holds none).
+    const { id: teamKeyId } = await currentTeamKey(t.db);
+    const team = await teamKey(t.db, recoveryKey);
     app = express();
     app.set('view engine', 'ejs');
     app.set('views', viewsDir);
@@ -459,7 +494,7 @@ describe('GET /staff/cases', () => {
       res.locals['staff'] = {
         user: { id: caseworkers[0], email: 'a@example.org', displayName: 'Aylin Demir', roles: ['caseworker'] },
         privateKey: new Uint8Array(32),
-        teamKeys: async () => new Map(),
+        teamKeys: async () => new Map([[teamKeyId, team]]),
       };
       res.locals['csrfToken'] = 'test-token';
       res.locals['t'] = translator('en');
@@ -468,7 +503,7 @@ describe('GET /staff/cases', () => {
     app.get('/staff/cases', queuePage(ctx));
   });
 
-  const caseLinks = (html: string) => [...html.matchAll(/href="\/staff\/cases\/([0-9a-f-]{36})">Open case <span[^>]*>([0-9a-f]{8})</g)];
+  const caseLinks = (html: string) => [...html.matchAll(/href="\/staff\/cases\/([0-9a-f-]{36})"><span class="case-ref">([0-9a-f]{8})</g)];
 
   it('renders the filter form, status counts and a page of cases, and pages on', async () => {
     const counts = await countsByStatus(t.db);
@@ -480,7 +515,7 @@ describe('GET /staff/cases', () => {
     }
     expect(res.text).toContain(`<strong>Open (${counts.open})</strong>`);
     expect(res.text).toContain(`Closed (${counts.closed})`);
-    expect(res.text).toMatch(/<caption id="queue-caption">Open cases, newest first<\/caption>/);
+    expect(res.text).toMatch(/<caption id="queue-caption">Open cases, urgent first, then overdue, then the longest waiting<\/caption>/);
     const first = caseLinks(res.text);
     expect(first).toHaveLength(Math.min(50, counts.open));
     for (const m of first) expect(m[2]).toBe(m[1]!.slice(0, 8));

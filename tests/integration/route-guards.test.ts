@@ -125,7 +125,8 @@ describe('staff and administrator routes need a staff session', () => {
         const res = await send(agents[who], r, tokens[who]);
         if (r.method === 'GET') {
           expect(res.status, `${who}: ${key(r)}`).toBe(302);
-          expect(res.headers['location'], `${who}: ${key(r)}`).toBe('/staff/sign-in');
+          // Sent to sign in, and back to the page asked for afterwards (server/staff/session.ts, safeTarget).
+          expect(res.headers['location'], `${who}: ${key(r)}`).toBe(`/staff/sign-in?next=${encodeURIComponent(fillPath(r.path, PARAMS))}`);
         } else {
           expect(res.status, `${who}: ${key(r)}`).toBe(401);
         }

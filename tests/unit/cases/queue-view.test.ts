@@ -127,4 +127,35 @@ describe('queue view', () => {
     expect(last.nextHref).toBeNull();
     expect(last.filtered).toBe(false);
   });
+
+  it('counts the matching cases, up to the cap', () => {
+    const { params } = parseQueueParams({}, known);
+    const base = { params, rows: [ROW], nextCursor: null, counts: COUNTS, assignees: [], userId: ME };
+    expect(queueView(t, LISTS, { ...base, count: 1, countCap: 1000 }).countText).toBe('1 case matches');
+    expect(queueView(t, LISTS, { ...base, count: 23, countCap: 1000 }).countText).toBe('23 cases match');
+    expect(queueView(t, LISTS, { ...base, count: 1000, countCap: 1000 }).countText).toBe('1,000 cases match');
+    expect(queueView(t, LISTS, { ...base, count: 1001, countCap: 1000 }).countText).toBe('More than 1,000 cases match');
+    expect(queueView(t, LISTS, { ...base, count: 0, countCap: 1000 }).countText).toBe('0 cases match');
+    expect(queueView(t, LISTS, base).countText).toBeNull();
+  });
+
+  it('folds the filters under one summary that says how many are on', () => {
+    expect(view({}).filtersSummary).toBe('Filter and sort');
+    expect(view({ category: 'family' }).filtersSummary).toBe('Filter and sort (1 filter on)');
+    expect(view({ category: 'family', urgent: 'yes', status: 'closed', sort: 'oldest' }).filtersSummary).toBe('Filter and sort (2 filters on)');
+  });
+
+  it('says what a search by id found', () => {
+    const found = (raw: Record<string, string>, rows: QueueRow[]) => {
+      const { params, search } = parseQueueParams(raw, known);
+      return queueView(t, LISTS, { params, rows, nextCursor: null, counts: COUNTS, assignees: [], userId: ME, search });
+    };
+    const two = found({ id: '1a2b3c4d' }, [ROW, { ...ROW, id: '1a2b3c4d-ffff-4000-8000-00000000abcd' }]);
+    expect(two.search).toEqual({ value: '1a2b3c4d', message: '2 cases have an id that starts with 1a2b3c4d.' });
+    expect(two.caption).toBe('Cases whose id starts with 1a2b3c4d');
+    expect(two.clearHref).toBe('/staff/cases');
+    expect(found({ id: ROW.id }, []).search).toEqual({ value: ROW.id, message: 'No case you can open has that id.' });
+    expect(found({ id: 'nonsense' }, []).search?.message).toMatch(/^That is not a case id\./);
+    expect(view({}).search).toBeNull();
+  });
 });
