@@ -59,7 +59,7 @@ export type WorkerHooks = {
 export type WorkerOptions = {
   /** How often to look for due rows (default ALERT_POLL_SECONDS). */
   pollMs?: number;
-  /** How often to look for the digest's hour and for overdue cases (default a minute). */
+  /** How often to look for the digest's hour and for overdue cases (default a minute, the first time at start; Infinity: never). */
   scheduleEveryMs?: number;
   /** Rows claimed at a time. */
   batchSize?: number;

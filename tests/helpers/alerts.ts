@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import type { Db } from '../../server/db/index.js';
+import { createLogger } from '../../server/logger.js';
 import type { AlertOthers, AlertUrgent } from '../../server/db/schema.js';
 import { createAlertWorker, type AlertWorker, type WorkerOptions } from '../../server/alerts/worker.js';
 import type { Logger } from '../../server/logger.js';
@@ -14,7 +16,7 @@ import type { TestApp } from './app.js';
 
 export const FAST: WorkerOptions = {
   pollMs: 20,
-  scheduleEveryMs: 60 * 60_000, // the schedule is called directly where a test needs it
+  scheduleEveryMs: Infinity, // never from the loop: a test that needs the digest or overdue scan calls it
   leaseMs: 3000,
   sendTimeoutMs: 4000,
   backoff: { baseMs: 50, maxMs: 200 },
@@ -76,4 +78,25 @@ export async function makeDue(t: TestApp): Promise<void> {
     .set({ due_at: new Date(Date.now() - 1000) })
     .where('state', '=', 'pending')
     .execute();
+}
+
+/** A logger whose lines a test reads (the app's own logger writes to TestApp.logs). */
+export function captureLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  return { logger: createLogger('debug', sink), lines };
+}
+
+/** Waits until `check` holds (polling), or fails with `what`. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

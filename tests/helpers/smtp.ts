@@ -26,6 +26,10 @@ export type TestSmtp = {
   received: ReceivedMail[];
   /** null: accept; a code (451, 550 …): refuse every recipient with it. */
   refuseWith: number | null;
+  /** While true, new connections are accepted and then never greeted (a server that hangs). */
+  hang: boolean;
+  /** Connections left hanging so far. */
+  hung: number;
   /** The CA file that makes the test certificate valid (SMTP_CA_FILE). */
   caFile: string;
   /** SMTP_URL, MAIL_FROM and SMTP_CA_FILE for this server (the right scheme, the user and password when it needs them). */
@@ -89,9 +93,15 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
       logger: false,
       banner: 'test',
       closeTimeout: 200,
+      disableReverseLookup: true,
       authOptional: !opts.auth,
       allowInsecureAuth: tls === 'none',
       disabledCommands: [...(tls === 'none' ? ['STARTTLS'] : []), ...(opts.auth ? [] : ['AUTH'])],
+      onConnect(_session, cb) {
+        if (!smtp.hang) return cb();
+        // Never answered: the client waits for a greeting that does not come (until down()).
+        smtp.hung += 1;
+      },
       onAuth(auth, _session, cb) {
         if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
         const err = new Error('Invalid username or password') as Error & { responseCode: number };
@@ -138,6 +148,8 @@ export async function startSmtp(opts: SmtpOptions = {}): Promise<TestSmtp> {
     port,
     received,
     refuseWith: null,
+    hang: false,
+    hung: 0,
     caFile: file,
     env(extra = {}) {
       const scheme = tls === 'implicit' ? 'smtps' : 'smtp';
