@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { claimDue } from '../../server/alerts/queries.js';
 import { alertStatus } from '../../server/alerts/status.js';
 import { createDb, type Db } from '../../server/db/index.js';
-import { captureLogger, drain, makeDue, outbox, testWorker, until } from '../helpers/alerts.js';
+import { captureLogger, drain, makeDue, markSignedIn, outbox, testWorker, until } from '../helpers/alerts.js';
 import { createTestApp, testConfig, type TestApp } from '../helpers/app.js';
 import { onPostgres } from '../helpers/db.js';
 import { VALID_REPORT, csrfFrom, fileReport, postReport } from '../helpers/reporter.js';
@@ -333,5 +333,13 @@ describe('bad configuration', () => {
     expect(entry.details).toEqual({ kind: 'urgent_report', error: 'refused' });
     expect(await alertStatus(t.testDb.db, t.config)).toMatchObject({ waiting: 0, lastFailure: { error: 'refused', gaveUp: true } });
     expect((await testWorker(t).tick()).claimed).toBe(0);
+    // Once an alert goes again, the old failure is no longer what the status shows.
+    smtp.refuseWith = null;
+    await markSignedIn(t, staff[0]!.id);
+    await fileReport(t.app, urgent);
+    expect(await drain(testWorker(t))).toBe(1);
+    const status = await alertStatus(t.testDb.db, t.config);
+    expect(status.lastFailure).toBeNull();
+    expect(status.lastSentAt).toBeInstanceOf(Date);
   });
 });
