@@ -143,7 +143,7 @@ export function createAlertWorker(db: Db, config: Config, logger: Logger, opts: 
         backoff,
       );
       for (const r of updated.filter((u) => u.state === 'failed')) {
-        await audit(trx, { action: 'alert.failed', subjectUserId: r.user_id, details: { kind: r.kind, error } });
+        await audit(trx, { action: 'alert.failed', subjectUserId: r.user_id, details: { kind: r.kind } });
       }
       return updated;
     });

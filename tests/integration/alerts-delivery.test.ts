@@ -333,7 +333,7 @@ describe('bad configuration', () => {
       .orderBy('seq', 'desc')
       .executeTakeFirstOrThrow();
     expect(entry.subject_user_id).toBe(staff[0]!.id);
-    expect(entry.details).toEqual({ kind: 'urgent_report', error: 'refused' });
+    expect(entry.details).toEqual({ kind: 'urgent_report' }); // the class is on the status and in the log
     expect(await alertStatus(t.testDb.db, t.config)).toMatchObject({ waiting: 0, lastFailure: { error: 'refused', gaveUp: true } });
     expect((await testWorker(t).tick()).claimed).toBe(0);
     // Once an alert goes again, the old failure is no longer what the status shows.
