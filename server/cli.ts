@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from './config.js';
+import { composeAlert } from './alerts/compose.js';
+import { MAIL_ERROR_HINTS, sendTestMessage } from './alerts/transport.js';
+import { isMailAddress, loadConfig, type Config } from './config.js';
 import { readySodium } from './crypto/index.js';
 import { createDb, createMigrator, dbTargetFromConfig, migrateToLatest, type Db } from './db/index.js';
 import { DataDirLockedError, lockDataDir } from './db/lock.js';
@@ -40,6 +42,7 @@ Commands:
                          check the audit log's hash chain (and a head recorded earlier); exit 1 on any change
   migrate [--down]       apply every pending migration (or undo the last one)
   housekeeping           delete expired sessions, rate-limit rows and abandoned uploads
+  mail test --to ADDRESS send the fixed test message through SMTP_URL now, and say what went wrong if it fails
   purge [--dry-run]      delete closed cases past CLOSED_RETENTION_DAYS (or list them)
 
 Configuration comes from the environment (see .env.example): DATABASE_URL for
@@ -213,6 +216,49 @@ async function seed(db: Db, config: Config, args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * `harbour mail test --to ADDRESS`: the fixed test message, sent at once
+ * (not through the outbox), and one clear sentence when it fails. It needs
+ * no database on the embedded one (so it runs beside the server); with
+ * PostgreSQL it reads the organisation's name.
+ */
+async function mailTest(config: Config, args: string[]): Promise<number> {
+  const err = (s: string) => process.stderr.write(`harbour: ${s}\n`);
+  if (args[0] !== 'test') {
+    err('Usage: harbour mail test --to ADDRESS');
+    return 64;
+  }
+  const { values } = parseArgs({ args: args.slice(1), options: { to: { type: 'string' } }, strict: true });
+  if (!config.mail) {
+    err('e-mail alerts are off: SMTP_URL is not set. Set SMTP_URL and MAIL_FROM (see .env.example), then run this again.');
+    return 78; // EX_CONFIG
+  }
+  const to = values.to?.trim() ?? '';
+  if (!isMailAddress(to)) {
+    err(to ? `"${to}" is not an e-mail address. Usage: harbour mail test --to someone@example.org` : 'Usage: harbour mail test --to ADDRESS');
+    return 64;
+  }
+  let orgName = 'Harbour';
+  if (config.databaseUrl) {
+    const db = await createDb(dbTargetFromConfig(config, { timeouts: true }));
+    orgName = await loadSettings(db, config)
+      .then((s) => s.orgName)
+      .catch(() => orgName)
+      .finally(() => db.destroy());
+  }
+  const mail = config.mail;
+  const failure = await sendTestMessage(mail, to, (id) =>
+    composeAlert('test', id, { email: to, pgpKey: null }, { from: mail.from, orgName, publicUrl: config.publicUrl }),
+  );
+  const server = `${mail.url.hostname}:${mail.url.port || (mail.url.protocol === 'smtps:' ? 465 : 587)}`;
+  if (!failure) {
+    out(`sent: the SMTP server at ${server} accepted the test message for ${to}.`);
+    return 0;
+  }
+  err(`not sent (${failure.error}${failure.code ? `, ${failure.code}` : ''}): ${MAIL_ERROR_HINTS[failure.error]}.`);
+  return 1;
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -220,6 +266,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return command ? 0 : 64;
   }
   const config = loadConfig();
+  if (command === 'mail') return mailTest(config, rest);
   await readySodium();
   let release = async () => {};
   if (!config.databaseUrl) {

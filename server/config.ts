@@ -63,6 +63,17 @@ const schema = z.object({
   SIGN_IN_FAILURES_PER_IP: positiveInt(1, 10000).default(20),
   INVITATION_DAYS: positiveInt(1, 30).default(7),
   CLOSED_RETENTION_DAYS: positiveInt(1, 3650).default(365),
+  // E-mail alerts to staff (issue 11): off unless SMTP_URL is set.
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^/?#\s]+\/?$/i, 'must be smtp://[user[:password]@]host[:port] or smtps://… (nothing after the host and port)')
+    .optional(),
+  SMTP_PASSWORD_FILE: z.string().min(1).optional(),
+  MAIL_FROM: z.string().optional(),
+  SMTP_TLS: z.enum(['on', 'off'], { error: () => 'must be on (the default) or off (only for a relay on this machine)' }).default('on'),
+  SMTP_CA_FILE: z.string().min(1).optional(),
+  ALERT_POLL_SECONDS: positiveInt(1, 300).default(2),
+  ALERT_DIGEST_HOUR: positiveInt(0, 23).default(8),
 });
 
 export type Config = Readonly<{
@@ -140,6 +151,8 @@ export type MailConfig = Readonly<{
 
 export class ConfigError extends Error {}
 
+const invalid = (variable: string, problem: string) => new ConfigError(`Invalid configuration:\n  ${variable}: ${problem}`);
+
 /** The address a browser on this machine uses for HOST:PORT (loopback and wildcard addresses read as localhost). */
 export function publicUrlOf(host: string, port: number): string {
   const local = ['127.0.0.1', '::1', '0.0.0.0', '::', 'localhost', ''].includes(host);
@@ -164,6 +177,91 @@ function ipHashSecret(value: string | undefined, file: string | undefined): stri
     throw new ConfigError(`Invalid configuration:\n  IP_HASH_SECRET_FILE: the file must hold at least ${MIN_SECRET} characters`);
   }
   return secret;
+}
+
+/** `alerts@example.org` or `Harbour <alerts@example.org>`: one address, nothing that could break a header. */
+const ADDRESS = /^[^\s@<>"(),;:\\[\]]+@[^\s@<>"(),;:\\[\]]+\.[^\s@<>"(),;:\\[\]]+$/;
+const NAMED_ADDRESS = /^([^<>"\p{Cc}]*?)\s*<([^<>]+)>$/u;
+
+/** The bare address of a MAIL_FROM value (for the envelope), or null when it is not one address. */
+export function mailFromAddress(from: string): string | null {
+  if (/\p{Cc}/u.test(from)) return null;
+  const named = NAMED_ADDRESS.exec(from.trim());
+  const address = named ? named[2]!.trim() : from.trim();
+  return ADDRESS.test(address) ? address : null;
+}
+
+/** Whether a string is one plain e-mail address (no name, nothing around it). */
+export function isMailAddress(value: string): boolean {
+  return ADDRESS.test(value) && !/\p{Cc}/u.test(value);
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+type Env = z.output<typeof schema>;
+
+/**
+ * SMTP_URL and its companions, checked together. The password (from the URL
+ * or SMTP_PASSWORD_FILE, never both) is kept apart from the URL, so nothing
+ * that prints the URL prints it; no message here ever quotes either.
+ */
+function mailConfig(c: Env): MailConfig | null {
+  if (!c.SMTP_URL) return null;
+  let url: URL;
+  try {
+    url = new URL(c.SMTP_URL);
+  } catch {
+    throw invalid('SMTP_URL', 'is not a valid URL (a password with special characters must be percent-encoded, or use SMTP_PASSWORD_FILE)');
+  }
+  if (!url.hostname) throw invalid('SMTP_URL', 'names no host');
+  let password: string | null;
+  try {
+    password = url.password ? decodeURIComponent(url.password) : null;
+    decodeURIComponent(url.username);
+  } catch {
+    throw invalid('SMTP_URL', 'the user or password has a bad percent-encoding');
+  }
+  url.password = '';
+  if (c.SMTP_PASSWORD_FILE !== undefined) {
+    if (password !== null) throw invalid('SMTP_PASSWORD_FILE', 'set the password either in SMTP_URL or in SMTP_PASSWORD_FILE, not both');
+    if (!url.username) throw invalid('SMTP_PASSWORD_FILE', 'SMTP_URL names no user to sign in as (smtp://user@host:587)');
+    let text: string;
+    try {
+      text = readFileSync(c.SMTP_PASSWORD_FILE, 'utf8');
+    } catch {
+      throw invalid('SMTP_PASSWORD_FILE', 'cannot read the file');
+    }
+    password = text.replace(/\r?\n$/, ''); // files usually end with a newline; the rest is the password as written
+    if (!password) throw invalid('SMTP_PASSWORD_FILE', 'the file is empty');
+  }
+  if (c.MAIL_FROM === undefined) throw invalid('MAIL_FROM', 'is required with SMTP_URL: the address alerts are sent from');
+  if (!mailFromAddress(c.MAIL_FROM)) throw invalid('MAIL_FROM', 'must be one address, e.g. alerts@example.org or Harbour <alerts@example.org>');
+  const tls = c.SMTP_TLS === 'on';
+  if (!tls && url.protocol === 'smtps:') throw invalid('SMTP_TLS', 'smtps:// always uses TLS; for a relay without TLS use smtp://');
+  if (!tls && !LOOPBACK.has(url.hostname.toLowerCase()) && !/^127\./.test(url.hostname)) {
+    throw invalid(
+      'SMTP_TLS',
+      'off is only for a relay on this machine (localhost, 127.0.0.1 or ::1): anywhere else, alerts and the password would cross the network in the clear',
+    );
+  }
+  let ca: string | null = null;
+  if (c.SMTP_CA_FILE !== undefined) {
+    try {
+      ca = readFileSync(c.SMTP_CA_FILE, 'utf8');
+    } catch {
+      throw invalid('SMTP_CA_FILE', 'cannot read the file');
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw invalid('SMTP_CA_FILE', 'the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+  }
+  return Object.freeze({
+    url,
+    password,
+    from: c.MAIL_FROM.trim(),
+    tls,
+    ca,
+    pollMs: c.ALERT_POLL_SECONDS * 1000,
+    digestHour: c.ALERT_DIGEST_HOUR,
+  });
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -227,6 +325,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: c.REQUEST_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
     quickExitUrl: c.QUICK_EXIT_URL,
-    mail: null, // filled in by the mail-core work (SMTP_URL and friends)
+    mail: mailConfig(c),
   });
 }

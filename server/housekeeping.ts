@@ -1,3 +1,4 @@
+import { deleteOldAlerts } from './alerts/queries.js';
 import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import type { Logger } from './logger.js';
@@ -7,9 +8,12 @@ import { loadSettings } from './settings/settings.js';
 import { deleteExpiredRateLimits } from './web/rate-limit.js';
 import { deleteExpiredSessions } from './web/session-store.js';
 
+/** How long sent and given-up alert rows are kept (kind, recipient and times only). */
+export const ALERT_HISTORY_DAYS = 30;
+
 /**
  * Periodic clean-up, safe to run in every instance at once: expired
- * sessions, expired rate-limit rows and abandoned uploads (idempotent
+ * sessions, expired rate-limit rows, abandoned uploads, old alert rows (idempotent
  * DELETEs), and retention (serialised by an advisory lock).
  */
 export async function runHousekeeping(db: Db, config: Config): Promise<void> {
@@ -22,6 +26,8 @@ export async function runHousekeeping(db: Db, config: Config): Promise<void> {
   await deleteAbandonedEvidence(db, crashedMinutes);
   // A form's receipt copy lives as long as a reporter session can (two hours).
   await deleteOldFormClaims(db, Math.max(120, crashedMinutes));
+  // Sent and given-up alerts: a month is longer than the alert rules look back (the batch spacing, "not since you signed in").
+  await deleteOldAlerts(db, ALERT_HISTORY_DAYS);
   const { closedRetentionDays } = await loadSettings(db, config); // the administrator's setting, or CLOSED_RETENTION_DAYS
   await purge(db, { closedRetentionDays }); // one instance at a time (advisory lock)
 }

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDb, dbTargetFromConfig, embeddedDatabase, migrateToLatest, type Db } from './db/index.js';
 import { DiskGuard } from './db/disk.js';
 import { DataDirLockedError, lockDataDir } from './db/lock.js';
+import { createAlertWorker } from './alerts/worker.js';
 import { startHousekeeping } from './housekeeping.js';
 import { createLogger, type Logger } from './logger.js';
 import { getInstallation } from './setup/service.js';
@@ -97,6 +98,12 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 5_000;
   server.timeout = 120_000; // socket idle
   const stopHousekeeping = startHousekeeping(db, config, logger);
+  // E-mail alerts (issue 11): every instance sends; each row is claimed by one of them.
+  const alerts = config.mail ? createAlertWorker(db, config, logger) : null;
+  if (alerts) {
+    alerts.start();
+    logger.info({ host: config.mail!.url.hostname, tls: config.mail!.tls }, 'e-mail alerts are on');
+  }
 
   server.on('error', (err: NodeJS.ErrnoException) => {
     const where = `${config.host}:${config.port}`;
@@ -137,6 +144,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     stopHousekeeping();
     disk?.stop();
+    // A send in flight is finished and marked (bounded), so it is not sent again after the restart.
+    const alertsStopped = alerts?.stop(Math.min(5000, config.shutdownGraceMs / 2)) ?? Promise.resolve();
     // Uploads still arriving are answered with a "try again" page and what
     // they wrote is discarded (multipart.ts); nothing is acknowledged that
     // the stop then loses. Whatever is left when the grace period ends is cut.
@@ -148,6 +157,7 @@ async function main(): Promise<void> {
     force.unref();
     onion?.close();
     server.close(async () => {
+      await alertsStopped;
       await db.destroy().catch((err: unknown) => logger.warn({ err }, 'closing the database failed'));
       await release().catch(() => undefined);
       logger.info('stopped');

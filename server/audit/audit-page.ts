@@ -9,7 +9,7 @@ import { isUuid } from '../ids.js';
 export const AUDIT_PAGE_SIZE = 50;
 
 /** The filter's option groups, by the part of an action before its dot. */
-export const AUDIT_GROUPS = ['staff', 'keys', 'case', 'stats', 'settings', 'retention'] as const;
+export const AUDIT_GROUPS = ['staff', 'keys', 'case', 'stats', 'settings', 'retention', 'alert'] as const;
 // Fails to compile when log.ts gains an action whose group is not listed (it could not be filtered for).
 type ActionGroup = AuditAction extends `${infer G}.${string}` ? G : never;
 const allGroupsListed: [Exclude<ActionGroup, (typeof AUDIT_GROUPS)[number]>] extends [never] ? true : false = true;

@@ -60,6 +60,9 @@ export const AUDIT_ACTIONS = [
   'stats.exported',
   'settings.changed',
   'retention.purged',
+  // E-mail alerts (issue 11): the kind and the recipient only.
+  'alert.sent',
+  'alert.failed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -1,3 +1,5 @@
+import { alertReportFiled } from '../alerts/enqueue.js';
+import type { Config } from '../config.js';
 import type { SessionToken } from '../crypto/index.js';
 import type { Db } from '../db/index.js';
 import type { Logger } from '../logger.js';
@@ -21,17 +23,26 @@ import {
  */
 
 /**
- * The receipt, the report's 'submitted' state, the reporter's session and the
- * form's "sent" mark in one transaction: a report is never stored without a
+ * The receipt, the report's 'submitted' state, the reporter's session, the
+ * form's "sent" mark and the staff alerts in one transaction: a report is never stored without a
  * session that opens it, nor a session for a report that is not there.
  */
-export async function fileReport(db: Db, inst: Installation, report: OpenReport, formKey: FormKey | null, urgent: boolean): Promise<SessionToken> {
+export async function fileReport(
+  db: Db,
+  config: Config,
+  inst: Installation,
+  report: OpenReport,
+  formKey: FormKey | null,
+  urgent: boolean,
+): Promise<SessionToken> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const issued = await issueReceipt(inst, report);
     const session = await db.transaction().execute(async (trx) => {
       if (!(await markSubmitted(trx, report, issued))) return null;
       const token = await insertReporterSession(trx, pendingPayload(report, issued.receipt, urgent));
       if (formKey) await completeFormClaim(trx, formKey.idHash, report.reportId, sealReceiptForForm(formKey, issued.receipt));
+      // Staff alerts (issue 11): written with the report, sent later by the worker; the reporter never waits for mail.
+      await alertReportFiled(trx, config, urgent);
       return token;
     });
     if (session) return session;

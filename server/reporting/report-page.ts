@@ -155,7 +155,7 @@ export function submitReport(ctx: AppContext): RequestHandler {
       if (repeat?.kind === 'sent') return await showRepeat(ctx, inst, res, repeat);
       const report = open as OpenReport | null;
       if (!report) throw new Error('valid report without a pending row');
-      const session = await fileReport(ctx.db, inst, report, formKey, result.value.urgent);
+      const session = await fileReport(ctx.db, ctx.config, inst, report, formKey, result.value.urgent);
       filed = true;
       setSessionCookie(ctx.config, res, 'reporter', session);
       res.redirect(303, `/${res.locals['lang']}/report/receipt`);

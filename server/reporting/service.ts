@@ -12,6 +12,8 @@ import {
   sealTo,
   type FieldContext,
 } from '../crypto/index.js';
+import { alertReporterActivity } from '../alerts/enqueue.js';
+import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import type { Installation, TeamPublicKey } from '../setup/service.js';
 import { readEvidenceMeta, type EvidenceMeta } from './evidence.js';
@@ -164,13 +166,27 @@ export async function loadReport(db: Db, open: OpenReport): Promise<ReporterView
   };
 }
 
-export async function addMessage(db: Db, open: OpenReport, author: 'reporter' | 'staff', body: string): Promise<string> {
+/** A message on the report; the reporter's also alert the case's assignee (issue 11), in the same transaction. */
+export async function addMessage(db: Db, open: OpenReport, author: 'staff', body: string): Promise<string>;
+export async function addMessage(db: Db, open: OpenReport, author: 'reporter', body: string, config: Config): Promise<string>;
+export async function addMessage(db: Db, open: OpenReport, author: 'reporter' | 'staff', body: string, config?: Config): Promise<string> {
   const id = randomUUID();
   await db.transaction().execute(async (trx) => {
     await q.insertMessage(trx, { id, report_id: open.reportId, author, body: encryptField(open.dataKey, body, messageBody(id)) });
-    if (author === 'reporter') await q.touchReporterActivity(trx, open.reportId);
+    if (author === 'reporter') {
+      await q.touchReporterActivity(trx, open.reportId);
+      await alertReporterActivity(trx, config!, open.reportId);
+    }
   });
   return id;
+}
+
+/** The reporter sent files from the status page (each stored on its own): their activity, and the assignee's alert, together. */
+export async function reporterAddedEvidence(db: Db, config: Config, reportId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await q.touchReporterActivity(trx, reportId);
+    await alertReporterActivity(trx, config, reportId);
+  });
 }
 
 /** Withdrawal deletes the report, its keys, messages, evidence and sessions (cascade). */

@@ -23,7 +23,7 @@ import {
 } from './session.js';
 import { listItem, listLabel, loadLists, type ListName } from '../settings/lists.js';
 import * as q from './queries.js';
-import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, withdrawReport } from './service.js';
+import { addMessage, loadReport, openWithReceipt, remainingEvidenceBytes, reporterAddedEvidence, withdrawReport } from './service.js';
 import { LIMITS, checkText, type FormFields } from './validation.js';
 
 function renderSignIn(res: Response, status: number, error: string | null) {
@@ -110,7 +110,7 @@ export function postMessage(ctx: AppContext): RequestHandler {
     ctx.disk?.ensureSpace();
     const problem = checkText(body, LIMITS.message, true);
     if (problem) return renderStatus(ctx, res, session, 422, { messageError: problem.key, messageDraft: body });
-    await addMessage(ctx.db, openReportOf(session), 'reporter', body);
+    await addMessage(ctx.db, openReportOf(session), 'reporter', body, ctx.config);
     res.redirect(303, `/${res.locals['lang']}/status#messages`);
   };
 }
@@ -148,7 +148,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
         { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
       );
       if (files === 0) return renderStatus(ctx, res, session, 422, { evidenceError: 'evidence_none' });
-      await q.touchReporterActivity(ctx.db, open.reportId);
+      await reporterAddedEvidence(ctx.db, ctx.config, open.reportId);
       res.redirect(303, `/${res.locals['lang']}/status#evidence`);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
