@@ -172,7 +172,7 @@ export interface MailOutboxTable {
   lease_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   claim: string | null;
   attempts: Generated<number>;
-  /** A short class of the last failure (dns, tls, auth, refused, timeout, connection), never a server's full answer. */
+  /** A short class of the last failure (alerts/status.ts MAIL_ERROR_CLASSES: dns, tls, auth, refused, timeout, connection, encryption, other), never a server's full answer. */
   last_error: string | null;
   created_at: Generated<Date>;
   sent_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
