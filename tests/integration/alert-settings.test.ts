@@ -143,7 +143,7 @@ describe('alerts on the settings page', () => {
     const section = alertsSection((await agent.get('/admin/settings')).text);
     expect(section).toContain(MESSAGES.other);
     expect(section).not.toContain('secret@example.org');
-    expect(section).not.toContain('550');
+    expect(section).not.toContain('mailbox unavailable'); // the server's answer (a bare '550' can occur in the CSRF token)
   });
 });
 

@@ -171,7 +171,9 @@ describe('reactivation', () => {
     expect((await oldAgent.get('/staff/account')).status).toBe(302);
     const fresh = await signInStaff(t, casey);
     expect((await fresh.get('/staff/account')).status).toBe(200);
-    expect((await fresh.get(`/staff/cases/${caseId}`)).status).toBe(404);
+    const closed = await fresh.get(`/staff/cases/${caseId}`);
+    expect(closed.status).toBe(403); // told their access is waiting for approval, shown nothing of the case
+    expect(closed.text).toContain('Your access is waiting for approval');
 
     // The request is on the case access page of a key holder, who confirms it as for anyone new.
     const access = (await adminAgent.get('/staff/access')).text;
