@@ -55,6 +55,8 @@ export async function up(db: Kysely<any>): Promise<void> {
         .check(sql`state in ('pending', 'sending', 'sent', 'failed')`),
     )
     .addColumn('due_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    // When it was first due: retries give up 24 hours after this (a batch is written long before it is due).
+    .addColumn('first_due_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('lease_until', 'timestamptz')
     .addColumn('claim', 'uuid')
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
@@ -64,8 +66,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await sql`create index mail_outbox_due on mail_outbox (due_at) where state in ('pending', 'sending')`.execute(db);
   await sql`create index mail_outbox_user_kind on mail_outbox (user_id, kind, created_at)`.execute(db);
-  // At most one batch waiting per person: later events join it.
-  await sql`create unique index mail_outbox_one_batch on mail_outbox (user_id) where kind = 'batch' and state = 'pending'`.execute(db);
+  // At most one row per person and kind waiting or being sent: later events join it (a batch), or
+  // find it (two reports filed at the same moment write one alert, not two).
+  await sql`create unique index mail_outbox_one_waiting on mail_outbox (user_id, kind) where state in ('pending', 'sending')`.execute(db);
 
   await db.schema
     .createTable('mail_digests')

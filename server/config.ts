@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -151,6 +152,19 @@ export type MailConfig = Readonly<{
 
 export class ConfigError extends Error {}
 
+/**
+ * localhost, or an IP address on this machine (127.0.0.0/8, ::1). The host of
+ * an smtp:// URL is not normalised (not a special scheme), so a name such as
+ * 127.mail.example.net must not pass for 127.x: only a real IP address is read as one.
+ */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
 const invalid = (variable: string, problem: string) => new ConfigError(`Invalid configuration:\n  ${variable}: ${problem}`);
 
 /** The address a browser on this machine uses for HOST:PORT (loopback and wildcard addresses read as localhost). */
@@ -196,7 +210,6 @@ export function isMailAddress(value: string): boolean {
   return ADDRESS.test(value) && !/\p{Cc}/u.test(value);
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 type Env = z.output<typeof schema>;
 
@@ -238,7 +251,7 @@ function mailConfig(c: Env): MailConfig | null {
   if (!mailFromAddress(c.MAIL_FROM)) throw invalid('MAIL_FROM', 'must be one address, e.g. alerts@example.org or Harbour <alerts@example.org>');
   const tls = c.SMTP_TLS === 'on';
   if (!tls && url.protocol === 'smtps:') throw invalid('SMTP_TLS', 'smtps:// always uses TLS; for a relay without TLS use smtp://');
-  if (!tls && !LOOPBACK.has(url.hostname.toLowerCase()) && !/^127\./.test(url.hostname)) {
+  if (!tls && !isLoopbackHost(url.hostname)) {
     throw invalid(
       'SMTP_TLS',
       'off is only for a relay on this machine (localhost, 127.0.0.1 or ::1): anywhere else, alerts and the password would cross the network in the clear',

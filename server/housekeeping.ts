@@ -26,7 +26,7 @@ export async function runHousekeeping(db: Db, config: Config): Promise<void> {
   await deleteAbandonedEvidence(db, crashedMinutes);
   // A form's receipt copy lives as long as a reporter session can (two hours).
   await deleteOldFormClaims(db, Math.max(120, crashedMinutes));
-  // Sent and given-up alerts: a month is longer than the alert rules look back (the batch spacing, "not since you signed in").
+  // Sent and given-up alerts after a month, keeping each person's newest of each kind (the "not since you signed in" rule reads it).
   await deleteOldAlerts(db, ALERT_HISTORY_DAYS);
   const { closedRetentionDays } = await loadSettings(db, config); // the administrator's setting, or CLOSED_RETENTION_DAYS
   await purge(db, { closedRetentionDays }); // one instance at a time (advisory lock)

@@ -56,21 +56,25 @@ function kindFor(base: OtherKind, urgentNow: boolean, baseAllowed: boolean): Raw
  * The INSERT for candidate rows `c` (id, kind, alert_batch_minutes,
  * last_signed_in_at). A batch is due once the person's last sent batch is
  * alert_batch_minutes old (now, if longer ago) and later events join the one
- * waiting (the unique index mail_outbox_one_batch; DO NOTHING). Nobody gets
+ * waiting (the unique index mail_outbox_one_waiting; DO NOTHING). Nobody gets
  * a new row of a kind while one of that kind was written since they last
- * signed in (never signed in: since ever).
+ * signed in (never signed in: since ever), unless that one was given up (a
+ * long outage must not silence someone until they happen to sign in). Two
+ * events at once cannot both add one: at most one row per person and kind
+ * waits or is being sent (the unique index mail_outbox_one_waiting).
  */
 function insertCandidates(candidates: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`insert into mail_outbox (id, user_id, kind, due_at)
-    select gen_random_uuid(), c.id, c.kind,
-      case when c.kind = 'batch' then greatest(now(), coalesce((
-        select max(b.sent_at) from mail_outbox b where b.user_id = c.id and b.kind = 'batch' and b.state = 'sent'
-      ), '-infinity'::timestamptz) + make_interval(mins => c.alert_batch_minutes)) else now() end
+  return sql`insert into mail_outbox (id, user_id, kind, due_at, first_due_at)
+    select gen_random_uuid(), c.id, c.kind, d.due, d.due
     from ${candidates} c
+    cross join lateral (select case when c.kind = 'batch' then greatest(now(), coalesce((
+        select max(b.sent_at) from mail_outbox b where b.user_id = c.id and b.kind = 'batch' and b.state = 'sent'
+      ), '-infinity'::timestamptz) + make_interval(mins => c.alert_batch_minutes)) else now() end as due) d
     where c.kind is not null
       and not exists (
         select 1 from mail_outbox o
-        where o.user_id = c.id and o.kind = c.kind and o.created_at > coalesce(c.last_signed_in_at, '-infinity'::timestamptz)
+        where o.user_id = c.id and o.kind = c.kind and o.state <> 'failed'
+          and o.created_at > coalesce(c.last_signed_in_at, '-infinity'::timestamptz)
       )
     on conflict do nothing`;
 }
@@ -282,13 +286,14 @@ export type Backoff = { baseMs: number; maxMs: number; giveUpMs: number };
 /**
  * Rows that failed (or were not tried after the connection failed) go back
  * to waiting, due again after base × 2^(attempts−1), at most max; a row
- * first written more than giveUp ago is given up ('failed') instead.
+ * first due more than giveUp ago is given up ('failed') instead (first due,
+ * not written: a batch can be written a day before it is due).
  */
 export async function retryLater(trx: Db, ids: string[], claim: string, error: string, b: Backoff) {
   assertTransaction(trx);
   if (ids.length === 0) return [];
   const res = await sql<{ id: string; user_id: string; kind: AlertKind; state: 'pending' | 'failed' }>`update mail_outbox
-    set state = case when created_at < now() - make_interval(secs => ${b.giveUpMs / 1000}) then 'failed' else 'pending' end,
+    set state = case when first_due_at < now() - make_interval(secs => ${b.giveUpMs / 1000}) then 'failed' else 'pending' end,
       due_at = now() + make_interval(secs => least(${b.maxMs / 1000}::float8, ${b.baseMs / 1000}::float8 * power(2, greatest(attempts - 1, 0)))),
       claim = null, lease_until = null, last_error = ${error}
     where id in (${sql.join(ids)}) and claim = ${claim} and state = 'sending'
@@ -296,12 +301,22 @@ export async function retryLater(trx: Db, ids: string[], claim: string, error: s
   return res.rows;
 }
 
-/** Sent and given-up rows older than `days`: the "not since your last sign-in" rule and the batch spacing look back less far. */
+/** Sent and given-up rows older than `days`, but for the newest of each person's kinds (which the sign-in rule reads). */
 export async function deleteOldAlerts(db: Db, days: number): Promise<number> {
   const res = await db
     .deleteFrom('mail_outbox')
     .where('state', 'in', ['sent', 'failed'])
     .where('created_at', '<', sql<Date>`now() - make_interval(days => ${days})`)
+    // The newest of each person's kinds stays: the "not since you signed in" rule looks back that far, however long ago.
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('mail_outbox as newer')
+          .select('newer.id')
+          .whereRef('newer.user_id', '=', 'mail_outbox.user_id')
+          .whereRef('newer.kind', '=', 'mail_outbox.kind')
+          .whereRef('newer.created_at', '>', 'mail_outbox.created_at'),
+      ),
+    )
     .executeTakeFirst();
   return Number(res.numDeletedRows);
 }

@@ -26,7 +26,7 @@ export async function scheduleDigest(db: Db, config: Config, at: Date | null = n
   const hour = config.mail.digestHour;
   return db.transaction().execute(async (trx) => {
     if (!(await claimDigestDay(trx, hour, at))) return null;
-    // The day is claimed even when the digest is not allowed: allowing it again later that day sends it then.
+    // The day is claimed even when the digest is not allowed: allowing it again sends the next day's, not today's.
     if (!(await allowedAlertKinds(trx)).has('digest')) return 0;
     return insertDigestAlerts(trx);
   });

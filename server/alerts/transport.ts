@@ -14,7 +14,11 @@ import type { MailErrorClass } from './status.js';
 
 export type MailTimeouts = { connectMs: number; greetingMs: number; socketMs: number; dnsMs: number };
 
-export const DEFAULT_TIMEOUTS: MailTimeouts = { connectMs: 10_000, greetingMs: 10_000, socketMs: 20_000, dnsMs: 10_000 };
+// Reaching and greeting a server is quick or broken, so those limits are short. The socket limit also
+// covers the wait for the answer to the message's final dot, which RFC 5321 (4.5.3.2.6) allows to
+// take minutes (content filters): giving up sooner on a server that then queues the message anyway
+// would send it again on every retry. 150 s is a compromise with a worker that sends one at a time.
+export const DEFAULT_TIMEOUTS: MailTimeouts = { connectMs: 10_000, greetingMs: 10_000, socketMs: 150_000, dnsMs: 10_000 };
 
 export type Mailer = {
   /** Sends one message as built by compose.ts (its bytes exactly, headers included) to one address. */

@@ -95,8 +95,8 @@ export function createAlertWorker(db: Db, config: Config, logger: Logger, opts: 
   const pollMs = opts.pollMs ?? mail.pollMs;
   const scheduleEveryMs = opts.scheduleEveryMs ?? 60_000;
   const batchSize = opts.batchSize ?? 20;
-  const leaseMs = opts.leaseMs ?? 120_000;
-  const sendTimeoutMs = opts.sendTimeoutMs ?? 45_000;
+  const leaseMs = opts.leaseMs ?? 300_000; // well above one send's limit, so a slow send is never taken over
+  const sendTimeoutMs = opts.sendTimeoutMs ?? 180_000; // above the socket limit (transport.ts)
   const backoff: Backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
   const hooks = opts.hooks ?? {};
   const mailer: Mailer = createMailer(mail, opts.timeouts ?? DEFAULT_TIMEOUTS);

@@ -168,6 +168,8 @@ export interface MailOutboxTable {
   kind: AlertKind;
   state: Generated<'pending' | 'sending' | 'sent' | 'failed'>;
   due_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** When it was first due; retries give up 24 hours after it. */
+  first_due_at: ColumnType<Date, Date | string | undefined, Date | string>;
   /** While 'sending': the claim expires then, and another worker may take the row. */
   lease_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   claim: string | null;

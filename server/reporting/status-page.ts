@@ -135,6 +135,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
     const open = openReportOf(session);
     let remaining = await remainingEvidenceBytes(ctx.db, open.reportId, limits.reportBytes);
     const fields: FormFields = emptyMap();
+    let stored = 0;
     try {
       const { files } = await parseMultipart(
         req,
@@ -144,6 +145,7 @@ export function postEvidence(ctx: AppContext): RequestHandler {
           ctx.disk?.ensureSpace();
           const { meta } = await storeReporterEvidence(ctx.db, limits, open, remaining, { filename: info.filename, source: stream });
           remaining -= meta.originalSize;
+          stored++;
         },
         { stopping: ctx.shutdown.signal, deadlineMs: ctx.config.requestTimeoutMs },
       );
@@ -153,7 +155,8 @@ export function postEvidence(ctx: AppContext): RequestHandler {
     } catch (err) {
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
       if (err.code === 'csrf') throw err;
-      // Files stored before the failing one are kept: each is complete on its own.
+      // Files stored before the failing one are kept: each is complete on its own, and the assignee hears of them.
+      if (stored > 0) await reporterAddedEvidence(ctx.db, ctx.config, open.reportId);
       await renderStatus(ctx, res, session, err.status, { evidenceError: err.code });
     }
   };

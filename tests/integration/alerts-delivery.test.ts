@@ -140,6 +140,8 @@ describe('the SMTP server refusing or away', () => {
   });
 });
 
+const KINDS = ['new_report', 'urgent_report', 'case_activity', 'case_overdue', 'digest', 'batch'] as const;
+
 describe('several instances, and crashes', () => {
   it('two instances on one database, several workers each, send each alert once', async () => {
     // PostgreSQL: a second pool on the same schema, as a second app instance has, and three workers on each, so
@@ -179,12 +181,13 @@ describe('several instances, and crashes', () => {
         await t.testDb.db.deleteFrom('mail_outbox').execute();
         await t.testDb.db
           .insertInto('mail_outbox')
-          .values(Array.from({ length: 40 }, () => ({ id: randomUUID(), user_id: staff[0]!.id, kind: 'new_report' as const })))
+          // One waiting row per person and kind (mail_outbox_one_waiting): three people, six kinds.
+          .values(staff.flatMap((s) => KINDS.map((kind) => ({ id: randomUUID(), user_id: s.id, kind }))))
           .execute();
-        const claims = await Promise.all(Array.from({ length: 16 }, (_, i) => claimDue(i % 2 ? second : t.testDb.db, randomUUID(), 3, 60_000)));
+        const claims = await Promise.all(Array.from({ length: 16 }, (_, i) => claimDue(i % 2 ? second : t.testDb.db, randomUUID(), 2, 60_000)));
         const ids = claims.flat().map((r) => r.id);
-        expect(ids).toHaveLength(40);
-        expect(new Set(ids).size).toBe(40);
+        expect(ids).toHaveLength(18);
+        expect(new Set(ids).size).toBe(18);
       }
     } finally {
       if (second !== t.testDb.db) await second.destroy();
@@ -313,12 +316,49 @@ describe('bad configuration', () => {
     }
   });
 
+  it('a given-up alert does not silence the next one of its kind; a batch written a day before it is due is not given up on its first failure', async () => {
+    await t.testDb.db.updateTable('users').set({ status: 'deactivated' }).where('id', 'in', [staff[1]!.id, staff[2]!.id]).execute();
+    // Given up after a long outage; the person has not signed in since.
+    await fileReport(t.app, urgent);
+    const day = new Date(Date.now() - 25 * 3600_000);
+    await t.testDb.db.updateTable('mail_outbox').set({ created_at: day, first_due_at: day }).execute();
+    smtp.refuseWith = 550;
+    await testWorker(t).tick();
+    expect((await outbox(t)).map((r) => r.state)).toEqual(['failed']);
+    smtp.refuseWith = null;
+    await fileReport(t.app, urgent); // the next urgent report is mailed: the given-up row holds nothing back
+    expect(await drain(testWorker(t))).toBe(1);
+    expect(smtp.received).toHaveLength(1);
+
+    // A batch row written long ago but first due now: one refusal sends it back to wait, not to 'failed'.
+    await t.testDb.db.deleteFrom('mail_outbox').execute();
+    await markSignedIn(t, staff[0]!.id);
+    await t.testDb.db.updateTable('users').set({ alert_others: 'batched', alert_batch_minutes: 1440 }).where('id', '=', staff[0]!.id).execute();
+    await fileReport(t.app);
+    await t.testDb.db
+      .updateTable('mail_outbox')
+      .set({ created_at: day, due_at: new Date(Date.now() - 1000) })
+      .execute();
+    smtp.refuseWith = 451;
+    await testWorker(t).tick();
+    expect((await outbox(t)).map((r) => [r.kind, r.state])).toEqual([['batch', 'pending']]);
+  });
+
+  it('sixteen urgent reports filed at the same moment write one waiting alert per person, not sixteen', async () => {
+    await Promise.all(Array.from({ length: 16 }, () => fileReport(t.app, urgent)));
+    const rows = await outbox(t);
+    const perPerson = new Map<string, number>();
+    for (const r of rows) perPerson.set(r.user_id, (perPerson.get(r.user_id) ?? 0) + 1);
+    expect([...perPerson.values()].every((n) => n === 1)).toBe(true);
+    expect(perPerson.size).toBeGreaterThan(0);
+  });
+
   it('after 24 hours of failures an alert is given up, in the audit log and on the status', async () => {
     await t.testDb.db.updateTable('users').set({ status: 'deactivated' }).where('id', 'in', [staff[1]!.id, staff[2]!.id]).execute();
     await fileReport(t.app, urgent);
     await t.testDb.db
       .updateTable('mail_outbox')
-      .set({ created_at: new Date(Date.now() - 25 * 3600_000) })
+      .set({ created_at: new Date(Date.now() - 25 * 3600_000), first_due_at: new Date(Date.now() - 25 * 3600_000) })
       .execute();
     smtp.refuseWith = 550;
     const { logger, lines } = captureLogger();

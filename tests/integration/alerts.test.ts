@@ -167,7 +167,9 @@ describe('who gets which alert', () => {
     expect((await agent.post('/en/status/messages').type('form').send({ _csrf: token, message: 'Hello again' })).status).toBe(303);
     expect((await outbox(t)).map((r) => [r.user_id, r.kind])).toEqual([[assignee.id, 'case_activity']]);
 
-    // A file from the status page, after the assignee has signed in (one alert of a kind until then).
+    // A file from the status page, once the first alert has gone and the assignee has signed in since
+    // (one alert of a kind until then; and while one waits unsent, it stands for the next events too).
+    expect(await drain(testWorker(t))).toBe(1);
     await markSignedIn(t, assignee.id);
     token = await csrfFrom(agent, '/en/status');
     const upload = await agent.post('/en/status/evidence').field('_csrf', token).attach('evidence', Buffer.from('more\n'), 'note.txt');
@@ -177,10 +179,51 @@ describe('who gets which alert', () => {
       [assignee.id, 'case_activity'],
       [assignee.id, 'case_activity'],
     ]);
-    expect(await drain(testWorker(t))).toBe(2);
+    expect(await drain(testWorker(t))).toBe(1);
     const mails = await mailsTo();
     expect(mails.get(assignee.email)).toEqual([`News on a case assigned to you (${ORG})`, `News on a case assigned to you (${ORG})`]);
     expect(mails.has(other.email)).toBe(false);
+  });
+
+  it('files kept from an upload refused part-way (its last file empty) still alert the assignee', async () => {
+    const assignee = await addStaff(t, { roles: ['caseworker'] });
+    await setAlertChoices(t, assignee.id, { others: 'now' });
+    const { agent, receipt } = await fileReport(t.app);
+    const confirm = await csrfFrom(agent, '/en/report/receipt');
+    expect((await agent.post('/en/report/receipt').type('form').send({ _csrf: confirm, receipt })).status).toBe(303);
+    const reportId = (await t.testDb.db.selectFrom('reports').select('id').orderBy('created_at', 'desc').executeTakeFirstOrThrow()).id;
+    await t.testDb.db.updateTable('reports').set({ assignee_id: assignee.id }).where('id', '=', reportId).execute();
+    await t.testDb.db.deleteFrom('mail_outbox').execute();
+    const before = await t.testDb.db.selectFrom('evidence').select('id').where('report_id', '=', reportId).execute();
+
+    const token = await csrfFrom(agent, '/en/status');
+    const res = await agent
+      .post('/en/status/evidence')
+      .field('_csrf', token)
+      .attach('evidence', Buffer.from('kept\n'), 'kept.txt')
+      .attach('evidence', Buffer.alloc(0), 'empty.txt');
+    expect(res.status).toBe(422);
+    const after = await t.testDb.db.selectFrom('evidence').select('id').where('report_id', '=', reportId).execute();
+    expect(after.length).toBeGreaterThan(before.length); // some files were kept
+    expect((await outbox(t)).map((r) => [r.user_id, r.kind])).toEqual([[assignee.id, 'case_activity']]);
+  });
+
+  it('housekeeping deletes old sent alerts but keeps each person’s newest of a kind, which the sign-in rule reads', async () => {
+    const p = await addStaff(t, { roles: ['caseworker'] });
+    await fileReport(t.app, urgentReport);
+    await drain(testWorker(t));
+    const old = new Date(Date.now() - 40 * 86400_000);
+    await t.testDb.db.updateTable('mail_outbox').set({ created_at: old }).execute();
+    const { deleteOldAlerts } = await import('../../server/alerts/queries.js');
+    await deleteOldAlerts(t.testDb.db, 30);
+    expect((await outbox(t)).map((r) => [r.user_id, r.kind])).toEqual([[p.id, 'urgent_report']]); // kept: the newest
+    await fileReport(t.app, urgentReport); // still not signed in since: no new alert
+    expect(await outbox(t)).toHaveLength(1);
+    await markSignedIn(t, p.id);
+    await fileReport(t.app, urgentReport);
+    await drain(testWorker(t));
+    await deleteOldAlerts(t.testDb.db, 30);
+    expect(await outbox(t)).toHaveLength(1); // the older of the two went
   });
 
   it('not signed in since the last alert: no second alert of that kind until they sign in', async () => {
@@ -253,6 +296,7 @@ describe('the daily digest', () => {
   it('a person who has not signed in since the last digest gets no second one', async () => {
     const p = await addStaff(t, { roles: ['caseworker'] });
     expect(await scheduleDigest(t.testDb.db, t.config, new Date('2026-01-10T08:00:00Z'))).toBe(1);
+    await drain(testWorker(t)); // sent, and not read: the next days' digests are held back
     expect(await scheduleDigest(t.testDb.db, t.config, new Date('2026-01-11T08:00:00Z'))).toBe(0);
     await markSignedIn(t, p.id);
     expect(await scheduleDigest(t.testDb.db, t.config, new Date('2026-01-12T08:00:00Z'))).toBe(1);

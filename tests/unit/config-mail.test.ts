@@ -102,6 +102,11 @@ describe('mail configuration', () => {
     expect(loadConfig({ SMTP_URL: 'smtp://localhost:25', MAIL_FROM: 'a@example.org', SMTP_TLS: 'off' }).mail!.tls).toBe(false);
     expect(loadConfig({ SMTP_URL: 'smtp://[::1]:25', MAIL_FROM: 'a@example.org', SMTP_TLS: 'off' }).mail!.tls).toBe(false);
     expect(refusal({ ...BASE, SMTP_TLS: 'off' })).toMatch(/SMTP_TLS: off is only for a relay on this machine/);
+    // Names that only look like loopback addresses (smtp:// hosts are not normalised) are somewhere else.
+    for (const host of ['127.mail.example.net', '127.0.0.1.example.net', 'localhost.example.net', '[::2]']) {
+      expect(refusal({ SMTP_URL: `smtp://u:pw@${host}:25`, MAIL_FROM: 'a@example.org', SMTP_TLS: 'off' }), host).toMatch(/SMTP_TLS: off is only/);
+    }
+    expect(loadConfig({ SMTP_URL: 'smtp://127.1.2.3:25', MAIL_FROM: 'a@example.org', SMTP_TLS: 'off' }).mail!.tls).toBe(false);
     expect(refusal({ SMTP_URL: 'smtps://127.0.0.1', MAIL_FROM: 'a@example.org', SMTP_TLS: 'off' })).toMatch(/SMTP_TLS: smtps:\/\/ always uses TLS/);
     expect(refusal({ ...BASE, SMTP_TLS: 'no' })).toContain('SMTP_TLS');
   });
