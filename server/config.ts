@@ -210,7 +210,6 @@ export function isMailAddress(value: string): boolean {
   return ADDRESS.test(value) && !/\p{Cc}/u.test(value);
 }
 
-
 type Env = z.output<typeof schema>;
 
 /**
