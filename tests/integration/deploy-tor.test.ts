@@ -55,8 +55,8 @@ afterAll(async () => {
 });
 
 /** One request over the onion listener, on a Tor circuit, with the onion Host. */
-async function overOnion(pathname: string): Promise<{ status: number; head: string; body: string }> {
-  const socket = net.connect(onionPort, '127.0.0.1');
+async function overOnion(pathname: string, port = onionPort): Promise<{ status: number; head: string; body: string }> {
+  const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
@@ -129,6 +129,56 @@ describe('Harbour offers the address Tor wrote', () => {
     for (const c of cookies) {
       expect(c).not.toMatch(/;\s*secure/i);
       expect(c).not.toMatch(/__Host-/);
+      expect(c).not.toMatch(/;\s*domain=/i);
+    }
+  });
+});
+
+describe('an HTTPS installation (PUBLIC_URL https://) seen over its onion service', () => {
+  let https: TestApp;
+  let httpsServer: Server;
+  let httpsOnion: net.Server;
+  let port: number;
+  beforeAll(async () => {
+    https = await createTestApp({
+      testDb: t.testDb,
+      setup: false,
+      env: { PUBLIC_URL: 'https://report.example.org', ONION_HOSTNAME_FILE: tor.hostnameFile },
+    });
+    httpsServer = createServer(https.app);
+    httpsOnion = listenForOnion(httpsServer, '127.0.0.1', 0, () => undefined);
+    await once(httpsOnion, 'listening');
+    port = (httpsOnion.address() as net.AddressInfo).port;
+  });
+  afterAll(() => {
+    httpsOnion.close();
+    httpsServer.close();
+  });
+
+  it('no upgrade-insecure-requests and no HSTS over the onion (Tor Browser would send the page’s own requests to https://….onion); both on the clearnet', async () => {
+    for (const p of ['/en/', '/en/report', '/staff/sign-in', '/static/css/harbour.css']) {
+      const onionRes = await overOnion(p, port);
+      expect(onionRes.status, p).toBe(200);
+      const csp = /^content-security-policy: (.*)$/im.exec(onionRes.head)?.[1];
+      expect(csp, p).toContain("default-src 'none'");
+      expect(csp, p).not.toContain('upgrade-insecure-requests');
+      expect(onionRes.head, p).not.toMatch(/^strict-transport-security:/im);
+      expect(onionRes.head, p).not.toMatch(/^location:/im);
+
+      const clearnet = await request(https.app).get(p);
+      expect(clearnet.headers['content-security-policy'], p).toContain('upgrade-insecure-requests');
+      expect(clearnet.headers['strict-transport-security'], p).toBe('max-age=63072000; includeSubDomains');
+    }
+  });
+
+  it('its cookies are host-only, Path=/ and SameSite=Strict: __Host- and Secure, which Tor Browser keeps on .onion (a secure context)', async () => {
+    const res = await overOnion('/en/report', port);
+    const cookies = res.head.split('\r\n').filter((l) => /^set-cookie:/i.test(l));
+    expect(cookies.length).toBeGreaterThan(0);
+    for (const c of cookies) {
+      expect(c).toMatch(/^set-cookie: __Host-/i);
+      expect(c).toMatch(/;\s*Path=\/(;|$)/i);
+      expect(c).toMatch(/;\s*SameSite=Strict/i);
       expect(c).not.toMatch(/;\s*domain=/i);
     }
   });
