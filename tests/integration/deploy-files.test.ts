@@ -52,6 +52,15 @@ describe('systemd units', () => {
     expect(r.code).toBe(0);
   });
 
+  it('systemd-analyze security rates both services at most 2.0 ("OK"), offline', () => {
+    for (const unit of ['harbour.service', 'harbour-housekeeping.service']) {
+      const r = run(analyze, ['security', '--offline=yes', '--man=no', '--threshold=20', path.join(DEPLOY, unit)]);
+      const level = /Overall exposure level for [^:]+: (\d+\.\d)/.exec(r.stdout)?.[1];
+      expect(Number(level), `${unit}\n${r.stdout}${r.stderr}`).toBeLessThanOrEqual(2.0);
+      expect(r.code, unit).toBe(0);
+    }
+  });
+
   it('the check can fail: a misspelt key or a bad value is reported', () => {
     const dir = mkdtempSync(path.join(tmp, 'units-'));
     writeFileSync(path.join(dir, 'harbour.service'), read('harbour.service').replace('NoNewPrivileges=yes', 'NoNewPrivileges=perhaps'));
