@@ -27,6 +27,7 @@ import { VALID_REPORT } from '../helpers/reporter.js';
  */
 const POSTGRES = Boolean(process.env['TEST_DATABASE_URL']);
 const LIMIT = 3;
+let sharedEnv: Record<string, string>;
 
 let dir: string;
 let caddy: Caddy;
@@ -44,6 +45,7 @@ beforeAll(async () => {
     RECEIPT_ATTEMPTS_PER_HOUR_PER_IP: String(LIMIT),
     IP_HASH_SECRET: 'one-secret-for-every-instance-0123456789',
   };
+  sharedEnv = env;
   const first = await createTestApp({ env });
   const apps = [first];
   if (POSTGRES) apps.push(await createTestApp({ env, testDb: first.testDb, setup: false }));
@@ -172,5 +174,28 @@ describe('Harbour behind Caddy (deploy/Caddyfile) over HTTPS', () => {
     const b = client('127.0.0.3');
     expect(await wrongReceipt(b)).toBe(422);
     expect(await wrongReceipt(b, { 'x-forwarded-for': '127.0.0.2' })).toBe(422);
+  });
+
+  it.runIf(POSTGRES)('an instance that stops is passed over (lb_try_duration): every request still answers', async () => {
+    // Its own Caddy in front of the first instance and a third one, so the other tests' Caddy keeps both of its instances.
+    const third = await createTestApp({ env: sharedEnv, testDb: instances[0]!.t.testDb, setup: false });
+    const server = createServer(third.app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const own = await startCaddy(mkdtempSync(path.join(dir, 'failover-')), [
+      `127.0.0.1:${instances[0]!.port}`,
+      `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    ]);
+    try {
+      const c = new HttpsClient({ ca: own.ca, name: own.name, port: own.port, localAddress: '127.0.0.8' });
+      expect((await c.request('GET', '/en/')).status).toBe(200);
+      server.close();
+      server.closeAllConnections();
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await c.request('GET', '/en/')).status);
+      expect(statuses).toEqual(Array(6).fill(200));
+    } finally {
+      await own.stop();
+      server.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config.js';
 import { requireProgram, run } from '../helpers/programs.js';
 import { ROOT } from '../helpers/process.js';
 
@@ -204,5 +205,25 @@ describe('Tor', () => {
     // Harbour's clearnet port is never the onion target (its rate limits would see one client).
     const port = /^PORT=(\d+)$/m.exec(read('harbour.env.example'))![1];
     expect(torrc).not.toMatch(new RegExp(`127\\.0\\.0\\.1:${port}\\b`));
+  });
+});
+
+describe('harbour.env.example', () => {
+  it('is a configuration Harbour accepts, for HTTPS behind one proxy with an onion listener', () => {
+    const env = Object.fromEntries(
+      read('harbour.env.example')
+        .split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    // The unit's own Environment= lines come first (NODE_ENV, DATA_DIR); the file wins, as in systemd.
+    const config = loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp, ...env });
+    expect(config.env).toBe('production');
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.secureCookies).toBe(true);
+    expect(config.trustProxy).toBe(1);
+    expect(config.databaseUrl).toMatch(/^postgres:\/\//);
+    expect(config.ipHashSecret).not.toBeNull();
+    expect(config.onion).toEqual({ host: '127.0.0.1', port: Number(env['ONION_PORT']) });
   });
 });
