@@ -23,6 +23,11 @@ const schema = z.object({
   // client for the rate limits. Unset: no onion listener.
   ONION_PORT: positiveInt(1, 65535).optional(),
   ONION_HOST: z.string().min(1).default('127.0.0.1'),
+  // The `hostname` file Tor writes in the onion service's HiddenServiceDir
+  // (or systemd's copy of it, deploy/harbour.service): the address sent as
+  // Onion-Location and shown on the landing page. It wins over the
+  // onion_address setting while it holds a valid address.
+  ONION_HOSTNAME_FILE: z.string().min(1).optional(),
   // Unset: derived from HOST and PORT (see publicUrlOf), so links printed at
   // set-up and in invitations point at the port the server really uses.
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -83,6 +88,8 @@ export type Config = Readonly<{
   port: number;
   /** The onion service's listener (PROXY protocol from Tor), or null. */
   onion: Readonly<{ host: string; port: number }> | null;
+  /** Tor's `hostname` file for the onion service (absolute), re-read while running (web/onion.ts); null when unset. */
+  onionHostnameFile: string | null;
   publicUrl: URL;
   /** Cookies get `Secure` and the `__Host-` prefix when served over HTTPS. */
   secureCookies: boolean;
@@ -210,6 +217,30 @@ export function isMailAddress(value: string): boolean {
   return ADDRESS.test(value) && !/\p{Cc}/u.test(value);
 }
 
+/** A v3 onion service address: 56 base32 characters, then .onion. */
+export const ONION_V3 = /^[a-z2-7]{56}\.onion$/;
+
+/**
+ * ONION_HOSTNAME_FILE, resolved. Tor may not have written it yet when
+ * Harbour starts (it is re-read while running), so a missing file is
+ * accepted; one that exists must be readable and hold one v3 address.
+ */
+function onionHostnameFile(file: string | undefined): string | null {
+  if (file === undefined) return null;
+  const resolved = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(resolved, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return resolved;
+    throw invalid('ONION_HOSTNAME_FILE', 'cannot read the file (Tor keeps its directory to itself: see docs/deploy.md, "Tor")');
+  }
+  if (!ONION_V3.test(text.trim().toLowerCase())) {
+    throw invalid('ONION_HOSTNAME_FILE', "the file does not hold a v3 onion address (Tor's hostname file: 56 letters and digits, then .onion)");
+  }
+  return resolved;
+}
+
 type Env = z.output<typeof schema>;
 
 /**
@@ -292,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: c.HOST,
     port: c.PORT,
     onion: c.ONION_PORT ? Object.freeze({ host: c.ONION_HOST, port: c.ONION_PORT }) : null,
+    onionHostnameFile: onionHostnameFile(c.ONION_HOSTNAME_FILE),
     publicUrl,
     secureCookies: publicUrl.protocol === 'https:',
     databaseUrl: c.DATABASE_URL ?? null,

@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { AppContext } from '../web/context.js';
-import { onionLocation } from '../settings/settings.js';
+import { onionAddressOf, onionLocation } from '../settings/settings.js';
 import { csrfGuards, setCsrfLocals } from '../web/csrf.js';
 import { urlencodedForm } from '../web/forms.js';
 import { languageFromPath } from '../web/language.js';
+import { arrivedOverOnion, onionHostnameFrom } from '../web/onion.js';
 import { quickExit } from '../reporting/exit-page.js';
 import { reporterGuard } from '../reporting/session.js';
 import { confirmReceipt, showForm, showReceipt, submitReport, switchLanguage } from '../reporting/report-page.js';
@@ -50,8 +51,12 @@ export function reporterRoutes(ctx: AppContext): Router {
       });
     res.locals['orgName'] = settings?.orgName ?? null;
     res.locals['orgContact'] = settings?.orgContact ?? null;
-    const onion = settings && onionLocation(settings, req.originalUrl);
+    // Offered only to visitors on the clearnet: over the onion service they are already there.
+    const overOnion = arrivedOverOnion(req);
+    const fromFile = ctx.config.onionHostnameFile ? await onionHostnameFrom(ctx.config.onionHostnameFile) : null;
+    const onion = overOnion ? null : onionLocation(settings, req.originalUrl, fromFile);
     if (onion) res.setHeader('Onion-Location', onion);
+    res.locals['onionAddress'] = overOnion ? null : onionAddressOf(settings, fromFile) || null;
     if (inst) setCsrfLocals(ctx.csrf, inst, req, res);
     next();
   });

@@ -195,7 +195,18 @@ export async function saveSettings(db: Db, config: Config, input: Record<string,
   return { changed, errors };
 }
 
-/** The Onion-Location header value for a request path, or null. */
-export function onionLocation(settings: Settings, originalUrl: string): string | null {
-  return settings.onionAddress ? `http://${settings.onionAddress}${originalUrl}` : null;
+/**
+ * The onion address to offer: Tor's own `hostname` file (ONION_HOSTNAME_FILE,
+ * read by web/onion.ts; null when unset, missing or not a v3 address) wins,
+ * because Tor writes it from the service's key and it cannot be mistyped or
+ * left behind after a new key; the setting is the fallback. '' for none.
+ */
+export function onionAddressOf(settings: Settings | null, fromFile: string | null): string {
+  return fromFile ?? settings?.onionAddress ?? '';
+}
+
+/** The Onion-Location header value for a request path, or null (no onion address). */
+export function onionLocation(settings: Settings | null, originalUrl: string, fromFile: string | null = null): string | null {
+  const address = onionAddressOf(settings, fromFile);
+  return address ? `http://${address}${originalUrl}` : null;
 }

@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import type { Server } from 'node:http';
+import type { Request } from 'express';
+import { ONION_V3 } from '../config.js';
 import { ONION_CIRCUIT } from './client.js';
 
 /**
@@ -75,4 +78,35 @@ export function listenForOnion(http: Server, host: string, port: number, onBadHe
   });
   server.listen(port, host);
   return server;
+}
+
+/** Whether a request came in over the onion listener (its connection carries Tor's circuit mark). */
+export function arrivedOverOnion(req: Request): boolean {
+  const socket = req.socket as unknown as Record<symbol, unknown> | undefined;
+  return Boolean(socket && ONION_CIRCUIT in socket);
+}
+
+/** How long a read of Tor's hostname file is reused before the file is read again. */
+export const ONION_HOSTNAME_REFRESH_MS = 30_000;
+const hostnames = new Map<string, { readAt: number; address: Promise<string | null> }>();
+
+/**
+ * The onion address in Tor's `hostname` file (ONION_HOSTNAME_FILE), or null
+ * while the file is missing, unreadable or holds no v3 address. Read again
+ * at most every ONION_HOSTNAME_REFRESH_MS: every instance reads the file
+ * itself, so a new key (and address) reaches each of them within that time,
+ * and nothing lives only in one process's memory.
+ */
+export function onionHostnameFrom(file: string, now = Date.now()): Promise<string | null> {
+  const cached = hostnames.get(file);
+  if (cached && now - cached.readAt < ONION_HOSTNAME_REFRESH_MS && now >= cached.readAt) return cached.address;
+  const address = readFile(file, 'utf8').then(
+    (text) => {
+      const candidate = text.trim().toLowerCase();
+      return ONION_V3.test(candidate) ? candidate : null;
+    },
+    () => null,
+  );
+  hostnames.set(file, { readAt: now, address });
+  return address;
 }
