@@ -96,7 +96,7 @@ describe('alerts on the settings page', () => {
     expect(empty).not.toContain('The last delivery failed');
 
     await outboxRow({ state: 'pending' });
-    await outboxRow({ state: 'sending' });
+    await outboxRow({ state: 'sending', kind: 'new_report' }); // one waiting row per person and kind
     await outboxRow({ state: 'sent', sent_at: new Date('2026-07-01T13:05:00Z'), due_at: new Date('2026-07-01T13:00:00Z') });
     const busy = alertsSection((await agent.get('/admin/settings')).text);
     expect(busy).toContain('2 alerts waiting to be sent.');
