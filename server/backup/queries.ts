@@ -87,11 +87,12 @@ export async function deleteAllRows(trx: Db, table: string): Promise<void> {
 }
 
 /** Inserts rows given as a JSON array of row objects (as tableRows read them). */
-export async function insertRows(trx: Db, table: string, columns: readonly string[], rowsJson: string): Promise<void> {
+export async function insertRows(trx: Db, table: string, columns: readonly string[], rowsJson: string): Promise<number> {
   assertTransaction(trx);
   const cols = sql.join(columns.map((c) => sql.ref(c)));
-  await sql`insert into ${sql.table(table)} (${cols})
+  const r = await sql`insert into ${sql.table(table)} (${cols})
     select ${cols} from json_populate_recordset(null::${sql.table(table)}, ${rowsJson}::json)`.execute(trx);
+  return Number(r.numAffectedRows ?? 0);
 }
 
 /** Moves a serial column's sequence past the highest value restored. */

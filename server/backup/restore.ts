@@ -119,8 +119,7 @@ export async function restoreBackup(db: Db, file: string, recoveryKeyText: strin
           if (m.kind === KIND.rows) {
             const batch = m.body;
             if (!batch.startsWith('[')) throw damaged();
-            await q.insertRows(trx, t.name, t.columns, batch);
-            count += (JSON.parse(batch) as unknown[]).length;
+            count += await q.insertRows(trx, t.name, t.columns, batch);
             continue;
           }
           if (m.kind !== KIND.tableEnd) throw damaged();
