@@ -24,7 +24,7 @@ const DEFAULT_BATCH_ROWS = 500;
  * appears under its name only once complete (written beside it, then
  * renamed), mode 0600.
  */
-export async function writeBackup(db: Db, file: string): Promise<BackupSummary> {
+export async function writeBackup(db: Db, file: string, opts: { afterSnapshot?: () => Promise<void> } = {}): Promise<BackupSummary> {
   const target = path.resolve(file);
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.partial`);
   const fh = await open(tmp, 'wx', 0o600);
@@ -40,6 +40,8 @@ export async function writeBackup(db: Db, file: string): Promise<BackupSummary> 
       .execute(async (trx) => {
         await q.readOnly(trx);
         const migration = await q.lastMigration(trx);
+        // The snapshot is taken at the first query: what commits from now on is not in this backup (the test writes here).
+        await opts.afterSnapshot?.();
         if (!migration) throw new BackupError('This database has never been migrated: there is nothing to back up.');
         const latest = Object.keys(migrations).at(-1);
         if (migration !== latest)

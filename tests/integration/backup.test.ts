@@ -253,6 +253,34 @@ describe('backup and restore', () => {
     180_000,
   );
 
+  it.runIf(onPostgres)(
+    'is one snapshot: what commits while it runs is wholly absent, and the restore holds together',
+    async () => {
+      const t = source.t;
+      const file = path.join(dir, 'snapshot.hbk');
+      let during = '';
+      await writeBackup(t.testDb.db, file, {
+        afterSnapshot: async () => {
+          // A report with a file, its audit entries and a caseworker's read, all committed while the backup reads.
+          during = (await fileReport(t.app, VALID_REPORT, [{ name: 'late.txt', content: Buffer.from('late\n') }])).receipt;
+          const agent = await signInStaff(t, source.staff);
+          expect((await agent.get('/staff/cases')).status).toBe(200);
+        },
+      });
+      expect(during).not.toBe('');
+      const target = await freshTarget();
+      const r = await restoreInto(target, file, t.recoveryKey!);
+      const now = await bq.rowCount(t.testDb.db, 'reports');
+      expect(r.rows['reports']).toBe(now - 1);
+      expect(r.rows['audit_log']).toBeLessThan(await bq.rowCount(t.testDb.db, 'audit_log'));
+      const t2 = await createTestApp({ testDb: target, setup: false });
+      cleanup.push(() => t2.close());
+      expect((await signInWithReceipt(t2.app, during)).res.status).toBe(422);
+      expect(await runAuditVerify(target.db, () => {})).toBe(0);
+    },
+    60_000,
+  );
+
   it('the file holds no canary and no triage value in plaintext', () => {
     const text = readFileSync(source.file).toString('latin1');
     expect(text.startsWith('HRBRBKUP')).toBe(true);
