@@ -15,7 +15,8 @@ import { currentTeamKey, setupOrganisation } from './setup/service.js';
 import { seedDemo } from './demo/seed-demo.js';
 import { audit } from './audit/log.js';
 import { runAuditVerify } from './audit/cli.js';
-import { writeBackup } from './backup/backup.js';
+import { writeBackup, type BackupSummary } from './backup/backup.js';
+import { backupThroughServer, serverListens } from './backup/socket.js';
 import { restoreBackup } from './backup/restore.js';
 import type { Role } from './db/schema.js';
 import { createFirstStaff } from './staff/first-admin.js';
@@ -43,7 +44,7 @@ Commands:
   audit verify [--expect SEQ:HASH]
                          check the audit log's hash chain (and a head recorded earlier); exit 1 on any change
   backup --out FILE      write an encrypted, consistent backup of the whole installation (sealed to the
-                         recovery key: no secret needed to make one); embedded database: server stopped
+                         recovery key: no secret needed to make one), also beside a running server
   restore --in FILE [--recovery-key-file K]
                          restore a backup into an EMPTY installation (the offline recovery key opens it)
   migrate [--down]       apply every pending migration (or undo the last one)
@@ -265,6 +266,17 @@ async function mailTest(config: Config, args: string[]): Promise<number> {
   return 1;
 }
 
+/** `harbour backup --out FILE`, from the database or, on the embedded one beside a running server, through it (backup/socket.ts). */
+async function backupCommand(args: string[], make: (file: string) => Promise<BackupSummary>): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true });
+  if (!values.out) throw new Error('Usage: harbour backup --out FILE');
+  const b = await make(values.out);
+  const rows = Object.values(b.rows).reduce((a, n) => a + n, 0);
+  out(`Backup written to ${b.file}: ${rows.toLocaleString('en-GB')} rows, ${b.bytes.toLocaleString('en-GB')} bytes, at migration ${b.migration}.`);
+  out('It is encrypted to the recovery key: only the offline recovery key can restore it.');
+  return 0;
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -283,6 +295,8 @@ export async function runCli(argv: string[]): Promise<number> {
       });
     } catch (err) {
       if (!(err instanceof DataDirLockedError)) throw err;
+      if (command === 'backup' && err.owner?.role === 'server' && serverListens(config.dataDir))
+        return backupCommand(rest, (file) => backupThroughServer(config.dataDir, file));
       process.stderr.write(lockedMessage(err));
       return 75; // EX_TEMPFAIL
     }

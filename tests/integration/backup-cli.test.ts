@@ -1,10 +1,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../server/cli.js';
 import { encodeRecoveryKey, newKeyPair, readySodium } from '../../server/crypto/index.js';
 import { lockDataDir } from '../../server/db/lock.js';
+import { createDb } from '../../server/db/index.js';
+import { listenForBackups, socketPath } from '../../server/backup/socket.js';
+import { runHarbour, startServer } from '../helpers/process.js';
 
 /**
  * `harbour backup` and `harbour restore` as an operator runs them, on the
@@ -92,6 +96,76 @@ describe('harbour backup / restore (embedded database)', () => {
     expect(await runCli(['recover', '--email', 'lead@example.org', '--recovery-key-file', keyFile])).toBe(0);
     expect(output.join('')).toContain('lead@example.org can open every case again');
   }, 120_000);
+
+  it('backs up through the running server on the embedded database, over its 0600 socket', async () => {
+    const source = useDir('live');
+    const pw = path.join(root, 'pw.txt');
+    writeFileSync(pw, 'harbour first admin passphrase\n');
+    expect(await runCli(['setup', '--org', 'Live Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pw])).toBe(0);
+    const key = /([0-9A-F]{8}(?:-[0-9A-F]{8}){7}-[0-9A-F]{4})/.exec(output.join(''))![1]!;
+    const keyFile = path.join(root, 'recovery-key.txt');
+    writeFileSync(keyFile, key);
+
+    // What the server does at start (server/index.ts): hold the directory, open the database, listen.
+    const release = await lockDataDir(source, 'server', () => undefined);
+    const db = await createDb({ kind: 'pglite', dataDir: path.join(source, 'pgdata') });
+    const stop = await listenForBackups(db, source);
+    try {
+      expect(statSync(socketPath(source)).mode & 0o777).toBe(0o600);
+      // Anything but the one request is hung up on.
+      const junk = net.connect(socketPath(source));
+      junk.write('GET / HTTP/1.1\r\n\r\n');
+      const reply: Buffer[] = [];
+      for await (const c of junk as AsyncIterable<Buffer>) reply.push(c);
+      expect(Buffer.concat(reply).length).toBe(0);
+
+      const out = path.join(root, 'live.hbk');
+      output.length = 0;
+      expect(await runCli(['backup', '--out', out])).toBe(0);
+      expect(output.join('')).toMatch(/Backup written to .*live\.hbk/);
+      // The server's database still answers after the backup.
+      expect((await db.selectFrom('installation').select('org_name').executeTakeFirstOrThrow()).org_name).toBe('Live Org');
+
+      useDir('restored');
+      expect(await runCli(['restore', '--in', out, '--recovery-key-file', keyFile])).toBe(0);
+      output.length = 0;
+      expect(await runCli(['audit', 'verify'])).toBe(0);
+      expect(output.join('')).toContain('OK: the chain is intact.');
+    } finally {
+      await stop();
+      await db.destroy();
+      await release();
+    }
+    expect(existsSync(socketPath(source))).toBe(false);
+  }, 120_000);
+
+  it('the real server and the real command: a backup while it serves, restored into a new directory', async () => {
+    const live = path.join(root, 'proc');
+    const pw = path.join(root, 'pw.txt');
+    writeFileSync(pw, 'harbour first admin passphrase\n');
+    const setup = await runHarbour(
+      ['setup', '--org', 'Proc Backup Org', '--admin-email', 'lead@example.org', '--admin-name', 'Lead', '--password-file', pw],
+      { DATA_DIR: live },
+    );
+    expect(setup.code, setup.output).toBe(0);
+    const keyFile = path.join(root, 'key.txt');
+    writeFileSync(keyFile, /([0-9A-F]{8}(?:-[0-9A-F]{8}){7}-[0-9A-F]{4})/.exec(setup.output)![1]!);
+    const server = await startServer({ DATA_DIR: live });
+    try {
+      const out = path.join(root, 'proc.hbk');
+      const backup = await runHarbour(['backup', '--out', out], { DATA_DIR: live });
+      expect(backup.code, backup.output).toBe(0);
+      expect(backup.output).toMatch(/Backup written to/);
+      expect((await fetch(`${server.base}/readyz`)).status).toBe(200); // it kept serving
+      const restored = await runHarbour(['restore', '--in', out, '--recovery-key-file', keyFile], { DATA_DIR: path.join(root, 'proc-restored') });
+      expect(restored.code, restored.output).toBe(0);
+      const verify = await runHarbour(['audit', 'verify'], { DATA_DIR: path.join(root, 'proc-restored') });
+      expect(verify.code, verify.output).toBe(0);
+    } finally {
+      expect((await server.stop()).code).toBe(0);
+    }
+    expect(existsSync(socketPath(live))).toBe(false);
+  }, 300_000);
 
   it('refuses a backup of a database that is not set up, and says how to use the commands', async () => {
     useDir('empty');
