@@ -223,6 +223,19 @@ async function withOnlySnapshot<T>(source: Source, snapshot: Set<string>, fn: ()
 
 let source: Source;
 
+/** Every backed-up table's rows as PostgreSQL's JSON text, sorted. */
+async function everyRow(db: TestDb): Promise<Record<string, string[]>> {
+  const all: Record<string, string[]> = {};
+  await db.db.transaction().execute(async (trx) => {
+    for (const table of BACKED_UP_TABLES) {
+      const rows: string[] = [];
+      for await (const batch of bq.tableRows(trx, table, 1000)) rows.push(...batch);
+      all[table] = rows.sort();
+    }
+  });
+  return all;
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'harbour-backup-'));
   source = await makeSource();
@@ -280,6 +293,17 @@ describe('backup and restore', () => {
     },
     60_000,
   );
+
+  it('a restore is row for row the installation as it was backed up', async () => {
+    const file = path.join(dir, 'now.hbk');
+    await writeBackup(source.t.testDb.db, file);
+    const before = await everyRow(source.t.testDb);
+    const target = await freshTarget();
+    await restoreInto(target, file, source.t.recoveryKey!);
+    const after = await everyRow(target);
+    for (const table of BACKED_UP_TABLES) expect(after[table], table).toEqual(before[table]);
+    expect(before['evidence_chunks']!.length).toBeGreaterThanOrEqual(REPORTS);
+  }, 60_000);
 
   it('the file holds no canary and no triage value in plaintext', () => {
     const text = readFileSync(source.file).toString('latin1');
