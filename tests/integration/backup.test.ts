@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditVerify } from '../../server/audit/cli.js';
 import { audit } from '../../server/audit/log.js';
 import { writeBackup } from '../../server/backup/backup.js';
-import { BackupError } from '../../server/backup/format.js';
+import { BackupError, KIND, frame, message, preamble } from '../../server/backup/format.js';
 import * as bq from '../../server/backup/queries.js';
 import { restoreBackup } from '../../server/backup/restore.js';
 import { BACKED_UP_TABLES, NOT_BACKED_UP } from '../../server/backup/tables.js';
-import { encodeRecoveryKey, newKeyPair } from '../../server/crypto/index.js';
+import { BackupEncryptor, encodeRecoveryKey, newKeyPair } from '../../server/crypto/index.js';
 import { createDb } from '../../server/db/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createTestDb, onPostgres, pgliteTemplate, withMigrationLock, type TestDb } from '../helpers/db.js';
@@ -371,6 +371,18 @@ describe('backup and restore', () => {
     const notBackup = path.join(dir, 'not-a-backup.hbk');
     writeFileSync(notBackup, 'PGDMP this is something else');
     await expect(restoreInto(target, notBackup, source.t.recoveryKey!)).rejects.toThrow(/not a Harbour backup/);
+  });
+
+  it('a backup from a newer Harbour (a migration this code does not know) is refused before anything is written', async () => {
+    const pub = (await source.t.testDb.db.selectFrom('installation').select('recovery_public_key').executeTakeFirstOrThrow()).recovery_public_key;
+    const enc = new BackupEncryptor(pub);
+    const pre = preamble(enc.sealedKey);
+    const header = { harbourBackup: 1, migration: '2099_01_01_000000_from_the_future', createdAt: new Date().toISOString(), tables: [] };
+    const file = path.join(dir, 'future.hbk');
+    writeFileSync(file, Buffer.concat([pre, enc.start(pre), frame(enc.encrypt(message(KIND.header, JSON.stringify(header)), false))]));
+    const target = await freshTarget();
+    await expect(restoreInto(target, file, source.t.recoveryKey!)).rejects.toThrow(/newer than this version of Harbour knows: upgrade Harbour first/);
+    expect(await bq.lastMigration(target.db)).toBeNull();
   });
 
   it('a non-empty installation is refused', async () => {
