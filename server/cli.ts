@@ -15,6 +15,9 @@ import { currentTeamKey, setupOrganisation } from './setup/service.js';
 import { seedDemo } from './demo/seed-demo.js';
 import { audit } from './audit/log.js';
 import { runAuditVerify } from './audit/cli.js';
+import { writeBackup, type BackupSummary } from './backup/backup.js';
+import { backupThroughServer, serverListens } from './backup/socket.js';
+import { restoreBackup } from './backup/restore.js';
 import type { Role } from './db/schema.js';
 import { createFirstStaff } from './staff/first-admin.js';
 import { grantWithRecovery } from './staff/keys.js';
@@ -40,6 +43,10 @@ Commands:
                          reports or statistics exist
   audit verify [--expect SEQ:HASH]
                          check the audit log's hash chain (and a head recorded earlier); exit 1 on any change
+  backup --out FILE      write an encrypted, consistent backup of the whole installation (sealed to the
+                         recovery key: no secret needed to make one), also beside a running server
+  restore --in FILE [--recovery-key-file K]
+                         restore a backup into an EMPTY installation (the offline recovery key opens it)
   migrate [--down]       apply every pending migration (or undo the last one)
   housekeeping           delete expired sessions, rate-limit rows and abandoned uploads
   mail test --to ADDRESS send the fixed test message through SMTP_URL now, and say what went wrong if it fails
@@ -259,6 +266,17 @@ async function mailTest(config: Config, args: string[]): Promise<number> {
   return 1;
 }
 
+/** `harbour backup --out FILE`, from the database or, on the embedded one beside a running server, through it (backup/socket.ts). */
+async function backupCommand(args: string[], make: (file: string) => Promise<BackupSummary>): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true });
+  if (!values.out) throw new Error('Usage: harbour backup --out FILE');
+  const b = await make(values.out);
+  const rows = Object.values(b.rows).reduce((a, n) => a + n, 0);
+  out(`Backup written to ${b.file}: ${rows.toLocaleString('en-GB')} rows, ${b.bytes.toLocaleString('en-GB')} bytes, at migration ${b.migration}.`);
+  out('It is encrypted to the recovery key: only the offline recovery key can restore it.');
+  return 0;
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -277,6 +295,8 @@ export async function runCli(argv: string[]): Promise<number> {
       });
     } catch (err) {
       if (!(err instanceof DataDirLockedError)) throw err;
+      if (command === 'backup' && err.owner?.role === 'server' && serverListens(config.dataDir))
+        return backupCommand(rest, (file) => backupThroughServer(config.dataDir, file));
       process.stderr.write(lockedMessage(err));
       return 75; // EX_TEMPFAIL
     }
@@ -312,6 +332,30 @@ export async function runCli(argv: string[]): Promise<number> {
         if (rest[0] !== 'verify') throw new Error('Usage: harbour audit verify [--expect SEQ:HASH]…');
         const { values } = parseArgs({ args: rest.slice(1), options: { expect: { type: 'string', multiple: true } }, strict: true });
         return await runAuditVerify(db, out, { expect: values.expect ?? [] });
+      }
+      case 'backup': {
+        const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true });
+        if (!values.out) throw new Error('Usage: harbour backup --out FILE');
+        const b = await writeBackup(db, values.out);
+        const rows = Object.values(b.rows).reduce((a, n) => a + n, 0);
+        out(
+          `Backup written to ${b.file}: ${rows.toLocaleString('en-GB')} rows, ${b.bytes.toLocaleString('en-GB')} bytes, at migration ${b.migration}.`,
+        );
+        out('It is encrypted to the recovery key: only the offline recovery key can restore it.');
+        return 0;
+      }
+      case 'restore': {
+        const { values } = parseArgs({ args: rest, options: { in: { type: 'string' }, 'recovery-key-file': { type: 'string' } }, strict: true });
+        if (!values.in) throw new Error('Usage: harbour restore --in FILE --recovery-key-file KEYFILE');
+        const recoveryKey = values['recovery-key-file']
+          ? readFileSync(values['recovery-key-file'], 'utf8').trim()
+          : await ask('Recovery key (not shown): ', { hidden: true });
+        const r = await restoreBackup(db, values.in, recoveryKey);
+        const rows = Object.values(r.rows).reduce((a, n) => a + n, 0);
+        out(`Restored ${rows.toLocaleString('en-GB')} rows from the backup of ${r.createdAt} (migration ${r.migration}).`);
+        if (r.migratedAfter.length) out(`Then applied ${r.migratedAfter.length} newer migration(s).`);
+        out('Everyone signs in again. Run `harbour audit verify` and compare its head with the one recorded before.');
+        return 0;
       }
       case 'housekeeping':
         await migrateToLatest(db);

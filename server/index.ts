@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDb, dbTargetFromConfig, embeddedDatabase, migrateToLatest, type Db } from './db/index.js';
 import { DiskGuard } from './db/disk.js';
 import { DataDirLockedError, lockDataDir } from './db/lock.js';
+import { listenForBackups } from './backup/socket.js';
 import { createAlertWorker } from './alerts/worker.js';
 import { startHousekeeping } from './housekeeping.js';
 import { createLogger, type Logger } from './logger.js';
@@ -52,7 +53,9 @@ async function openDatabase(config: Config, logger: Logger): Promise<{ db: Db; r
     const applied = await migrateToLatest(db);
     embedded.queryTimeoutMs = limit;
     if (applied.length) logger.info({ migrations: applied }, 'database migrated');
-    return { db, release };
+    // `harbour backup` beside the running server asks it over a socket in the data directory (backup/socket.ts).
+    const stopBackups = await listenForBackups(db, config.dataDir, (msg, err) => logger.error({ err }, msg));
+    return { db, release: () => stopBackups().then(release) };
   }
   const migrator = await createDb(dbTargetFromConfig(config));
   try {

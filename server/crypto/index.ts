@@ -11,3 +11,4 @@ export * from './totp.js';
 export * from './ip-hash.js';
 export * from './encoding.js';
 export * from './openpgp.js';
+export * from './backup-stream.js';
