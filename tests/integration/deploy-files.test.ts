@@ -16,7 +16,7 @@ import { ROOT } from '../helpers/process.js';
  * also verifies a copy with the commented onion lines switched on.
  */
 const DEPLOY = path.join(ROOT, 'deploy');
-const UNITS = ['harbour.service', 'harbour-housekeeping.service', 'harbour-housekeeping.timer'];
+const UNITS = ['harbour.service', 'harbour-housekeeping.service', 'harbour-housekeeping.timer', 'harbour-backup.service', 'harbour-backup.timer'];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'harbour-deploy-files-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -54,7 +54,7 @@ describe('systemd units', () => {
   });
 
   it('systemd-analyze security rates both services at most 2.0 ("OK"), offline', () => {
-    for (const unit of ['harbour.service', 'harbour-housekeeping.service']) {
+    for (const unit of ['harbour.service', 'harbour-housekeeping.service', 'harbour-backup.service']) {
       const r = run(analyze, ['security', '--offline=yes', '--man=no', '--threshold=20', path.join(DEPLOY, unit)]);
       const level = /Overall exposure level for [^:]+: (\d+\.\d)/.exec(r.stdout)?.[1];
       expect(Number(level), `${unit}\n${r.stdout}${r.stderr}`).toBeLessThanOrEqual(2.0);
@@ -102,6 +102,16 @@ describe('systemd units', () => {
     expect(one('Restart')).toBe('on-failure');
     expect(one('MemoryMax')).toMatch(/^\d+[MG]$/);
     expect(lines.filter(([k]) => k === 'Environment').map(([, v]) => v)).toContain('DATA_DIR=/var/lib/harbour');
+  });
+
+  it('the backup unit writes a dated, encrypted backup into /var/backups/harbour, keeps 14 days, and may write only there and in DATA_DIR', () => {
+    const lines = serviceLines(read('harbour-backup.service'));
+    const exec = lines.find(([k]) => k === 'ExecStart')![1];
+    expect(exec).toContain('/opt/harbour/bin/harbour.js backup --out /var/backups/harbour/harbour-$(date -u +%%Y%%m%%dT%%H%%M%%SZ).hbk');
+    expect(lines).toContainEqual(['ExecStartPost', '/usr/bin/find /var/backups/harbour -maxdepth 1 -name harbour-*.hbk -mtime +14 -delete']);
+    expect(lines).toContainEqual(['ReadWritePaths', '/var/lib/harbour /var/backups/harbour']);
+    expect(lines).toContainEqual(['User', 'harbour']);
+    expect(read('harbour-backup.timer')).toMatch(/^OnCalendar=\*-\*-\* 02:00:00$/m);
   });
 
   it('the housekeeping unit runs `harbour housekeeping` under the same sandbox, and says it is for PostgreSQL', () => {
