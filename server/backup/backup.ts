@@ -19,7 +19,8 @@ const DEFAULT_BATCH_ROWS = 500;
  * Writes an encrypted backup of every table (tables.ts) to `file`, read in
  * one REPEATABLE READ, read-only transaction: one snapshot, consistent
  * across tables, while the server goes on writing (on PostgreSQL; the
- * embedded database is one process's, so there the server is stopped).
+ * embedded database, the server runs this itself when asked through its
+ * socket, socket.ts, or the command does with the server stopped).
  * Rows stream through a cursor and out to disk a batch at a time. The file
  * appears under its name only once complete (written beside it, then
  * renamed), mode 0600.

@@ -80,7 +80,7 @@ export async function restoreBackup(db: Db, file: string, recoveryKeyText: strin
     };
 
     const first = await expect(KIND.header);
-    const header = JSON.parse(first.body) as BackupHeader;
+    const header = checkedHeader(first.body);
     const known = Object.keys(migrations);
     if (!known.includes(header.migration))
       throw new BackupError(
@@ -144,4 +144,35 @@ export async function restoreBackup(db: Db, file: string, recoveryKeyText: strin
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The backup's own description of itself, checked before anything reads it:
+ * an object naming a migration and tables that are all in BACKED_UP_TABLES,
+ * in that order, once each (an older backup may lack newer tables). A file
+ * that passes the cryptography was made with the recovery public key, which
+ * the database holds: anyone who could read it could make one, so nothing
+ * in the header is trusted beyond what this allows (no sessions table, no
+ * migrations table, no unknown names).
+ */
+function checkedHeader(body: string): BackupHeader {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw damaged();
+  }
+  const h = parsed as Partial<BackupHeader> | null;
+  const tables = Array.isArray(h?.tables) ? h.tables : null;
+  if (!h || typeof h.migration !== 'string' || !tables) throw damaged();
+  let at = -1;
+  for (const t of tables as unknown[]) {
+    const table = t as { name?: unknown; columns?: unknown } | null;
+    if (!table || typeof table.name !== 'string' || !Array.isArray(table.columns) || !table.columns.every((c) => typeof c === 'string'))
+      throw damaged();
+    const position = (BACKED_UP_TABLES as readonly string[]).indexOf(table.name);
+    if (position <= at) throw damaged(); // unknown, repeated or out of order
+    at = position;
+  }
+  return h as BackupHeader;
 }

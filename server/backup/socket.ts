@@ -19,15 +19,26 @@ import { BackupError } from './format.js';
  */
 export const socketPath = (dataDir: string) => path.join(dataDir, 'harbour-backup.sock');
 
+/** How long a backup client may be silent (not asking, not reading) before the server lets it go. */
+const IDLE_MS = 60_000;
+
 type Status = { ok: true; migration: string; rows: Record<string, number> } | { ok: false; message: string };
 
-export async function listenForBackups(db: Db, dataDir: string, log: (msg: string, err?: unknown) => void = () => {}): Promise<() => Promise<void>> {
+export async function listenForBackups(
+  db: Db,
+  dataDir: string,
+  log: (msg: string, err?: unknown) => void = () => {},
+  idleMs = IDLE_MS,
+): Promise<() => Promise<void>> {
   const file = socketPath(dataDir);
   rmSync(file, { force: true }); // left by a server that was killed; we hold the directory's lock
   let busy = false;
   const server = net.createServer((conn) => {
     let asked = '';
     conn.on('error', () => {});
+    // A client that stops sending its request, or stops reading the answer, is let go after a minute
+    // of silence: the backup holds the embedded database's one session, which reporters need.
+    conn.setTimeout(idleMs, () => conn.destroy());
     conn.on('data', (d) => {
       asked += d.toString('latin1');
       if (!asked.includes('\n')) {
@@ -46,8 +57,16 @@ export async function listenForBackups(db: Db, dataDir: string, log: (msg: strin
       len.writeUInt32BE(b.length);
       conn.write(len);
       if (conn.write(b)) return resolve();
-      conn.once('drain', resolve);
-      conn.once('close', () => reject(new Error('the backup client went away')));
+      const drained = () => {
+        conn.off('close', gone);
+        resolve();
+      };
+      const gone = () => {
+        conn.off('drain', drained);
+        reject(new Error('the backup client went away'));
+      };
+      conn.once('drain', drained);
+      conn.once('close', gone);
     });
   const answer = async (conn: net.Socket) => {
     let status: Status;

@@ -109,7 +109,7 @@ describe('harbour backup / restore (embedded database)', () => {
     // What the server does at start (server/index.ts): hold the directory, open the database, listen.
     const release = await lockDataDir(source, 'server', () => undefined);
     const db = await createDb({ kind: 'pglite', dataDir: path.join(source, 'pgdata') });
-    const stop = await listenForBackups(db, source);
+    const stop = await listenForBackups(db, source, () => {}, 1500);
     try {
       expect(statSync(socketPath(source)).mode & 0o777).toBe(0o600);
       // Anything but the one request is hung up on.
@@ -118,6 +118,11 @@ describe('harbour backup / restore (embedded database)', () => {
       const reply: Buffer[] = [];
       for await (const c of junk as AsyncIterable<Buffer>) reply.push(c);
       expect(Buffer.concat(reply).length).toBe(0);
+
+      // A client that connects and never asks is let go once it has been silent too long (the backup holds
+      // the embedded database's one session while it runs, so no client may hold the socket for ever).
+      const silent = net.connect(socketPath(source));
+      await new Promise((resolve) => silent.once('close', resolve));
 
       const out = path.join(root, 'live.hbk');
       output.length = 0;

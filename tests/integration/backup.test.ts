@@ -385,6 +385,40 @@ describe('backup and restore', () => {
     expect(await bq.lastMigration(target.db)).toBeNull();
   });
 
+  it('a file forged with the recovery public key cannot bring in tables a backup never holds (sessions), nor a malformed header', async () => {
+    const pub = (await source.t.testDb.db.selectFrom('installation').select('recovery_public_key').executeTakeFirstOrThrow()).recovery_public_key;
+    const migration = (await bq.lastMigration(source.t.testDb.db))!;
+    const forged = (name: string, header: unknown) => {
+      const enc = new BackupEncryptor(pub);
+      const pre = preamble(enc.sealedKey);
+      const file = path.join(dir, name);
+      writeFileSync(file, Buffer.concat([pre, enc.start(pre), frame(enc.encrypt(message(KIND.header, JSON.stringify(header)), false))]));
+      return file;
+    };
+    const base = { harbourBackup: 1, migration, createdAt: new Date().toISOString() };
+    const target = await freshTarget();
+    for (const [name, header] of [
+      ['sessions.hbk', { ...base, tables: [{ name: 'sessions', columns: ['id_hash'] }] }],
+      ['migrations.hbk', { ...base, tables: [{ name: 'kysely_migration', columns: ['name'] }] }],
+      [
+        'twice.hbk',
+        {
+          ...base,
+          tables: [
+            { name: 'users', columns: [] },
+            { name: 'users', columns: [] },
+          ],
+        },
+      ],
+      ['shape.hbk', { ...base, tables: 'users' }],
+      ['proto.hbk', { ...base, tables: [{ name: '__proto__', columns: [] }] }],
+      ['null.hbk', null],
+    ] as const) {
+      await expect(restoreInto(target, forged(name, header), source.t.recoveryKey!), name).rejects.toThrow(BackupError);
+    }
+    expect(await bq.lastMigration(target.db)).toBeNull(); // refused before the target was touched
+  });
+
   it('a non-empty installation is refused', async () => {
     const target = await freshTarget();
     await restoreInto(target, source.file, source.t.recoveryKey!);
