@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -274,7 +275,16 @@ async function backupCommand(args: string[], make: (file: string) => Promise<Bac
   const rows = Object.values(b.rows).reduce((a, n) => a + n, 0);
   out(`Backup written to ${b.file}: ${rows.toLocaleString('en-GB')} rows, ${b.bytes.toLocaleString('en-GB')} bytes, at migration ${b.migration}.`);
   out('It is encrypted to the recovery key: only the offline recovery key can restore it.');
+  // Anyone who can read the database holds the recovery public key and could make a file that restores:
+  // a fingerprint noted off this server tells a backup made here from one put in its place.
+  out(`SHA-256 ${await fileSha256(b.file)}: note it off this server; \`harbour restore\` prints it again.`);
   return 0;
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -333,23 +343,15 @@ export async function runCli(argv: string[]): Promise<number> {
         const { values } = parseArgs({ args: rest.slice(1), options: { expect: { type: 'string', multiple: true } }, strict: true });
         return await runAuditVerify(db, out, { expect: values.expect ?? [] });
       }
-      case 'backup': {
-        const { values } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true });
-        if (!values.out) throw new Error('Usage: harbour backup --out FILE');
-        const b = await writeBackup(db, values.out);
-        const rows = Object.values(b.rows).reduce((a, n) => a + n, 0);
-        out(
-          `Backup written to ${b.file}: ${rows.toLocaleString('en-GB')} rows, ${b.bytes.toLocaleString('en-GB')} bytes, at migration ${b.migration}.`,
-        );
-        out('It is encrypted to the recovery key: only the offline recovery key can restore it.');
-        return 0;
-      }
+      case 'backup':
+        return await backupCommand(rest, (file) => writeBackup(db, file));
       case 'restore': {
         const { values } = parseArgs({ args: rest, options: { in: { type: 'string' }, 'recovery-key-file': { type: 'string' } }, strict: true });
         if (!values.in) throw new Error('Usage: harbour restore --in FILE --recovery-key-file KEYFILE');
         const recoveryKey = values['recovery-key-file']
           ? readFileSync(values['recovery-key-file'], 'utf8').trim()
           : await ask('Recovery key (not shown): ', { hidden: true });
+        out(`Restoring ${values.in}, SHA-256 ${await fileSha256(values.in).catch(() => 'unreadable')}: check it against the one noted at backup.`);
         const r = await restoreBackup(db, values.in, recoveryKey);
         const rows = Object.values(r.rows).reduce((a, n) => a + n, 0);
         out(`Restored ${rows.toLocaleString('en-GB')} rows from the backup of ${r.createdAt} (migration ${r.migration}).`);

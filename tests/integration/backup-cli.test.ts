@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -73,6 +74,9 @@ describe('harbour backup / restore (embedded database)', () => {
     output.length = 0;
     expect(await runCli(['backup', '--out', out])).toBe(0);
     expect(output.join('')).toMatch(/Backup written to .*harbour\.hbk/);
+    // The file's fingerprint, to note off the server: restore prints the same one.
+    const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
+    expect(output.join('')).toContain(`SHA-256 ${sha}`);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(readdirSync(path.dirname(out))).toEqual(['harbour.hbk']); // no partial file left beside it
     expect(readFileSync(out).toString('latin1')).not.toContain('Backup Drill Org');
@@ -86,6 +90,7 @@ describe('harbour backup / restore (embedded database)', () => {
     output.length = 0;
     expect(await runCli(['restore', '--in', out, '--recovery-key-file', keyFile])).toBe(0);
     expect(output.join('')).toMatch(/Restored \d+ rows from the backup of/);
+    expect(output.join('')).toContain(`SHA-256 ${sha}: check it against the one noted at backup`);
     output.length = 0;
     expect(await runCli(['audit', 'verify'])).toBe(0);
     expect(output.join('')).toContain('OK: the chain is intact.');
