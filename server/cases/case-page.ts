@@ -9,18 +9,7 @@ import type { AppContext } from '../web/context.js';
 import { openCase, type OpenCase } from './access.js';
 import { caseView, noticeFor, noticeHref, type CaseData, type CaseNoticeCode, type CaseSection, type PageState } from './case-view.js';
 import { CaseInputError } from './input.js';
-import {
-  caseworkerOptions,
-  casesWithShortId,
-  consentOf,
-  evidenceList,
-  historyOf,
-  linksOf,
-  notesOf,
-  reportView,
-  shortIdOf,
-  threadOf,
-} from './reading.js';
+import { caseworkerOptions, casesWithShortId, consentOf, evidenceList, historyOf, linksOf, notesOf, reportView, threadOf } from './reading.js';
 import { recordReferral, referralForm, referralsOf } from './referral.js';
 import {
   addNote,
@@ -35,7 +24,7 @@ import {
   setUrgency,
   unlinkCases,
 } from './workflow.js';
-import { isUuid } from '../ids.js';
+import { isUuid, shortIdOf } from '../ids.js';
 import { staffTranslator } from '../i18n/index.js';
 
 /**

@@ -1,5 +1,6 @@
 import { sql, type SqlBool } from 'kysely';
 import { assertTransaction, type Db } from '../db/index.js';
+import { shortIdOf, shortIdRange } from '../ids.js';
 
 /**
  * The SQL for one case and what hangs off it (notes, links, thread,
@@ -144,12 +145,13 @@ export async function deleteLink(db: Db, a: string, b: string): Promise<boolean>
  * ambiguous; a few more leave room for ones the caller cannot open).
  */
 export async function caseIdsStartingWith(db: Db, shortId: string, limit = 8): Promise<string[]> {
-  if (!/^[0-9a-f]{8}$/.test(shortId)) return [];
+  if (shortIdOf(shortId) !== shortId) return [];
+  const { from, to } = shortIdRange(shortId);
   const rows = await db
     .selectFrom('reports')
     .select('id')
-    .where('id', '>=', `${shortId}-0000-0000-0000-000000000000`)
-    .where('id', '<=', `${shortId}-ffff-ffff-ffff-ffffffffffff`)
+    .where('id', '>=', from)
+    .where('id', '<=', to)
     .where('state', '=', 'submitted')
     .orderBy('id')
     .limit(limit)

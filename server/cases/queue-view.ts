@@ -8,7 +8,7 @@ import { RETENTION_NOTICE_DAYS } from '../retention/purge.js';
 import { SORTS, decodeCursor } from './queue-cursor.js';
 import { DEFAULT_QUEUE_QUERY, STATUS_FILTERS, type IdRange, type QueueQuery, type QueueRow, type StatusCounts } from './queue-queries.js';
 import { statusLabel } from './vocabulary.js';
-import { isUuid } from '../ids.js';
+import { isUuid, shortIdOf, shortIdRange } from '../ids.js';
 
 /**
  * The queue page without its I/O: the query string read into a query
@@ -56,8 +56,8 @@ export function readCaseSearch(typed: string): CaseSearch | null {
   if (!text) return null;
   const id = text.replace(/\s+/g, '').toLowerCase();
   if (isUuid(id)) return { kind: 'full', ids: { from: id, to: id }, text };
-  if (/^[0-9a-f]{8}$/.test(id))
-    return { kind: 'short', ids: { from: `${id}-0000-0000-0000-000000000000`, to: `${id}-ffff-ffff-ffff-ffffffffffff` }, text };
+  const short = shortIdOf(id);
+  if (short) return { kind: 'short', ids: shortIdRange(short), text };
   return { kind: 'bad', text };
 }
 const YES_NO = ['yes', 'no'];

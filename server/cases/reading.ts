@@ -181,12 +181,6 @@ export async function caseworkerOptions(db: Db, currentAssignee: string | null) 
 
 export const linksOf = (db: Db, c: OpenCase) => q.listLinks(db, c.id);
 
-/** A short case id as typed (8 hex digits, any case, spaces around ignored), lower-cased; null if it is not one. */
-export function shortIdOf(typed: string): string | null {
-  const value = typed.trim().toLowerCase();
-  return /^[0-9a-f]{8}$/.test(value) ? value : null;
-}
-
 /** The ids of the cases a short id may name (whether this caseworker may open them is the caller's check). */
 export const casesWithShortId = (db: Db, shortId: string) => q.caseIdsStartingWith(db, shortId);
 export const HISTORY_LIMIT = q.HISTORY_LIMIT;
